@@ -1,0 +1,82 @@
+"""Routing table of the app: triggers and bindings, each delegating to ``shared``.
+
+Keep this file to decorators and one-line wrappers. Heavy modules (httpx, azure-identity, azure-storage)
+load inside the function bodies, not at import, so cold starts stay short.
+"""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import activities
+from shared.http_api import runs as runs_api
+from shared.runs import orchestrator
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+# --- HTTP API --------------------------------------------------------------------------------------
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return runs_api.health()
+
+
+@app.route(route="runs", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await runs_api.start(req, client)
+
+
+@app.route(route="runs", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await runs_api.list_runs(req, client)
+
+
+@app.route(route="runs/{run_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await runs_api.get(req, client)
+
+
+@app.route(route="runs/{run_id}/cancel", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await runs_api.cancel(req, client)
+
+
+# --- Storage events --------------------------------------------------------------------------------
+
+@app.event_grid_trigger(arg_name="event")
+@app.durable_client_input(client_name="client")
+async def on_blob_created(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    from shared.landing.functions import handle_event_grid
+
+    await handle_event_grid(event, client)
+
+
+# --- The run orchestration and its activities ------------------------------------------------------
+
+@app.orchestration_trigger(context_name="context")
+def run_orchestrator(context: df.DurableOrchestrationContext):
+    return (yield from orchestrator.run_orchestrator(context))
+
+
+@app.activity_trigger(input_name="payload")
+def submit_job(payload: dict) -> dict:
+    return activities.submit_job(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def get_job_status(payload: dict) -> dict:
+    return activities.get_job_status(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def cancel_job(payload: dict) -> dict:
+    return activities.cancel_job(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def copy_outputs(payload: dict) -> dict:
+    return activities.copy_outputs(payload)

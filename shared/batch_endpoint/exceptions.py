@@ -1,0 +1,68 @@
+"""Errors of the batch-endpoint client.
+
+``TransientError`` means "try again later" (the client already retried); every ``PermanentError`` says what
+the user has to change. Messages never contain a token.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class BatchEndpointError(Exception):
+    """Base of every error the batch-endpoint client raises."""
+
+    def __init__(self, message: str, *, status_code: Optional[int] = None, code: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+
+
+class TransientError(BatchEndpointError):
+    """Throttling, a 5xx, or a timeout that outlasted the client's own retries."""
+
+    def __init__(self, message: str, *, status_code: Optional[int] = None, retry_after: Optional[float] = None):
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class ThrottledError(TransientError):
+    """429 with a ``Retry-After`` longer than the client is allowed to wait in one call."""
+
+
+class PermanentError(BatchEndpointError):
+    """Retrying the same request cannot succeed."""
+
+
+class AuthenticationError(PermanentError):
+    """401: no token, an expired token, or a token for the wrong audience."""
+
+
+class AuthorizationError(PermanentError):
+    """403: the identity is known but lacks a role on the workspace or endpoint."""
+
+
+class NotFoundError(PermanentError):
+    """404: the endpoint, deployment or job does not exist."""
+
+
+class NoDeploymentError(NotFoundError):
+    """The endpoint has no default deployment and the request named none."""
+
+
+class JobNotFoundError(NotFoundError):
+    """The job name is unknown to the endpoint or workspace."""
+
+
+class ValidationError(PermanentError):
+    """400: the service rejected the job request; ``details`` lists each field it complained about."""
+
+    def __init__(self, message: str, *, status_code: int = 400, code: Optional[str] = None,
+                 details: Optional[list[dict]] = None):
+        super().__init__(message, status_code=status_code, code=code)
+        self.details = details or []
+
+
+class CancelNotSupportedError(PermanentError):
+    """Cancelling needs the management plane, i.e. the route's ``endpoint.workspace`` coordinates."""

@@ -1,0 +1,134 @@
+"""Pure builders for batch-endpoint requests: URLs, headers and job bodies; and reading job resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..config.models import EndpointConfig, JobOverrides
+from .status import normalise
+
+DATA_PLANE_SCOPE = "https://ml.azure.com/.default"
+MANAGEMENT_SCOPE = "https://management.azure.com/.default"
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+# The newest azure-ai-ml SDK sends this (underscore included); server de-duplication on it is unconfirmed.
+REPEATABILITY_HEADER = "repeatability_request-id"
+
+_WIRE_INPUT_TYPES = {"uri_folder": "UriFolder", "uri_file": "UriFile"}
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One HTTP call, minus the bearer token that the client adds at send time."""
+
+    method: str
+    url: str
+    scope: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Optional[dict] = None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    status: str
+    studio_url: Optional[str] = None
+    error: Optional[str] = None
+
+
+def iso_duration(seconds: int) -> str:
+    """Seconds as the ISO-8601 duration the service expects for ``retrySettings.timeout`` (300 -> PT5M)."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    return text if text != "PT" else "PT0S"
+
+
+def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: str, output_uri: str,
+             overrides: JobOverrides) -> dict:
+    """The documented v2 body (PascalCase data keys, camelCase override keys as the SDK sends them)."""
+    properties: dict[str, Any] = {
+        "InputData": {input_name: {"JobInputType": _WIRE_INPUT_TYPES[input_type], "Uri": input_uri}},
+        # Model deployments accept only a UriFile output: the full path of the results file.
+        "OutputData": {output_name: {"JobOutputType": "UriFile", "Uri": output_uri}},
+    }
+    if overrides.mini_batch_size is not None:
+        properties["miniBatchSize"] = overrides.mini_batch_size
+    if overrides.instance_count is not None:
+        properties["compute"] = {"instanceCount": overrides.instance_count}
+    retry: dict[str, Any] = {}
+    if overrides.max_retries is not None:
+        retry["maxRetries"] = overrides.max_retries
+    if overrides.timeout_seconds is not None:
+        retry["timeout"] = iso_duration(overrides.timeout_seconds)
+    if retry:
+        properties["retrySettings"] = retry
+    if overrides.error_threshold is not None:
+        properties["errorThreshold"] = overrides.error_threshold
+    if overrides.output_file_name is not None:
+        properties["outputFileName"] = overrides.output_file_name
+    if overrides.experiment_name is not None:
+        properties["properties"] = {"experimentName": overrides.experiment_name}
+    return {"properties": properties}
+
+
+def submit_call(endpoint: EndpointConfig, body: dict, request_id: str) -> ApiCall:
+    headers = {"Content-Type": "application/json", REPEATABILITY_HEADER: request_id}
+    if endpoint.deployment:
+        headers[DEPLOYMENT_HEADER] = endpoint.deployment
+    return ApiCall("POST", endpoint.scoring_uri, DATA_PLANE_SCOPE, headers, body)
+
+
+def management_job_url(endpoint: EndpointConfig, job_name: str, management_url: str) -> Optional[str]:
+    ws = endpoint.workspace
+    if ws is None:
+        return None
+    return (f"{management_url.rstrip('/')}/subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}/jobs/{job_name}")
+
+
+def status_call(endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> ApiCall:
+    """Management plane when workspace coordinates exist (documented API), else the data-plane job GET."""
+    url = management_job_url(endpoint, job_name, management_url)
+    if url is not None:
+        return ApiCall("GET", f"{url}?api-version={api_version}", MANAGEMENT_SCOPE)
+    return ApiCall("GET", f"{endpoint.scoring_uri}/{job_name}", DATA_PLANE_SCOPE)
+
+
+def cancel_call(endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> Optional[ApiCall]:
+    """The management-plane cancel, or ``None`` when the route has no workspace coordinates."""
+    url = management_job_url(endpoint, job_name, management_url)
+    if url is None:
+        return None
+    return ApiCall("POST", f"{url}/cancel?api-version={api_version}", MANAGEMENT_SCOPE)
+
+
+def _studio_url(properties: dict) -> Optional[str]:
+    for key in ("interactionEndpoints", "services"):
+        studio = (properties.get(key) or {}).get("Studio") or {}
+        if studio.get("endpoint"):
+            return studio["endpoint"]
+    return None
+
+
+def _error_text(properties: dict) -> Optional[str]:
+    error = properties.get("error")
+    if isinstance(error, dict):
+        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        return inner.get("message") or inner.get("code")
+    if isinstance(error, str):
+        return error
+    return None
+
+
+def parse_job(resource: Any) -> JobInfo:
+    """Read a batch job resource (data plane or ARM); tolerant of a top-level ``status`` as older APIs had."""
+    if not isinstance(resource, dict):
+        raise ValueError("job resource is not a JSON object")
+    properties = resource.get("properties") or {}
+    name = resource.get("name") or str(resource.get("id", "")).rsplit("/", 1)[-1]
+    if not name:
+        raise ValueError("job resource has no name")
+    status = properties.get("status") or resource.get("status")
+    return JobInfo(name=name, status=normalise(status), studio_url=_studio_url(properties),
+                   error=_error_text(properties))

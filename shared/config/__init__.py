@@ -1,0 +1,10 @@
+"""Declarative configuration: routes, datastores and app-wide settings, validated up front."""
+
+from .exceptions import ConfigError, UnknownRouteError
+from .loader import load_settings, parse_settings, read_document
+from .models import (AppSettings, Datastore, EndpointConfig, InputSpec, JobOverrides, LandingRule, MatchRule,
+                     OutputSpec, PollPolicy, Route, SinkConfig, Workspace)
+
+__all__ = ["AppSettings", "ConfigError", "Datastore", "EndpointConfig", "InputSpec", "JobOverrides",
+           "LandingRule", "MatchRule", "OutputSpec", "PollPolicy", "Route", "SinkConfig", "UnknownRouteError",
+           "Workspace", "load_settings", "parse_settings", "read_document"]

@@ -1,0 +1,1 @@
+"""Delivering a run's outputs to its downstream sinks."""

@@ -1,0 +1,1 @@
+"""HTTP functions: request parsing and responses."""

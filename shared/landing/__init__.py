@@ -1,0 +1,1 @@
+"""Landing: from storage events to completed folders."""

@@ -1,0 +1,1 @@
+"""One run = one Durable orchestration: identity, schedule, orchestrator, starter and ledger."""

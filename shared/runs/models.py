@@ -1,0 +1,93 @@
+"""The JSON shapes a run carries through Durable history (pure).
+
+Everything here is stored in orchestration history, so it holds locations and names only: never a token,
+a key or a SAS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from ..config.models import AppSettings, Route
+from ..storage.uris import BlobLocation, azureml_uri, input_uri_for
+
+ORCHESTRATOR_NAME = "run_orchestrator"
+CANCEL_EVENT = "cancel"
+JOB_STATUS_EVENT = "job_status"
+
+OUTCOMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with a trailing Z; Durable's clock is naive UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Back to a naive UTC datetime, comparable with ``context.current_utc_datetime``."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def render_output_path(route: Route, run_id: str, attempt: int, now: datetime) -> str:
+    return route.output.path.format(run_id=run_id, route=route.name, date=now.strftime("%Y-%m-%d"),
+                                    attempt=attempt)
+
+
+def folder_of(path: str) -> str:
+    """The folder part of a blob path, without a trailing '/': used for the ``{folder}`` placeholder."""
+    return path.rstrip("/").rsplit("/", 1)[0] if "/" in path.rstrip("/") else ""
+
+
+def new_run_input(settings: AppSettings, route: Route, run_id: str, location: BlobLocation, *,
+                  source: str, now: datetime, attempt: int = 1,
+                  details: Optional[dict[str, Any]] = None) -> dict:
+    """The orchestration input: what to score, where results go, and how to poll (a snapshot of the route)."""
+    is_file = route.input.type == "uri_file"
+    if not is_file and location.path and not location.path.endswith("/"):
+        location = BlobLocation(location.account_url, location.container, location.path + "/")
+    folder = folder_of(location.path) if is_file else location.path.rstrip("/")
+    return {
+        "run_id": run_id,
+        "route": route.name,
+        "attempt": attempt,
+        "source": source,
+        "requested_at": iso(now),
+        "input": {
+            "type": route.input.type,
+            "uri": input_uri_for(location, settings.datastores),
+            "url": location.url,
+            "container": location.container,
+            "path": location.path,
+            "folder": folder,
+            **(details or {}),
+        },
+        "output_uri": azureml_uri(route.output.datastore, render_output_path(route, run_id, attempt, now)),
+        "poll": route.poll.to_dict(),
+    }
+
+
+def run_summary(run: dict, monitor: dict, outcome: str, *, error: Optional[str] = None,
+                outputs: Optional[list] = None, finished_at: Optional[str] = None) -> dict:
+    """The orchestration's output and the body of ``GET /api/runs/{id}`` once the run has ended."""
+    return {
+        "run_id": run["run_id"],
+        "route": run["route"],
+        "outcome": outcome,
+        "error": error,
+        "job_name": monitor.get("job_name"),
+        "job_status": monitor.get("job_status"),
+        "studio_url": monitor.get("studio_url"),
+        "input_uri": run["input"]["uri"],
+        "output_uri": run["output_uri"],
+        "outputs": outputs or [],
+        "polls": monitor.get("polls", 0),
+        "started_at": monitor.get("started_at"),
+        "submitted_at": monitor.get("submitted_at"),
+        "finished_at": finished_at,
+    }

@@ -1,0 +1,1 @@
+"""Blob storage: pure URI helpers (``uris``) and the SDK adapter (``connections``)."""

@@ -1,0 +1,102 @@
+"""Pure helpers for blob locations and ``azureml://datastores/...`` URIs. No Azure SDK imports."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional
+from urllib.parse import quote, unquote, urlsplit
+
+from ..config.models import Datastore
+
+_AZUREML = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$")
+_IP_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[?::1\]?)$")
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    """A blob (or a folder prefix ending in '/') inside one container of one account."""
+
+    account_url: str
+    container: str
+    path: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"{self.account_url}/{self.container}/{quote(self.path, safe='/')}"
+
+    @property
+    def account_name(self) -> str:
+        return account_name(self.account_url)
+
+    def child(self, name: str) -> "BlobLocation":
+        folder = self.path if not self.path or self.path.endswith("/") else self.path + "/"
+        return BlobLocation(self.account_url, self.container, folder + name)
+
+
+def is_path_style(host: str) -> bool:
+    """Azurite and other emulators put the account name in the path, not the host."""
+    return bool(_IP_HOST.match(host.split(":")[0] if not host.startswith("[") else host))
+
+
+def account_name(account_url: str) -> str:
+    parts = urlsplit(account_url)
+    if is_path_style(parts.netloc):
+        return parts.path.strip("/").split("/")[0]
+    return (parts.hostname or "").split(".")[0]
+
+
+def parse_blob_url(url: str) -> BlobLocation:
+    """Split a blob URL (``https://acct.blob.core.windows.net/c/p`` or Azurite's path style) into parts."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not a blob URL: {url!r}")
+    segments = unquote(parts.path).lstrip("/").split("/")
+    if is_path_style(parts.netloc):
+        if len(segments) < 2 or not segments[0] or not segments[1]:
+            raise ValueError(f"blob URL has no account and container: {url!r}")
+        account_url = f"{parts.scheme}://{parts.netloc}/{segments[0]}"
+        segments = segments[1:]
+    else:
+        if not segments or not segments[0]:
+            raise ValueError(f"blob URL has no container: {url!r}")
+        account_url = f"{parts.scheme}://{parts.netloc}"
+    return BlobLocation(account_url, segments[0], "/".join(segments[1:]))
+
+
+def azureml_uri(datastore: str, path: str) -> str:
+    return f"azureml://datastores/{datastore}/paths/{path.lstrip('/')}"
+
+
+def parse_azureml_uri(uri: str) -> tuple[str, str]:
+    match = _AZUREML.match(uri)
+    if not match:
+        raise ValueError(f"not an azureml://datastores/<name>/paths/<path> URI: {uri!r}")
+    return match["ds"], match["path"]
+
+
+def same_account(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def datastore_for(location: BlobLocation, datastores: Mapping[str, Datastore]) -> Optional[Datastore]:
+    for datastore in datastores.values():
+        if datastore.container == location.container and same_account(datastore.account_url, location.account_url):
+            return datastore
+    return None
+
+
+def input_uri_for(location: BlobLocation, datastores: Mapping[str, Datastore]) -> str:
+    """The URI a batch job reads: the datastore form when the container is registered, else the blob URL."""
+    datastore = datastore_for(location, datastores)
+    if datastore is not None:
+        return azureml_uri(datastore.name, location.path)
+    return location.url
+
+
+def resolve_azureml_uri(uri: str, datastores: Mapping[str, Datastore]) -> tuple[Datastore, BlobLocation]:
+    name, path = parse_azureml_uri(uri)
+    datastore = datastores.get(name)
+    if datastore is None:
+        raise KeyError(f"datastore {name!r} of {uri!r} is not in the datastores map")
+    return datastore, BlobLocation(datastore.account_url, datastore.container, path)
