@@ -20,18 +20,16 @@ OUTCOMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
 
 
 def iso(moment: datetime) -> str:
-    """UTC ISO-8601 with a trailing Z; Durable's clock is naive UTC."""
+    """UTC ISO-8601 with a trailing Z (a naive time is taken to be UTC)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.isoformat(timespec="seconds") + "Z"
 
 
 def parse_iso(text: str) -> datetime:
-    """Back to a naive UTC datetime, comparable with ``context.current_utc_datetime``."""
+    """Back to an aware UTC datetime, comparable with ``context.current_utc_datetime``."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def render_output_path(route: Route, run_id: str, attempt: int, now: datetime) -> str:

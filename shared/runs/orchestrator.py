@@ -15,6 +15,7 @@ import azure.durable_functions as df
 
 from ..batch_endpoint.status import is_terminal
 from ..config.models import PollPolicy
+from ..delivery.orchestration import deliver_outputs
 from .models import CANCEL_EVENT, iso, parse_iso, run_summary
 from .schedule import next_poll_at
 
@@ -23,12 +24,10 @@ log = logging.getLogger(__name__)
 SUBMIT_ACTIVITY = "submit_job"
 STATUS_ACTIVITY = "get_job_status"
 CANCEL_ACTIVITY = "cancel_job"
-COPY_ACTIVITY = "copy_outputs"
 
 # Retries on top of the client's own: each attempt already retried transient HTTP faults for about a minute.
 SUBMIT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=3)
 CANCEL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=10_000, max_number_of_attempts=3)
-COPY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=4)
 CANCEL_CONFIRM_POLLS = 10
 
 
@@ -115,11 +114,10 @@ def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, 
     if status == "Completed":
         r.publish("copying")
         try:
-            copied = yield context.call_activity_with_retry(COPY_ACTIVITY, COPY_RETRY,
-                                                            {"run": r.run, "job_name": r.monitor["job_name"]})
+            outputs = yield from deliver_outputs(context, r.run, r.monitor["job_name"])
         except Exception as exc:
-            return r.finish("Failed", error=f"the job completed but copying its outputs failed: {_error_text(exc)}")
-        return r.finish("Succeeded", outputs=copied.get("outputs", []))
+            return r.finish("Failed", error=f"the job completed but delivering its outputs failed: {_error_text(exc)}")
+        return r.finish("Succeeded", outputs=outputs)
     if status == "Canceled":
         return r.finish("Canceled", error="the job was cancelled outside this app")
     return r.finish("Failed", error=r.monitor.get("job_error") or "the batch job failed; see its logs in the studio")
