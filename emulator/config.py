@@ -1,0 +1,241 @@
+"""Emulator configuration: JSON file → frozen dataclasses.
+
+Paths inside the config resolve relative to the file that names them (the config file, or a
+deployment file it references), so a config can be moved together with its sample.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+OUTPUT_ACTIONS = ("append_row", "summary_only")
+
+
+class ConfigError(ValueError):
+    """The emulator config is unusable; the message names the offending key."""
+
+
+def azurite_connection_string(blob_endpoint: str, account: str = AZURITE_ACCOUNT, key: str = AZURITE_KEY) -> str:
+    return f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={key};BlobEndpoint={blob_endpoint};"
+
+
+@dataclass(frozen=True)
+class StorageAccount:
+    name: str
+    connection_string: str
+
+
+@dataclass(frozen=True)
+class Datastore:
+    name: str
+    account: str  # key into EmulatorConfig.storage_accounts
+    container: str
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_retries: int = 3
+    timeout: float = 30.0  # seconds per mini-batch
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    mini_batch_size: int = 10
+    max_concurrency_per_instance: int = 1
+    output_action: str = "append_row"
+    output_file_name: str = "predictions.csv"
+    retry_settings: RetrySettings = RetrySettings()
+    error_threshold: int = -1
+    logging_level: str = "info"
+    environment_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    type: str  # only "model" is emulated
+    code_dir: Path
+    scoring_script: str  # relative to code_dir
+    model_dir: Path | None
+    instance_count: int
+    settings: DeploymentSettings
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    deployments: Mapping[str, Deployment]
+    default_deployment: str | None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    subscription_id: str = "00000000-0000-0000-0000-000000000000"
+    resource_group: str = "rg-local"
+    workspace_name: str = "ws-local"
+    region: str = "local"
+
+    @property
+    def arm_id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}")
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds spent in each early/late state; the real service takes minutes."""
+    not_started: float = 1.0
+    queued: float = 1.0
+    preparing: float = 1.0
+    finalizing: float = 1.0
+    cancel_requested: float = 0.5
+
+    def dwell(self, status: str) -> float:
+        key = {"NotStarted": "not_started", "Queued": "queued", "Preparing": "preparing",
+               "Finalizing": "finalizing", "CancelRequested": "cancel_requested"}.get(status)
+        return getattr(self, key) if key else 0.0
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    url: str | None = None
+    drop_next: int = 0  # drop the next N events
+    drop_statuses: tuple[str, ...] = ()
+    duplicate: bool = False  # deliver every event twice (Event Grid is at-least-once)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    workspace: Workspace = Workspace()
+    management_prefix: str = "/management"
+    storage_accounts: Mapping[str, StorageAccount] = field(default_factory=dict)
+    datastores: Mapping[str, Datastore] = field(default_factory=dict)
+    default_datastore: str | None = None
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    timings: Timings = Timings()
+    faults: Mapping[str, Any] = field(default_factory=dict)  # parsed by faults.FaultState
+    events: EventsConfig = EventsConfig()
+    work_dir: Path | None = None  # job scratch space; a temp dir when None
+
+    def with_timings(self, **seconds: float) -> "EmulatorConfig":
+        return replace(self, timings=replace(self.timings, **seconds))
+
+
+def load_config(source: str | os.PathLike[str] | Mapping[str, Any], base_dir: str | os.PathLike[str] | None = None) -> EmulatorConfig:
+    """Load from a JSON file path or an already-parsed dict (dicts resolve paths against base_dir or cwd)."""
+    if isinstance(source, Mapping):
+        return _parse(source, Path(base_dir or os.getcwd()).resolve())
+    path = Path(source).resolve()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read emulator config {path}: {exc}") from exc
+    return _parse(raw, path.parent)
+
+
+def _parse(raw: Mapping[str, Any], base: Path) -> EmulatorConfig:
+    ws = raw.get("workspace") or {}
+    workspace = Workspace(**{k: str(v) for k, v in ws.items() if k in Workspace.__dataclass_fields__})
+    accounts = {name: StorageAccount(name, _connection_string(name, spec))
+                for name, spec in (raw.get("storage_accounts") or {}).items()}
+    datastores = {name: _datastore(name, spec, accounts) for name, spec in (raw.get("datastores") or {}).items()}
+    default_ds = raw.get("default_datastore") or (next(iter(datastores)) if datastores else None)
+    if default_ds is not None and default_ds not in datastores:
+        raise ConfigError(f"default_datastore {default_ds!r} is not in datastores")
+    endpoints = {name: _endpoint(name, spec, base) for name, spec in (raw.get("endpoints") or {}).items()}
+    timings = Timings(**{k: float(v) for k, v in (raw.get("timings") or {}).items() if k in Timings.__dataclass_fields__})
+    ev = raw.get("events") or {}
+    events = EventsConfig(url=ev.get("url"), drop_next=int(ev.get("drop_next", 0)),
+                          drop_statuses=tuple(ev.get("drop_statuses") or ()), duplicate=bool(ev.get("duplicate", False)))
+    prefix = "/" + str(raw.get("management_prefix", "/management")).strip("/")
+    work_dir = raw.get("work_dir")
+    return EmulatorConfig(workspace=workspace, management_prefix=prefix, storage_accounts=accounts,
+                          datastores=datastores, default_datastore=default_ds, endpoints=endpoints,
+                          timings=timings, faults=dict(raw.get("faults") or {}), events=events,
+                          work_dir=(base / work_dir) if work_dir else None)
+
+
+def _connection_string(name: str, spec: Any) -> str:
+    if isinstance(spec, str):
+        return spec
+    if "connection_string" in spec:
+        return spec["connection_string"]
+    if "connection_string_env" in spec:  # keeps keys out of committed config files
+        value = os.environ.get(spec["connection_string_env"])
+        if not value:
+            raise ConfigError(f"storage_accounts.{name}: env var {spec['connection_string_env']} is not set")
+        return value
+    if "blob_endpoint" in spec:  # Azurite well-known key unless given
+        return azurite_connection_string(spec["blob_endpoint"], spec.get("account_name", name), spec.get("key", AZURITE_KEY))
+    raise ConfigError(f"storage_accounts.{name}: needs connection_string, connection_string_env or blob_endpoint")
+
+
+def _datastore(name: str, spec: Mapping[str, Any], accounts: dict[str, StorageAccount]) -> Datastore:
+    if "container" not in spec:
+        raise ConfigError(f"datastores.{name}: container is required")
+    account = spec.get("account")
+    if account is None and "connection_string" in spec:
+        account = f"__datastore_{name}"
+        accounts[account] = StorageAccount(account, spec["connection_string"])
+    if account not in accounts:
+        raise ConfigError(f"datastores.{name}: account {account!r} is not in storage_accounts")
+    return Datastore(name, account, spec["container"])
+
+
+def _endpoint(name: str, spec: Mapping[str, Any], base: Path) -> Endpoint:
+    deployments = {d: _deployment(d, s, base) for d, s in (spec.get("deployments") or {}).items()}
+    default = spec.get("default_deployment")
+    if default is not None and default not in deployments:
+        raise ConfigError(f"endpoints.{name}.default_deployment {default!r} is not one of its deployments")
+    return Endpoint(name, deployments, default)
+
+
+def _deployment(name: str, spec: Mapping[str, Any], base: Path) -> Deployment:
+    """Accepts the Azure ML batch deployment YAML shape (as JSON), inline or via {"file": ...}."""
+    if "file" in spec:
+        path = (base / spec["file"]).resolve()
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"deployment {name}: cannot read {path}: {exc}") from exc
+        merged = {**loaded, **{k: v for k, v in spec.items() if k != "file"}}
+        return _deployment(name, merged, path.parent)
+    dtype = spec.get("type", "model")
+    if dtype != "model":
+        raise ConfigError(f"deployment {name}: type {dtype!r} is not emulated (only 'model')")
+    cc = spec.get("code_configuration") or {}
+    code = cc.get("code", spec.get("code"))
+    script = cc.get("scoring_script", spec.get("scoring_script"))
+    if not code or not script:
+        raise ConfigError(f"deployment {name}: code_configuration.code and scoring_script are required")
+    code_dir = (base / code).resolve()
+    if not (code_dir / script).is_file():
+        raise ConfigError(f"deployment {name}: scoring script {code_dir / script} not found")
+    model = spec.get("model")
+    model_path = model.get("path") if isinstance(model, Mapping) else model
+    s = spec.get("settings") or {}
+    rs = s.get("retry_settings") or {}
+    output_action = str(s.get("output_action", "append_row")).lower()
+    if output_action not in OUTPUT_ACTIONS:
+        raise ConfigError(f"deployment {name}: output_action must be one of {OUTPUT_ACTIONS}")
+    settings = DeploymentSettings(
+        mini_batch_size=int(s.get("mini_batch_size", 10)),
+        max_concurrency_per_instance=int(s.get("max_concurrency_per_instance", 1)),
+        output_action=output_action,
+        output_file_name=str(s.get("output_file_name", "predictions.csv")),
+        retry_settings=RetrySettings(int(rs.get("max_retries", 3)), float(rs.get("timeout", 30))),
+        error_threshold=int(s.get("error_threshold", -1)),
+        logging_level=str(s.get("logging_level", "info")),
+        environment_variables={str(k): str(v) for k, v in (s.get("environment_variables") or {}).items()},
+    )
+    resources = spec.get("resources") or {}
+    return Deployment(name=name, type=dtype, code_dir=code_dir, scoring_script=script,
+                      model_dir=(base / model_path).resolve() if model_path else None,
+                      instance_count=int(resources.get("instance_count", spec.get("instance_count", 1))),
+                      settings=settings)
