@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by scripts/dev.sh and scripts/test.sh: a .venv with requirements-dev.txt,
+# and Azurite from npm at the version pinned in package-lock.json.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$python" -m venv .venv
+fi
+echo "== installing Python packages (requirements-dev.txt)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (it brings npm), then run again" >&2; exit 1; }
+  echo "== installing Azurite (pinned in package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,1 @@
+"""Developer tools: the local stack (Azurite + emulator + func start) and the demo."""
