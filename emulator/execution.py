@@ -76,8 +76,10 @@ async def execute(files: list[str], settings: EffectiveSettings, spec: WorkerSpe
             if result.threshold_exceeded(settings.error_threshold):
                 raise JobFailure(f"The number of failed items ({result.failed_items}) exceeded the error threshold "
                                  f"({settings.error_threshold}). The batch inference was aborted.")
-    finally:
-        await worker.close()
+    except BaseException:  # cancel/abort: don't wait for a busy script to notice stdin closing
+        await worker.kill()
+        raise
+    await worker.close()
     if result.returned_elements == 0:
         raise JobFailure(NO_SUCCESS_MESSAGE)
     return result
