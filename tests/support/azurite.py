@@ -68,16 +68,20 @@ class AzuriteStartError(RuntimeError):
     pass
 
 
+FALLBACK_BINS = [Path("/tmp/az/node_modules/.bin/azurite")]
+SEARCH_PATH = True   # finally look for `azurite` on PATH
+
+
 def find_azurite() -> str:
     """Return the path of the azurite executable or raise AzuriteNotFound with install steps."""
     candidates = [REPO_ROOT / "node_modules" / ".bin" / "azurite"]
     if os.environ.get("AZURITE_BIN"):
         candidates.append(Path(os.environ["AZURITE_BIN"]))
-    candidates.append(Path("/tmp/az/node_modules/.bin/azurite"))
+    candidates.extend(FALLBACK_BINS)
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return str(c)
-    on_path = shutil.which("azurite")
+    on_path = shutil.which("azurite") if SEARCH_PATH else None
     if on_path:
         return on_path
     tried = ", ".join(str(c) for c in candidates) + ", PATH"

@@ -1071,7 +1071,7 @@ def _run_coroutine(awaitable):
 def _friendly(ev: dict) -> dict:
     out = {k: v for k, v in ev.items() if k not in ("IsPlayed",)}
     try:
-        out["EventType"] = ET(ev["EventType"]).name
+        out["EventType"] = "".join(p.capitalize() for p in ET(ev["EventType"]).name.split("_"))
     except ValueError:
         pass
     return out
