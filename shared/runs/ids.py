@@ -33,3 +33,8 @@ def fresh_run_id(route: str) -> str:
 def submit_request_id(run_id: str, attempt: int) -> str:
     """Stable across retries of one submit, new for a deliberate resubmission (a new attempt)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"batch-run:{run_id}:{attempt}"))
+
+
+def route_of(run_id: str) -> str:
+    """The route a run id belongs to (ids are ``<route>-<24 hex>``; route names may contain '-')."""
+    return run_id.rsplit("-", 1)[0]
