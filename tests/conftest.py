@@ -9,3 +9,15 @@ from tests.app_index import functions
 def app_functions() -> dict:
     """The real function_app, indexed once for the whole session."""
     return functions()
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """A private Azurite (blob, queue, table; accounts devstoreaccount1 and sinkaccount) for the session."""
+    from tests.support.azurite import start_azurite
+
+    running = start_azurite()
+    try:
+        yield running
+    finally:
+        running.stop()

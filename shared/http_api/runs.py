@@ -131,7 +131,9 @@ def describe(status: Any) -> Optional[dict]:
     runtime = status.runtime_status.value if hasattr(status.runtime_status, "value") else str(status.runtime_status)
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     output = status.output if isinstance(status.output, dict) else None
-    view: dict[str, Any] = {"run_id": status.instance_id, **custom}
+    from ..runs.ids import route_of
+
+    view: dict[str, Any] = {"run_id": status.instance_id, "route": route_of(status.instance_id), **custom}
     if runtime in RUNNING_STATES:
         view["status"] = "Running"
     elif runtime == "Completed" and output:
