@@ -1,47 +1,19 @@
 """Fixtures for the emulator tests: a private Azurite, the emulator in-process, an httpx client.
 
-Nothing here skips: a missing Azurite or package fails with the reason.
+Nothing here skips: a missing Azurite (see tests/support/azurite.py for the lookup order) fails with
+the reason.
 """
 from __future__ import annotations
 
-import json
-import sys
-import time
-import uuid
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
+import httpx
 import pytest
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import httpx  # noqa: E402
-from azure.storage.blob import BlobServiceClient, ContainerClient  # noqa: E402
-
-from emulator import EmulatorServer, load_config  # noqa: E402
-from tests.support.azurite import Azurite, start_azurite  # noqa: E402
-
-SAMPLE = REPO / "samples" / "heart"
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
-TOKEN = {"Authorization": "Bearer local-test-token"}
-TERMINAL = {"Completed", "Failed", "Canceled"}
-FAST = {"not_started": 0.05, "queued": 0.05, "preparing": 0.05, "finalizing": 0.05, "cancel_requested": 0.05}
-
-
-def emulator_config_dict(conn_str: str) -> dict[str, Any]:
-    """The heart sample config pointed at the test Azurite, plus test-only endpoints."""
-    cfg = json.loads((SAMPLE / "emulator.sample.json").read_text())
-    cfg["storage_accounts"]["devstoreaccount1"] = {"connection_string": conn_str}
-    cfg["timings"] = dict(FAST)
-    flaky = {"type": "model", "code_configuration": {"code": str(SCRIPTS / "flaky"), "scoring_script": "score.py"},
-             "settings": {"mini_batch_size": 1, "retry_settings": {"max_retries": 2, "timeout": 30}}}
-    summary = json.loads(json.dumps(flaky))
-    summary["settings"]["output_action"] = "summary_only"
-    cfg["endpoints"]["lab"] = {"default_deployment": "flaky", "deployments": {"flaky": flaky, "summary": summary}}
-    cfg["endpoints"]["nodefault"] = {"deployments": {"classifier": {"file": str(SAMPLE / "deployment.json")}}}
-    return cfg
+from emulator import EmulatorServer, load_config
+from tests.emulator.helpers import SAMPLE, TOKEN, emulator_config_dict
+from tests.support.azurite import Azurite, start_azurite
 
 
 @pytest.fixture(scope="session")
@@ -88,47 +60,3 @@ def _reset_faults(request: pytest.FixtureRequest) -> Iterator[None]:
 def client(server: EmulatorServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, headers=TOKEN, timeout=30) as c:
         yield c
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}/{uuid.uuid4().hex[:10]}"
-
-
-def upload(container: ContainerClient, folder: str, files: dict[str, str | bytes]) -> None:
-    for name, data in files.items():
-        container.upload_blob(f"{folder}/{name}", data)
-
-
-def ds_uri(path: str, datastore: str = "workspaceblobstore") -> str:
-    return f"azureml://datastores/{datastore}/paths/{path}"
-
-
-def body(input_uri: str, output_uri: str | None = None, input_type: str = "UriFolder", **props: Any) -> dict[str, Any]:
-    """Documented PascalCase body; extra camelCase job properties via **props."""
-    p: dict[str, Any] = {"InputData": {"heart_data": {"JobInputType": input_type, "Uri": input_uri}}}
-    if output_uri is not None:
-        p["OutputData"] = {"score": {"JobOutputType": "UriFile", "Uri": output_uri}}
-    p.update(props)
-    return {"properties": p}
-
-
-def wait_for(client: httpx.Client, endpoint: str, name: str, statuses: set[str] = TERMINAL,
-              timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = client.get(f"/endpoints/{endpoint}/jobs/{name}")
-        assert r.status_code == 200, r.text
-        job = r.json()
-        if job["properties"]["status"] in statuses:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {name} still {job['properties']['status']} after {timeout}s")
-        time.sleep(0.02)
-
-
-def emulator_job(server: EmulatorServer, name: str) -> dict[str, Any]:
-    jobs = httpx.get(server.base_url + "/_emulator/jobs").json()["value"]
-    return next(j for j in jobs if j["name"] == name)
-
-
-Submit = Callable[..., dict[str, Any]]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import httpx
 
-from conftest import TOKEN, body, ds_uri, emulator_job, unique, upload, wait_for
+from tests.emulator.helpers import TOKEN, body, ds_uri, emulator_job, unique, upload, wait_for
 
 NO_ROUTE = ("No valid deployments to route to. Please check that the endpoint has at least one deployment with "
             "positive weight values or use a deployment specific header to route.")

@@ -2,7 +2,7 @@
 timeouts, error_threshold, summary_only, existing output path."""
 from __future__ import annotations
 
-from conftest import body, ds_uri, emulator_job, unique, upload, wait_for
+from tests.emulator.helpers import body, ds_uri, emulator_job, unique, upload, wait_for
 from samples.heart.model import expected_lines, load_model, sample_files
 
 NO_SUCCESS = "No succeeded mini batch item returned from run()"

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from conftest import REPO, SAMPLE, TOKEN, body, ds_uri, emulator_config_dict, emulator_job, unique, upload, wait_for
+from tests.emulator.helpers import REPO, SAMPLE, TOKEN, body, ds_uri, emulator_config_dict, emulator_job, unique, upload, wait_for
 from emulator import EmulatorServer, load_config
 
 API = "?api-version=2024-04-01"
