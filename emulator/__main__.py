@@ -17,7 +17,7 @@ from .server import HOST
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m emulator", description="Local Azure ML batch-endpoint emulator")
     p.add_argument("--config", required=True, help="emulator JSON config (see emulator/README.md)")
-    p.add_argument("--port", type=int, default=8790, help="port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--port", type=int, default=5100, help="port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -47,7 +47,6 @@ def batch_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
     s = job.settings
     props: dict[str, Any] = {
         "name": job.name,
-        "description": job.request.description,
         "status": job.status.value,
         "provisioningState": "Succeeded",
         "experimentName": job.experiment_name,
@@ -66,6 +65,8 @@ def batch_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
         "properties": _properties(job, ws),
         "output": {},
     }
+    if job.request.description:
+        props["description"] = job.request.description
     if job.error:
         props["error"] = _error(job)
     return {"id": f"{ws.arm_id}/batchEndpoints/{job.endpoint}/jobs/{job.name}", "name": job.name,
@@ -80,7 +81,6 @@ def arm_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
     props: dict[str, Any] = {
         "jobType": "Pipeline",
         "displayName": job.name,
-        "description": job.request.description,
         "status": job.status.value,
         "experimentName": job.experiment_name,
         "isArchived": False,
@@ -91,6 +91,8 @@ def arm_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
                               "uri": inp.uri, "mode": "ReadOnlyMount"}},
         "outputs": {out_name: {"jobOutputType": "uri_file", "uri": job.output_uri, "mode": "ReadWriteMount"}},
     }
+    if job.request.description:
+        props["description"] = job.request.description
     if job.error:
         props["error"] = _error(job)
     return {"id": f"{ws.arm_id}/jobs/{job.name}", "name": job.name,

@@ -29,7 +29,10 @@ def emulator_config_dict(conn_str: str) -> dict[str, Any]:
              "settings": {"mini_batch_size": 1, "retry_settings": {"max_retries": 2, "timeout": 30}}}
     summary = json.loads(json.dumps(flaky))
     summary["settings"]["output_action"] = "summary_only"
-    cfg["endpoints"]["lab"] = {"default_deployment": "flaky", "deployments": {"flaky": flaky, "summary": summary}}
+    frame = {"type": "model", "code_configuration": {"code": str(SCRIPTS / "frame"), "scoring_script": "score.py"},
+             "settings": {"mini_batch_size": 2}}
+    cfg["endpoints"]["lab"] = {"default_deployment": "flaky",
+                               "deployments": {"flaky": flaky, "summary": summary, "frame": frame}}
     cfg["endpoints"]["nodefault"] = {"deployments": {"classifier": {"file": str(SAMPLE / "deployment.json")}}}
     return cfg
 

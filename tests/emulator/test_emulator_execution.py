@@ -161,3 +161,10 @@ def test_missing_input_folder_fails_the_job(client, store):
     r = client.post("/endpoints/lab/jobs", json=body(ds_uri(unique("in/none")), ds_uri(unique("out") + "/p.csv")))
     job = wait_for(client, "lab", r.json()["name"])
     assert job["properties"]["status"] == "Failed" and "has no files" in job["properties"]["error"]["message"]
+
+
+def test_dataframe_result_is_written_without_header_space_separated(client, store):
+    job, out = run_lab(client, store, {"a.csv": "x\ny\n", "b.csv": "x\n", "c.csv": ""}, deployment="frame")
+    assert job["properties"]["status"] == "Completed", job["properties"].get("error")
+    assert sorted(store.download_blob(out).readall().decode().splitlines()) == ["a.csv 2 0.5", "b.csv 1 0.5",
+                                                                                   "c.csv 0 0.5"]
