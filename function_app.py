@@ -46,6 +46,7 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
 
 
 # --- Storage events --------------------------------------------------------------------------------
+# Event Grid (webhook) and Event Grid → Storage queue deliver the same BlobCreated events to one handler.
 
 @app.event_grid_trigger(arg_name="event")
 @app.durable_client_input(client_name="client")
@@ -53,6 +54,50 @@ async def on_blob_created(event: func.EventGridEvent, client: df.DurableOrchestr
     from shared.landing.functions import handle_event_grid
 
     await handle_event_grid(event, client)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="landing-events", connection="AzureWebJobsStorage")
+@app.durable_client_input(client_name="client")
+async def on_blob_created_queued(msg: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
+    from shared.landing.functions import handle_queue_message
+
+    await handle_queue_message(msg, client)
+
+
+@app.orchestration_trigger(context_name="context")
+def landing_manifest_orchestrator(context: df.DurableOrchestrationContext):
+    from shared.landing.orchestrations import manifest_orchestrator
+
+    return (yield from manifest_orchestrator(context))
+
+
+@app.orchestration_trigger(context_name="context")
+def landing_quiet_orchestrator(context: df.DurableOrchestrationContext):
+    from shared.landing.orchestrations import quiet_orchestrator
+
+    return (yield from quiet_orchestrator(context))
+
+
+@app.activity_trigger(input_name="payload")
+def landing_check_manifest(payload: dict) -> dict:
+    from shared.landing.functions import check_manifest
+
+    return check_manifest(payload)
+
+
+@app.activity_trigger(input_name="payload")
+@app.durable_client_input(client_name="client")
+async def landing_start_run(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    from shared.landing.functions import start_folder_run
+
+    return await start_folder_run(payload, client)
+
+
+@app.activity_trigger(input_name="payload")
+def landing_report_late(payload: dict) -> dict:
+    from shared.landing.functions import report_late_files
+
+    return report_late_files(payload)
 
 
 # --- The run orchestration and its activities ------------------------------------------------------

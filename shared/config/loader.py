@@ -334,10 +334,51 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
     if not _CONTAINER_NAME.match(state_container):
         problems.add("state.container", f"{state_container!r} is not a valid blob container name")
 
+    _check_landing_overlaps(problems, routes, datastores, environ)
+
     if problems.items:
         raise ConfigError(problems.items)
     return AppSettings(routes=tuple(routes), datastores=datastores, management_url=management_url.rstrip("/"),
                        state_connection=state_connection, state_container=state_container)
+
+
+def _check_landing_overlaps(problems: _Problems, routes: list[Route], datastores: dict[str, Datastore],
+                            environ: Mapping[str, str]) -> None:
+    """A sink or output location inside (or around) a landing prefix would feed a run's results back in as
+    new landed data: every output would start another run. Reported here, before anything runs.
+
+    A route's landing account comes from its connection's app settings; a route whose connection is not
+    configured cannot be compared (and matches no events at runtime), so it is left out.
+    """
+    from ..landing.rules import output_location, prefixes_overlap, template_location
+    from ..storage.connections import StorageConnectionError, account_url_of
+
+    landings = []
+    for route in routes:
+        try:
+            account = account_url_of(route.match.connection, environ).rstrip("/").lower()
+        except StorageConnectionError:
+            continue
+        landings.append((route, account))
+    if not landings:
+        return
+    settings = AppSettings(routes=tuple(routes), datastores=datastores)
+    for route in routes:
+        targets = [(f"route {route.name!r}: output", output_location(settings, route))]
+        targets += [(f"route {route.name!r}: sinks[{n}].url", template_location(sink.url))
+                    for n, sink in enumerate(route.sinks)]
+        for where, target in targets:
+            if target is None:
+                continue
+            account, container, prefix = target
+            for landing_route, landing_account in landings:
+                match = landing_route.match
+                if account == landing_account and container == match.container \
+                        and prefixes_overlap(prefix, match.prefix):
+                    problems.add(where, f"writes to container {container!r} under {prefix or '(root)'!r}, which"
+                                        f" overlaps the landing location of route {landing_route.name!r}"
+                                        f" (prefix {match.prefix or '(root)'!r}): its results would land as new"
+                                        f" data and start more runs; use a separate container or prefix")
 
 
 def read_document(environ: Mapping[str, str] = os.environ) -> Any:

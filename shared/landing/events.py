@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from ..config.models import AppSettings, Route
 from ..storage.uris import BlobLocation, parse_blob_url, same_account
@@ -64,6 +67,42 @@ def parse_blob_created(event_id: Any, event_type: Any, data: Any) -> BlobCreated
     length = data.get("contentLength")
     return BlobCreated(str(event_id or ""), location, etag, api,
                        length if isinstance(length, int) and not isinstance(length, bool) else None)
+
+
+def decode_queue_message(body: Union[bytes, str, None]) -> list[dict]:
+    """Events in a Storage-queue message from an Event Grid → queue subscription.
+
+    The body is the event's JSON (Event Grid or CloudEvents schema), sometimes still base64-encoded (the
+    Functions host decodes base64 by default, but not every producer encodes, and some encode twice).
+    A JSON array of events is accepted too. Raises :class:`SkipEvent` ("malformed") when nothing usable is in it.
+    """
+    if body is None:
+        raise SkipEvent("malformed", "empty queue message")
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    for _ in range(3):  # plain JSON, base64(JSON), base64(base64(JSON))
+        text = raw.strip()
+        if not text:
+            raise SkipEvent("malformed", "empty queue message")
+        if text[:1] in (b"{", b"["):
+            try:
+                document = json.loads(text)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SkipEvent("malformed", f"queue message is not JSON: {exc}") from None
+            events = document if isinstance(document, list) else [document]
+            if not events or not all(isinstance(e, dict) for e in events):
+                raise SkipEvent("malformed", "queue message is not an event object or a list of them")
+            return events
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            break
+    raise SkipEvent("malformed", "queue message is neither JSON nor base64-encoded JSON")
+
+
+def event_fields(event: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """``(id, type, data)`` of an event dict in the Event Grid schema or the CloudEvents 1.0 schema."""
+    event_type = event.get("eventType", event.get("type"))
+    return event.get("id"), event_type, event.get("data")
 
 
 def match_route(settings: AppSettings, location: BlobLocation,

@@ -1,30 +1,114 @@
-"""Glue between the landing trigger's binding types and the handler."""
+"""Glue between the landing functions' bindings and the handler, plus the waiters' activity bodies."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Optional
 
 from ..config import ConfigError, load_settings
-from .handler import LandingOutcome, skip_event, handle_blob_created
+from ..config.models import AppSettings
+from .events import SkipEvent, decode_queue_message, event_fields
+from .handler import LandingContext, LandingOutcome, handle_blob_created, landing_context, skip_event
 
 log = logging.getLogger(__name__)
 
 
-async def handle_event_grid(event: Any, client: Any) -> LandingOutcome:
+def _settings(event_id: Any) -> AppSettings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        log.error("landing: cannot handle event %s, the configuration is invalid: %s", event_id, exc)
+        raise
+
+
+async def handle_event_grid(event: Any, client: Any, settings: Optional[AppSettings] = None,
+                            context: Optional[LandingContext] = None) -> LandingOutcome:
     """Bad events are skipped with a counted reason and never raise; infrastructure failures do raise,
     so that Event Grid redelivers the event (the run ledger keeps that from starting a second run)."""
-    from ..runs.ledger import RunLedger
-
     event_id = getattr(event, "id", None)
     try:
         data = event.get_json()
     except Exception as exc:  # a body that is not JSON is a bad event, not an outage
         return skip_event("malformed", f"data is not JSON: {type(exc).__name__}", event_id)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        log.error("landing: cannot handle event %s, the configuration is invalid: %s", event_id, exc)
-        raise
+    settings = settings or _settings(event_id)
     return await handle_blob_created(event_id, getattr(event, "event_type", None), data, client, settings,
-                                     RunLedger.from_settings(settings))
+                                     context=context)
+
+
+async def handle_queue_message(message: Any, client: Any, settings: Optional[AppSettings] = None,
+                               context: Optional[LandingContext] = None) -> list[LandingOutcome]:
+    """A Storage-queue message from an Event Grid → queue subscription: the event JSON (Event Grid or
+    CloudEvents schema, possibly base64). Same rules as :func:`handle_event_grid`: a bad message is skipped
+    (and so removed from the queue), an outage raises (the queue retries, then poisons the message)."""
+    message_id = getattr(message, "id", None)
+    try:
+        body = message.get_body() if hasattr(message, "get_body") else message
+        events = decode_queue_message(body)
+    except SkipEvent as exc:
+        return [skip_event(exc.reason, exc.detail, message_id)]
+    except Exception as exc:
+        return [skip_event("malformed", f"unreadable queue message: {type(exc).__name__}", message_id)]
+    settings = settings or _settings(message_id)
+    outcomes = []
+    for event in events:
+        event_id, event_type, data = event_fields(event)
+        outcomes.append(await handle_blob_created(event_id if event_id is not None else message_id, event_type,
+                                                  data, client, settings, context=context))
+    return outcomes
+
+
+# --- activities of the waiting orchestrations ---------------------------------------------------------------
+
+def _route_and_folder(payload: dict, settings: AppSettings) -> tuple[Any, Any]:
+    from ..storage.uris import parse_blob_url
+
+    return settings.route(payload["route"]), parse_blob_url(payload["folder_url"])
+
+
+def check_manifest(payload: dict, settings: Optional[AppSettings] = None,
+                   context: Optional[LandingContext] = None) -> dict:
+    """Read the manifest and list the folder: ``complete``, or what is missing / mismatched; ``error`` for a
+    manifest that cannot be used or a folder with sub-folders (these fail the waiter at once)."""
+    from . import rules
+
+    settings = settings or load_settings()
+    ctx = context or landing_context(settings)
+    route, folder = _route_and_folder(payload, settings)
+    raw = ctx.store.read_blob(route, folder.child(payload["manifest_name"]))
+    if raw is None:
+        return {"error": "the manifest blob is gone"}
+    try:
+        entries = rules.parse_manifest(raw)
+    except rules.ManifestError as exc:
+        return {"error": f"unusable manifest: {exc}"}
+    listing = ctx.store.list_folder(route, folder)
+    if listing.subfolders and not route.landing.ignore_subfolders:
+        return {"error": rules.assess_folder(listing, route, folder.path).detail}
+    check = rules.check_manifest(entries, listing.files)
+    return {"complete": check.complete, "missing": list(check.missing), "mismatched": list(check.mismatched),
+            "listed": len(entries), "summary": check.describe()}
+
+
+async def start_folder_run(payload: dict, client: Any, settings: Optional[AppSettings] = None,
+                           context: Optional[LandingContext] = None) -> dict:
+    """A waiter found its folder complete: inspect it, then claim and start the run (idempotent: a retried
+    activity finds the claim and reports ``started: false, duplicate``)."""
+    from .handler import inspect_and_start
+
+    settings = settings or load_settings()
+    ctx = context or landing_context(settings)
+    route, folder = _route_and_folder(payload, settings)
+    details = {k: v for k, v in {"mode": payload.get("mode"), "event_id": payload.get("event_id"),
+                                 **(payload.get("details") or {})}.items() if v is not None}
+    outcome = await inspect_and_start(ctx, client, route, folder, payload["run_id"], details)
+    return {"run_id": payload["run_id"], "action": outcome.action, "started": outcome.action == "started",
+            **({"reason": outcome.reason, "detail": outcome.detail} if outcome.action == "rejected" else {})}
+
+
+def report_late_files(payload: dict, settings: Optional[AppSettings] = None,
+                      context: Optional[LandingContext] = None) -> dict:
+    settings = settings or load_settings()
+    ctx = context or landing_context(settings)
+    recorded = [ctx.store.report_late_file(payload["run_id"], file) for file in payload.get("files") or []]
+    return {"reported": len(recorded), "recorded": sum(1 for r in recorded if r)}
+

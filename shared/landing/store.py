@@ -1,0 +1,143 @@
+"""Storage adapter for landing: folder listings, manifest reads, waiter claims (azure-storage-blob).
+
+Blocking calls; the async handler runs them in a thread. ``service_for`` maps a connection name to a
+``BlobServiceClient`` and is injectable (the benchmark passes clients that count HTTP calls).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+
+from ..config.models import AppSettings, Route
+from ..storage.uris import BlobLocation
+from .rules import FolderListing
+
+WAITER_PREFIX = "landing/"
+
+ServiceFactory = Callable[[str], Any]
+
+
+def _default_service(connection: str) -> Any:
+    from ..storage.connections import blob_service_client
+
+    return blob_service_client(connection)
+
+
+class LandingStore:
+    def __init__(self, settings: AppSettings, service_for: ServiceFactory = _default_service):
+        self.settings = settings
+        self._service_for = service_for
+        self._ledger: Any = None
+        self._state: Any = None
+        self._state_ready = False
+        self._lock = threading.Lock()
+
+    # --- the data side ---------------------------------------------------------------------------------
+    def _container(self, route: Route, container: str) -> Any:
+        return self._service_for(route.match.connection).get_container_client(container)
+
+    def list_folder(self, route: Route, folder: BlobLocation) -> FolderListing:
+        """One listing call per 5,000 entries: the folder's top-level blobs and its sub-folder prefixes."""
+        files: dict[str, tuple[int, Optional[bytes]]] = {}
+        subfolders = []
+        container = self._container(route, folder.container)
+        for item in container.walk_blobs(name_starts_with=folder.path or None, delimiter="/"):
+            relative = item.name[len(folder.path):]
+            if item.name.endswith("/") and not hasattr(item, "size"):
+                subfolders.append(relative)
+                continue
+            settings = getattr(item, "content_settings", None)
+            md5 = getattr(settings, "content_md5", None) if settings is not None else None
+            files[relative] = (int(item.size or 0), bytes(md5) if md5 else None)
+        return FolderListing(files, tuple(subfolders))
+
+    def read_blob(self, route: Route, location: BlobLocation) -> Optional[bytes]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self._container(route, location.container).download_blob(location.path).readall()
+        except ResourceNotFoundError:
+            return None
+
+    # --- the state side: the run ledger, and claims of folder waiters next to it -------------------------
+    @property
+    def ledger(self) -> Any:
+        if self._ledger is None:
+            from ..runs.ledger import RunLedger
+
+            with self._lock:
+                if self._ledger is None:
+                    self._ledger = RunLedger(self._state_container())
+        return self._ledger
+
+    def _state_container(self) -> Any:
+        if self._state is None:
+            service = self._service_for(self.settings.state_connection)
+            self._state = service.get_container_client(self.settings.state_container)
+        return self._state
+
+    def _ensure_state(self) -> None:
+        if self._state_ready:
+            return
+        from azure.core.exceptions import ResourceExistsError
+
+        try:
+            self._state_container().create_container()
+        except ResourceExistsError:
+            pass
+        self._state_ready = True
+
+    def claim_waiter(self, waiter_id: str, record: dict) -> bool:
+        """The same conditional create (``If-None-Match: *``) as the run ledger's claim, under ``landing/``:
+        exactly one caller starts a folder's waiting orchestration."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError
+
+        self._ensure_state()
+        body = {**record, "waiter_id": waiter_id,
+                "claimed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        try:
+            self._state_container().upload_blob(f"{WAITER_PREFIX}{waiter_id}.json", json.dumps(body).encode(),
+                                                match_condition=MatchConditions.IfMissing)
+            return True
+        except ResourceExistsError:
+            return False
+
+    def release_waiter(self, waiter_id: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._state_container().delete_blob(f"{WAITER_PREFIX}{waiter_id}.json")
+        except ResourceNotFoundError:
+            pass
+
+    def report_late_file(self, run_id: str, file: dict) -> bool:
+        """Append a file that landed after its folder's run was submitted to the run's ledger record
+        (optimistic concurrency, so concurrent reports do not overwrite each other). False when the run has
+        no record (for example, its folder was rejected before any run was claimed)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        from ..runs.ledger import RECORD_PREFIX
+
+        blob = self._state_container().get_blob_client(f"{RECORD_PREFIX}{run_id}.json")
+        for _ in range(10):
+            try:
+                downloader = blob.download_blob()
+            except ResourceNotFoundError:
+                return False
+            record = json.loads(downloader.readall())
+            late = list(record.get("late_files") or [])
+            if any(i.get("name") == file.get("name") and i.get("etag") == file.get("etag") for i in late):
+                return True
+            record["late_files"] = late + [file]
+            try:
+                blob.upload_blob(json.dumps(record).encode(), overwrite=True, etag=downloader.properties.etag,
+                                 match_condition=MatchConditions.IfNotModified)
+                return True
+            except ResourceModifiedError:
+                continue
+        raise RuntimeError(f"run ledger record {run_id} kept changing; could not report a late file")
