@@ -1,10 +1,28 @@
-"""When to look at a job next (pure)."""
+"""When to look at a job next (pure: no I/O, no clock, no Azure SDK).
+
+Three policies, picked from what the run knows (see :func:`plan_next_poll`):
+
+* **adaptive** (no history): short first intervals growing geometrically to ``max_seconds``.
+* **duration-aware** (the route's history gave an expected end window ``[low, high]``, in seconds since
+  submit): sparse polls until the window, dense polls inside it (the window split in at least two, each
+  step between ``near_seconds`` and ``dense_seconds``), then a gently widening overrun back-off.
+* **event fallback** (``poll.events``: Azure ML events are the main signal): one poll every
+  ``event_fallback_seconds``, a safety net for lost events.
+
+In every mode ``Finalizing`` (seen by a poll or announced by an event) means the end is near, and an
+event claiming a terminal state that the status call did not confirm brings one quick re-check.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Optional
 
 from ..config.models import PollPolicy
+
+NEAR_STATUSES = frozenset({"Finalizing"})
 
 
 def next_poll_delay(policy: PollPolicy, polls_done: int, last_status: str | None) -> float:
@@ -19,3 +37,59 @@ def next_poll_at(policy: PollPolicy, polls_done: int, last_status: str | None, n
                  deadline: datetime) -> datetime:
     """The next poll time, never past the deadline (so a deadline is noticed on time)."""
     return min(now + timedelta(seconds=next_poll_delay(policy, polls_done, last_status)), deadline)
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    """What the monitor knows when it picks the next poll."""
+
+    elapsed: float                      # seconds since the job was submitted
+    polls: int                          # status calls so far
+    status: Optional[str]               # newest known status (a poll's, or a newer event's hint)
+    estimate: Optional[dict] = None     # {"expected", "low", "high"} seconds since submit, from history
+    recheck: bool = False               # an event claimed a terminal state the status call did not confirm
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    delay: float   # seconds from now
+    mode: str      # adaptive | duration | fallback | near | recheck
+
+
+def window_step(policy: PollPolicy, low: float, high: float) -> float:
+    """Spacing of the dense polls inside ``[low, high]``: at least two polls, ``near``..``dense`` apart."""
+    return min(policy.dense_seconds, max(policy.near_seconds, (high - low) / 2.0))
+
+
+def sparse_step(policy: PollPolicy, expected: float) -> float:
+    """Spacing before the window: a fraction of the expected duration, never below two ``max_seconds``."""
+    return max(2.0 * policy.max_seconds, policy.sparse_fraction * expected)
+
+
+def _duration_delay(policy: PollPolicy, t: float, estimate: dict) -> float:
+    low, high = float(estimate["low"]), float(estimate["high"])
+    step = window_step(policy, low, high)
+    first_dense = low + step
+    if t < first_dense:
+        return min(sparse_step(policy, float(estimate["expected"])), first_dense - t)
+    if t < high:
+        k = math.floor((t - low) / step + 1e-9) + 1
+        return max(1.0, min(low + k * step, high) - t)
+    # Overrun: the job outlives its history; back off gently from near_seconds towards max_seconds.
+    return min(policy.max_seconds, max(policy.near_seconds, 0.1 * (t - high) + policy.near_seconds))
+
+
+def plan_next_poll(policy: PollPolicy, view: MonitorView) -> PollPlan:
+    """The delay until the next status call, and which rule chose it."""
+    if view.recheck:
+        return PollPlan(policy.near_seconds, "recheck")
+    near = view.status in NEAR_STATUSES
+    if policy.events:
+        if near:  # the terminal event should follow within seconds; a lost one is caught soon
+            return PollPlan(min(policy.max_seconds, policy.event_fallback_seconds), "near")
+        return PollPlan(policy.event_fallback_seconds, "fallback")
+    if near:
+        return PollPlan(policy.near_seconds, "near")
+    if policy.duration_aware and view.estimate:
+        return PollPlan(_duration_delay(policy, max(0.0, view.elapsed), view.estimate), "duration")
+    return PollPlan(next_poll_delay(policy, view.polls, view.status), "adaptive")

@@ -1,0 +1,117 @@
+"""Route duration history, kept with the run ledger: ``durations/<route>.json`` in the state container.
+
+Each finished (``Completed``) job adds one sample (seconds from submit to completion, input file count and
+bytes when the landing knew them); the newest ``poll.history_runs`` are kept. The activity bodies here are
+best effort: the schedule works without history (it falls back to adaptive polling).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Optional
+
+from .durations import add_sample, estimate
+
+log = logging.getLogger(__name__)
+
+PREFIX = "durations/"
+
+
+class DurationHistory:
+    def __init__(self, container_client: Any):
+        self._container = container_client
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "DurationHistory":
+        from ..storage.connections import blob_service_client
+
+        return cls(blob_service_client(settings.state_connection).get_container_client(settings.state_container))
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            from azure.core.exceptions import ResourceExistsError
+
+            try:
+                self._container.create_container()
+            except ResourceExistsError:
+                pass
+            self._ready = True
+
+    def samples(self, route: str) -> list[dict]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return list(json.loads(self._container.download_blob(f"{PREFIX}{route}.json").readall())
+                        .get("samples", []))
+        except ResourceNotFoundError:
+            return []
+
+    def record(self, route: str, sample: dict, keep: int) -> list[dict]:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+        self._ensure()
+        blob = self._container.get_blob_client(f"{PREFIX}{route}.json")
+        for _ in range(10):
+            try:
+                downloader = blob.download_blob()
+                samples, etag = json.loads(downloader.readall()).get("samples", []), downloader.properties.etag
+            except ResourceNotFoundError:
+                samples, etag = [], None
+            samples = add_sample(samples, sample, keep)
+            body = json.dumps({"route": route, "samples": samples}).encode()
+            try:
+                if etag is None:
+                    blob.upload_blob(body, match_condition=MatchConditions.IfMissing)
+                else:
+                    blob.upload_blob(body, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified)
+                return samples
+            except (ResourceExistsError, ResourceModifiedError):
+                continue
+        raise RuntimeError(f"duration history of route {route} kept changing; gave up recording")
+
+
+def input_size(run: dict) -> tuple[Optional[int], Optional[int]]:
+    """(file count, total bytes) of a run's input when the landing recorded them."""
+    data = run.get("input") or {}
+    files, size = data.get("file_count"), data.get("total_bytes")
+    if data.get("type") == "uri_file" and files is None:
+        files = 1
+    return (files if isinstance(files, int) else None), (size if isinstance(size, int) else None)
+
+
+def _history(settings: Any, history: Optional[DurationHistory]) -> DurationHistory:
+    if history is not None:
+        return history
+    from ..config import load_settings
+
+    return DurationHistory.from_settings(settings or load_settings())
+
+
+def estimate_job_duration(payload: dict, history: Optional[DurationHistory] = None, settings: Any = None) -> dict:
+    """Activity body: ``{"estimate": {...} | None}`` for the run in ``payload['run']``."""
+    run = payload["run"]
+    policy = run.get("poll") or {}
+    try:
+        samples = _history(settings, history).samples(run["route"])
+    except Exception as exc:  # history is a hint; polling works without it
+        log.warning("run %s: could not read the duration history: %s", run.get("run_id"), type(exc).__name__)
+        return {"estimate": None}
+    files, size = input_size(run)
+    return {"estimate": estimate(samples, files=files, total_bytes=size, min_samples=int(policy.get("min_history", 3)))}
+
+
+def record_job_duration(payload: dict, history: Optional[DurationHistory] = None, settings: Any = None) -> dict:
+    """Activity body: add one finished job's duration to its route's history."""
+    run = payload["run"]
+    files, size = input_size(run)
+    sample = {"seconds": float(payload["seconds"]), "files": files, "bytes": size,
+              "job_name": payload.get("job_name"), "at": payload.get("at")}
+    try:
+        kept = _history(settings, history).record(run["route"], sample, int((run.get("poll") or {}).get("history_runs", 20)))
+    except Exception as exc:
+        log.warning("run %s: could not record the job duration: %s", run.get("run_id"), type(exc).__name__)
+        return {"recorded": False}
+    return {"recorded": True, "samples": len(kept)}
