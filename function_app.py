@@ -122,6 +122,44 @@ def cancel_job(payload: dict) -> dict:
     return activities.cancel_job(payload)
 
 
+# --- Delivery: copy outputs to sinks, receipts, notifications, redrive ------------------------------
+
+@app.route(route="runs/{run_id}/redeliver", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def redeliver_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api.redeliver import redeliver
+
+    return await redeliver(req, client)
+
+
 @app.activity_trigger(input_name="payload")
 def copy_outputs(payload: dict) -> dict:
     return activities.copy_outputs(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def plan_delivery(payload: dict) -> dict:
+    from shared.delivery import activities as delivery
+
+    return delivery.plan_delivery(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def copy_output(payload: dict) -> dict:
+    from shared.delivery import activities as delivery
+
+    return delivery.copy_output(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def write_receipt(payload: dict) -> dict:
+    from shared.delivery import activities as delivery
+
+    return delivery.write_receipt(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def send_notification(payload: dict) -> dict:
+    from shared.delivery.notify import send_notification as send
+
+    return send(payload)

@@ -50,9 +50,11 @@ class WorkerSpec:
 
 
 async def execute(files: list[str], settings: EffectiveSettings, spec: WorkerSpec,
-                  log: Callable[[str], None]) -> ExecutionResult:
+                  log: Callable[[str], None], result: ExecutionResult | None = None) -> ExecutionResult:
+    """Fills `result` as it goes, so a caller still has the counts when this raises JobFailure."""
     batches = mini_batches(files, settings.mini_batch_size)
-    result = ExecutionResult(mini_batches=len(batches))
+    result = result if result is not None else ExecutionResult()
+    result.mini_batches = len(batches)
     log(f"mini_batch_size={settings.mini_batch_size} files={len(files)} mini_batches={len(batches)} "
         f"instance_count={settings.instance_count} max_concurrency_per_instance="
         f"{settings.max_concurrency_per_instance} (emulated with one sequential worker process)")

@@ -70,8 +70,11 @@ class JobRunner:
             await self._dwell(job)
             self._store.set_status(job, JobStatus.RUNNING)
             await self._apply_faults(job)
-            result = await execute(prepared.files, job.settings, self._worker_spec(job, job_dir, prepared), job.log)
-            self._record(job, result)
+            result = ExecutionResult()
+            try:
+                await execute(prepared.files, job.settings, self._worker_spec(job, job_dir, prepared), job.log, result)
+            finally:
+                self._record(job, result)
             self._store.set_status(job, JobStatus.FINALIZING)
             await self._finalize(job, prepared, result)
             await self._dwell(job)

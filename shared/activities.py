@@ -8,7 +8,6 @@ transient ones raise, so the orchestration's retry policy applies.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from .batch_endpoint import exceptions as errors
@@ -88,25 +87,4 @@ def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
 
 
 def copy_outputs(payload: dict, settings: Optional[AppSettings] = None) -> dict:
-    """Copy the job's output file to every sink of the route."""
-    from .delivery.copy import stream_copy
-    from .delivery.sinks import sink_location
-    from .storage.connections import blob_service_client
-    from .storage.uris import resolve_azureml_uri
-
-    settings = settings or load_settings()
-    run = payload["run"]
-    route = settings.route(run["route"])
-    datastore, source = resolve_azureml_uri(run["output_uri"], settings.datastores)
-    source_blob = blob_service_client(datastore.connection).get_blob_client(source.container, source.path)
-    file_name = source.path.rsplit("/", 1)[-1]
-    now = datetime.now(timezone.utc)
-    outputs = []
-    for sink in route.sinks:
-        target = sink_location(sink, route=route.name, folder=run["input"]["folder"], run_id=run["run_id"],
-                               now=now, file_name=file_name)
-        destination = blob_service_client(sink.connection).get_blob_client(target.container, target.path)
-        size = stream_copy(source_blob, destination)
-        outputs.append({"source": source.url, "destination": target.url, "bytes": size})
-        log.info("run %s: copied %s to %s (%d bytes)", run["run_id"], source.url, target.url, size)
-    return {"outputs": outputs}
+    from .delivery.activities import copy_outputs as body; return body(payload, settings)  # noqa: E702

@@ -2,9 +2,11 @@
 
 from .exceptions import ConfigError, UnknownRouteError
 from .loader import load_settings, parse_settings, read_document
-from .models import (AppSettings, Datastore, EndpointConfig, InputSpec, JobOverrides, LandingRule, MatchRule,
+from .models import (AppSettings, Datastore, DeliveryPolicy, EndpointConfig, NotifyConfig, QueueNotification,
+                     WebhookNotification, InputSpec, JobOverrides, LandingRule, MatchRule,
                      OutputSpec, PollPolicy, Route, SinkConfig, Workspace)
 
-__all__ = ["AppSettings", "ConfigError", "Datastore", "EndpointConfig", "InputSpec", "JobOverrides",
+__all__ = ["AppSettings", "ConfigError", "Datastore", "DeliveryPolicy", "NotifyConfig", "QueueNotification",
+           "WebhookNotification", "EndpointConfig", "InputSpec", "JobOverrides",
            "LandingRule", "MatchRule", "OutputSpec", "PollPolicy", "Route", "SinkConfig", "UnknownRouteError",
            "Workspace", "load_settings", "parse_settings", "read_document"]

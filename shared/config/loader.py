@@ -17,15 +17,19 @@ from .models import (
     DEFAULT_CONNECTION,
     AppSettings,
     Datastore,
+    DeliveryPolicy,
     EndpointConfig,
     InputSpec,
     JobOverrides,
     LandingRule,
     MatchRule,
+    NotifyConfig,
     OutputSpec,
     PollPolicy,
+    QueueNotification,
     Route,
     SinkConfig,
+    WebhookNotification,
     Workspace,
 )
 
@@ -36,6 +40,9 @@ _ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _CONNECTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+_SINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$")
+OUTCOME_NAMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
 
 OUTPUT_PLACEHOLDERS = {"run_id", "route", "date", "attempt"}
 SINK_PLACEHOLDERS = {"route", "folder", "run_id", "date", "file"}
@@ -173,7 +180,7 @@ def _parse_route(raw: Any, index: int, datastores: dict[str, Datastore], problem
     name = raw.get("name") if isinstance(raw, dict) else None
     label = f"route {name!r}:" if isinstance(name, str) and name else f"routes[{index}]:"
     s = _Section(raw, label, problems, {"name", "match", "landing", "endpoint", "input", "output",
-                                        "overrides", "poll", "sinks", "description"})
+                                        "overrides", "poll", "sinks", "delivery", "notify", "description"})
     if isinstance(name, str) and name and not _ROUTE_NAME.match(name):
         problems.add(f"{label} name", "must be 1-63 letters, digits, '-' or '_'")
     s.text("name", required=True)
@@ -230,7 +237,7 @@ def _parse_route(raw: Any, index: int, datastores: dict[str, Datastore], problem
     if landing.mode == "per_file" and input_spec.type != "uri_file":
         problems.add(f"{label} input.type", "must be 'uri_file' when landing.mode is 'per_file'")
 
-    o = s.section("output", {"datastore", "path", "name"}, required=True)
+    o = s.section("output", {"datastore", "path", "name", "action"}, required=True)
     output = None
     if o:
         datastore = o.text("datastore", required=True)
@@ -247,7 +254,8 @@ def _parse_route(raw: Any, index: int, datastores: dict[str, Datastore], problem
                 problems.add(o._at("path"), "must be the output file's path inside the datastore,"
                                             " without a leading or trailing '/'")
         if datastore and path:
-            output = OutputSpec(datastore, path, o.text("name", "score") or "score")
+            output = OutputSpec(datastore, path, o.text("name", "score") or "score",
+                                o.choice("action", "append_row", ("append_row", "summary_only")))
 
     ov = s.section("overrides", {"mini_batch_size", "instance_count", "max_retries", "timeout_seconds",
                                  "error_threshold", "output_file_name", "experiment_name"})
@@ -280,25 +288,171 @@ def _parse_route(raw: Any, index: int, datastores: dict[str, Datastore], problem
         if poll.max_seconds < poll.initial_seconds:
             problems.add(f"{label} poll.max_seconds", "must not be smaller than poll.initial_seconds")
 
+    sinks = _parse_sinks(s, label, problems)
+    delivery = _parse_delivery(s)
+    notify = _parse_notify(s, label, problems)
+
+    if not (isinstance(name, str) and match and endpoint and output):
+        return None
+    return Route(name=name, match=match, endpoint=endpoint, input=input_spec, output=output,
+                 landing=landing, overrides=overrides, poll=poll, sinks=tuple(sinks), delivery=delivery,
+                 notify=notify)
+
+
+def _sink_url_problem(url: str) -> Optional[str]:
+    """Blob (``https://acct.blob...``), ADLS Gen2 (``https://acct.dfs...``, ``abfss://fs@acct.dfs...``) or
+    loopback path-style URLs, each naming a container (file system)."""
+    parts = urlsplit(url)
+    if parts.scheme == "abfss":
+        if "@" not in parts.netloc or not parts.netloc.split("@", 1)[0]:
+            return f"an abfss:// URL must look like abfss://<filesystem>@<account>.dfs.core.windows.net/<path>," \
+                   f" got {url!r}"
+        return None
+    segments = [seg for seg in parts.path.split("/") if seg]
+    needed = 2 if (parts.hostname or "") in _LOOPBACK_HOSTS else 1
+    if len(segments) < needed:
+        return "must name a container after the account, like https://<account>.blob.core.windows.net/" \
+               f"<container>/<path>, got {url!r}"
+    return None
+
+
+def sink_default_name(url: str) -> str:
+    """``<account>/<container>`` of a sink URL (pure; used when a sink has no ``name``)."""
+    parts = urlsplit(url)
+    segments = [seg for seg in parts.path.split("/") if seg]
+    if parts.scheme == "abfss":
+        filesystem, _, host = parts.netloc.partition("@")
+        return f"{host.split('.')[0]}/{filesystem}"
+    if (parts.hostname or "") in _LOOPBACK_HOSTS:
+        return "/".join(segments[:2])
+    return "/".join([(parts.hostname or "").split(".")[0], *segments[:1]])
+
+
+def _parse_sinks(s: "_Section", label: str, problems: _Problems) -> list[SinkConfig]:
     sinks: list[SinkConfig] = []
     raw_sinks = s.data.get("sinks", [])
     if not isinstance(raw_sinks, list):
         problems.add(f"{label} sinks", "must be a list")
         raw_sinks = []
+    names: set[str] = set()
     for n, raw_sink in enumerate(raw_sinks):
-        k = _Section(raw_sink, f"{label} sinks[{n}]", problems, {"url", "connection"})
+        k = _Section(raw_sink, f"{label} sinks[{n}]", problems, {"url", "connection", "name"})
         url = k.text("url", required=True)
         connection = k.text("connection", DEFAULT_CONNECTION)
-        _check_url(problems, k._at("url"), url)
+        sink_name = k.text("name")
+        if url and urlsplit(url).scheme == "abfss":
+            problem = _sink_url_problem(url)
+        else:
+            _check_url(problems, k._at("url"), url)
+            problem = _sink_url_problem(url) if url else None
+        if problem:
+            problems.add(k._at("url"), problem)
         _check_template(problems, k._at("url"), url, SINK_PLACEHOLDERS)
         _check_connection(problems, k._at("connection"), connection)
+        if sink_name is not None and not _SINK_NAME.match(sink_name):
+            problems.add(k._at("name"), f"must be 1-128 letters, digits or _.:/@- , got {sink_name!r}")
         if url:
-            sinks.append(SinkConfig(url, connection or DEFAULT_CONNECTION))
+            if sink_name is None:
+                sink_name = sink_default_name(url)
+                if sink_name in names:
+                    sink_name = f"{sink_name}[{n}]"
+            elif sink_name in names:
+                problems.add(k._at("name"), f"{sink_name!r} is used by more than one sink of the route")
+            names.add(sink_name)
+            sinks.append(SinkConfig(url, connection or DEFAULT_CONNECTION, sink_name))
+    return sinks
 
-    if not (isinstance(name, str) and match and endpoint and output):
-        return None
-    return Route(name=name, match=match, endpoint=endpoint, input=input_spec, output=output,
-                 landing=landing, overrides=overrides, poll=poll, sinks=tuple(sinks))
+
+def _parse_delivery(s: "_Section") -> DeliveryPolicy:
+    d = s.section("delivery", {"strategy", "copy_timeout_minutes"})
+    if not d:
+        return DeliveryPolicy()
+    defaults = DeliveryPolicy()
+    return DeliveryPolicy(
+        strategy=d.choice("strategy", defaults.strategy, ("auto", "server_side", "streaming")),
+        copy_timeout_minutes=d.number("copy_timeout_minutes", defaults.copy_timeout_minutes, minimum=1,
+                                      maximum=7 * 24 * 60))
+
+
+def _parse_notify(s: "_Section", label: str, problems: _Problems) -> NotifyConfig:
+    n = s.section("notify", {"queue", "webhook", "on"})
+    if not n:
+        return NotifyConfig()
+    queue = webhook = None
+    q = n.section("queue", {"connection", "name"})
+    if q:
+        connection = q.text("connection", DEFAULT_CONNECTION)
+        queue_name = q.text("name", required=True)
+        _check_connection(problems, q._at("connection"), connection)
+        if queue_name and not _QUEUE_NAME.match(queue_name):
+            problems.add(q._at("name"), f"{queue_name!r} is not a valid queue name (3-63 lowercase letters,"
+                                        " digits and single '-')")
+        elif queue_name:
+            queue = QueueNotification(connection or DEFAULT_CONNECTION, queue_name)
+    w = n.section("webhook", {"url", "secret_setting"})
+    if w:
+        url = w.text("url", required=True)
+        _check_url(problems, w._at("url"), url)
+        if url and urlsplit(url).username is not None:
+            problems.add(w._at("url"), "must not carry credentials; use secret_setting to sign the body")
+        secret_setting = w.text("secret_setting")
+        _check_connection(problems, w._at("secret_setting"), secret_setting)
+        if url:
+            webhook = WebhookNotification(url, secret_setting)
+    on = n.data.get("on", list(NotifyConfig().on))
+    if not isinstance(on, list) or not on or any(o not in OUTCOME_NAMES for o in on):
+        problems.add(n._at("on"), f"must be a non-empty list of outcomes from {', '.join(OUTCOME_NAMES)},"
+                                  f" got {on!r}")
+        on = list(NotifyConfig().on)
+    return NotifyConfig(queue, webhook, tuple(on))
+
+
+POLL_FIELDS = {"initial_seconds", "max_seconds", "growth", "deadline_hours", "polls_per_execution",
+               "max_status_errors", "duration_aware", "history_runs", "min_history", "near_seconds",
+               "dense_seconds", "sparse_fraction", "events", "event_fallback_seconds"}
+
+
+def _parse_poll(s: "_Section", label: str, problems: _Problems) -> PollPolicy:
+    """The route's ``poll`` section: adaptive, duration-aware and event-fallback settings."""
+    p = s.section("poll", POLL_FIELDS)
+    if not p:
+        return PollPolicy()
+    d = PollPolicy()
+    poll = PollPolicy(
+        initial_seconds=p.number("initial_seconds", d.initial_seconds, minimum=1),
+        max_seconds=p.number("max_seconds", d.max_seconds, minimum=1, maximum=6 * 24 * 3600),
+        growth=p.number("growth", d.growth, minimum=1, maximum=10),
+        deadline_hours=p.number("deadline_hours", d.deadline_hours, minimum=0.001, maximum=24 * 90),
+        polls_per_execution=p.number("polls_per_execution", d.polls_per_execution, minimum=5, integer=True),
+        max_status_errors=p.number("max_status_errors", d.max_status_errors, minimum=1, integer=True),
+        duration_aware=p.flag("duration_aware", d.duration_aware),
+        history_runs=p.number("history_runs", d.history_runs, minimum=2, maximum=500, integer=True),
+        min_history=p.number("min_history", d.min_history, minimum=2, maximum=500, integer=True),
+        near_seconds=p.number("near_seconds", d.near_seconds, minimum=1, maximum=3600),
+        dense_seconds=p.number("dense_seconds", d.dense_seconds, minimum=1, maximum=6 * 3600),
+        sparse_fraction=p.number("sparse_fraction", d.sparse_fraction, minimum=0.01, maximum=1),
+        events=p.flag("events", d.events),
+        event_fallback_seconds=p.number("event_fallback_seconds", d.event_fallback_seconds, minimum=60,
+                                        maximum=6 * 24 * 3600),
+    )
+    where = f"{label} poll."
+    if poll.max_seconds < poll.initial_seconds:
+        problems.add(f"{where}max_seconds", f"must not be smaller than poll.initial_seconds"
+                                            f" ({poll.initial_seconds:g}), got {poll.max_seconds:g}")
+    if poll.min_history > poll.history_runs:
+        problems.add(f"{where}min_history", f"must not be larger than poll.history_runs"
+                                            f" ({poll.history_runs}), got {poll.min_history}")
+    if poll.near_seconds > poll.dense_seconds:
+        problems.add(f"{where}near_seconds", f"must not be larger than poll.dense_seconds"
+                                             f" ({poll.dense_seconds:g}), got {poll.near_seconds:g}")
+    if poll.dense_seconds > poll.max_seconds:
+        problems.add(f"{where}dense_seconds", f"must not be larger than poll.max_seconds"
+                                              f" ({poll.max_seconds:g}), got {poll.dense_seconds:g}")
+    if poll.events and poll.event_fallback_seconds < poll.max_seconds:
+        problems.add(f"{where}event_fallback_seconds",
+                     f"must not be smaller than poll.max_seconds ({poll.max_seconds:g}) when poll.events is"
+                     f" true (the fallback widens polling), got {poll.event_fallback_seconds:g}")
+    return poll
 
 
 def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> AppSettings:

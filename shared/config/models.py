@@ -57,13 +57,22 @@ class InputSpec:
     name: str = "input_data"
 
 
+OutputAction = Literal["append_row", "summary_only"]
+
+
 @dataclass(frozen=True)
 class OutputSpec:
-    """Where the job writes: a registered blob datastore and a path unique per run attempt."""
+    """Where the job writes: a registered blob datastore and a path unique per run attempt.
+
+    ``action`` mirrors the deployment's ``output_action``: ``append_row`` (one output file, delivered alone)
+    or ``summary_only`` (the scoring script writes its own files: every blob under the output's folder is
+    delivered).
+    """
 
     datastore: str
     path: str
     name: str = "score"
+    action: OutputAction = "append_row"
 
 
 @dataclass(frozen=True)
@@ -100,10 +109,66 @@ class PollPolicy:
 
 @dataclass(frozen=True)
 class SinkConfig:
-    """A downstream copy target: ``url`` is a template of account, container and path."""
+    """A downstream copy target: ``url`` is a template of account, container and path.
+
+    Blob URLs (``https://acct.blob.core.windows.net/container/path``) and ADLS Gen2 URLs
+    (``https://acct.dfs.core.windows.net/filesystem/path`` or ``abfss://filesystem@acct.dfs.core.windows.net/path``)
+    are accepted; ADLS sinks are written through the account's blob endpoint (multi-protocol access).
+    ``name`` labels the sink in errors, receipts and notifications (default: ``<account>/<container>``).
+    """
 
     url: str
     connection: str = DEFAULT_CONNECTION
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+DeliveryStrategy = Literal["auto", "server_side", "streaming"]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How outputs are copied: ``auto`` tries a server-side copy and streams when storage cannot copy itself.
+
+    ``copy_timeout_minutes`` bounds the durable wait for pending server-side copies.
+    """
+
+    strategy: DeliveryStrategy = "auto"
+    copy_timeout_minutes: float = 60.0
+
+
+@dataclass(frozen=True)
+class QueueNotification:
+    """A storage queue message per finished run (connection follows the Functions convention)."""
+
+    connection: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class WebhookNotification:
+    """An HTTP POST per finished run to a URL from configuration only.
+
+    ``secret_setting`` names an app setting holding an HMAC key; the body is then signed in the
+    ``X-Signature-SHA256`` header. The key itself never appears in configuration or history.
+    """
+
+    url: str
+    secret_setting: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    queue: Optional[QueueNotification] = None
+    webhook: Optional[WebhookNotification] = None
+    on: tuple[str, ...] = ("Succeeded", "Failed", "Canceled", "TimedOut")
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(name for name, target in (("queue", self.queue), ("webhook", self.webhook)) if target)
 
 
 @dataclass(frozen=True)
@@ -117,6 +182,15 @@ class Route:
     overrides: JobOverrides = field(default_factory=JobOverrides)
     poll: PollPolicy = field(default_factory=PollPolicy)
     sinks: tuple[SinkConfig, ...] = ()
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+
+    def sink(self, name: str) -> SinkConfig:
+        for sink in self.sinks:
+            if sink.name == name:
+                return sink
+        raise KeyError(f"route {self.name!r} has no sink {name!r}"
+                       f" (sinks: {', '.join(s.name for s in self.sinks) or 'none'})")
 
 
 @dataclass(frozen=True)

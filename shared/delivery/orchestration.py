@@ -1,17 +1,156 @@
-"""The delivery phase of a run's orchestration (deterministic; runs inside the orchestrator)."""
+"""The delivery phase of a run's orchestration (deterministic; runs inside the orchestrator).
+
+``deliver_outputs``: plan (locate outputs, render destinations) → fan out one ``copy_output`` activity per
+(sink, file) with ``task_all`` → while server-side copies are pending, wait on durable timers (bounded by the
+route's ``delivery.copy_timeout_minutes``) and ask again → one receipt per sink, written last.
+
+``notify``: one ``send_notification`` activity, retried per failed target on durable timers; it never
+raises, so a notification problem cannot change or lose the run's result.
+
+No I/O, no wall clock: time is ``context.current_utc_datetime``; all storage work happens in activities.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Generator
+import logging
+from datetime import timedelta
+from typing import Any, Generator, Optional
 
 import azure.durable_functions as df
 
-COPY_ACTIVITY = "copy_outputs"
+log = logging.getLogger(__name__)
+
+PLAN_ACTIVITY = "plan_delivery"
+COPY_ACTIVITY = "copy_output"
+RECEIPT_ACTIVITY = "write_receipt"
+NOTIFY_ACTIVITY = "send_notification"
+
+PLAN_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=4)
 COPY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=4)
+RECEIPT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=4)
+NOTIFY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=10_000, max_number_of_attempts=2)
+
+PENDING_WAITS_SECONDS = (5, 10, 20, 40, 60)   # then every 60 s until the route's copy timeout
+NOTIFY_ROUNDS = 4                             # sends per target in all (first + 3 retries)
+NOTIFY_BACKOFF_SECONDS = (30, 120, 600)
+DEFAULT_COPY_TIMEOUT_MINUTES = 60.0
+MAX_ERRORS_IN_MESSAGE = 5
+
+
+class DeliveryFailed(Exception):
+    """Delivery could not finish; the message names each sink and file that failed."""
+
+
+def _iso(context: df.DurableOrchestrationContext) -> str:
+    moment = context.current_utc_datetime
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pending_wait(round_index: int) -> int:
+    return PENDING_WAITS_SECONDS[min(round_index, len(PENDING_WAITS_SECONDS) - 1)]
 
 
 def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
                     job_name: str) -> Generator[Any, Any, list]:
-    """Copy the job's outputs to the route's sinks; returns what was copied. Raises if delivery failed."""
-    copied = yield context.call_activity_with_retry(COPY_ACTIVITY, COPY_RETRY, {"run": run, "job_name": job_name})
-    return copied.get("outputs", [])
+    """Copy the job's outputs to the route's sinks; returns one entry per sink. Raises if delivery failed."""
+    started_at = _iso(context)
+    plan = yield context.call_activity_with_retry(PLAN_ACTIVITY, PLAN_RETRY, {"run": run, "job_name": job_name})
+    if plan.get("error"):
+        raise DeliveryFailed(plan["error"])
+    if not plan["copies"]:
+        return []
+
+    base = {"run_id": run["run_id"], "route": run["route"], "datastore": plan["datastore"]}
+    timeout = timedelta(minutes=float(plan.get("copy_timeout_minutes") or DEFAULT_COPY_TIMEOUT_MINUTES))
+    deadline = context.current_utc_datetime + timeout
+    done: dict[tuple[str, str], dict] = {}
+    todo = list(plan["copies"])
+    rounds = 0
+    while todo:
+        results = yield context.task_all([context.call_activity_with_retry(COPY_ACTIVITY, COPY_RETRY,
+                                                                           {**base, **item}) for item in todo])
+        errors = [r["error"] for r in results if r.get("error")]
+        if errors:
+            more = f" (+{len(errors) - MAX_ERRORS_IN_MESSAGE} more)" if len(errors) > MAX_ERRORS_IN_MESSAGE else ""
+            raise DeliveryFailed("; ".join(errors[:MAX_ERRORS_IN_MESSAGE]) + more)
+        still = []
+        for item, result in zip(todo, results):
+            if result["state"] == "pending":
+                still.append(item)
+            else:
+                done[(item["sink"], item["file"])] = result
+        if still:
+            if context.current_utc_datetime >= deadline:
+                first = still[0]
+                raise DeliveryFailed(f"sink {first['sink']!r}: file {first['file']!r}: the server-side copy was"
+                                     f" still pending after {timeout.total_seconds() / 60:g} minutes"
+                                     f" ({len(still)} copies pending); redeliver the run to check again")
+            wait_until = min(deadline, context.current_utc_datetime + timedelta(seconds=pending_wait(rounds)))
+            yield context.create_timer(wait_until)
+            rounds += 1
+        todo = still
+
+    completed_at = _iso(context)
+    receipts = []
+    for sink in plan["sinks"]:
+        files = [{"file": c["file"], "path": _path_of(c["destination"]), "bytes": done[(c["sink"], c["file"])]["bytes"],
+                  "md5": done[(c["sink"], c["file"])].get("md5"), "method": done[(c["sink"], c["file"])].get("method"),
+                  "state": done[(c["sink"], c["file"])]["state"]}
+                 for c in plan["copies"] if c["sink"] == sink["sink"]]
+        receipts.append({"run_id": run["run_id"], "route": run["route"], "job_name": job_name,
+                         "sink": sink["sink"], "receipt": sink["receipt"], "status": "Succeeded",
+                         "output_uri": run["output_uri"], "started_at": started_at, "completed_at": completed_at,
+                         "files": files})
+    written = yield context.task_all([context.call_activity_with_retry(RECEIPT_ACTIVITY, RECEIPT_RETRY, r)
+                                      for r in receipts])
+    errors = [w["error"] for w in written if w.get("error")]
+    if errors:
+        raise DeliveryFailed("; ".join(errors))
+    return [{"sink": r["sink"], "receipt": r["receipt"], "files": len(r["files"]),
+             "bytes": sum(f["bytes"] for f in r["files"]),
+             "copied": sum(1 for f in r["files"] if f["state"] == "copied"),
+             "skipped": sum(1 for f in r["files"] if f["state"] == "skipped")} for r in receipts]
+
+
+def _path_of(url: str) -> str:
+    from ..storage.uris import parse_blob_url
+
+    location = parse_blob_url(url)
+    return f"{location.container}/{location.path}"
+
+
+def notification_body(summary: dict) -> dict:
+    """What downstream systems receive: the run summary with a stable id for de-duplication."""
+    body = {k: v for k, v in summary.items() if k != "notifications"}
+    body["notification_id"] = f"{summary['run_id']}:{summary['outcome']}:{summary.get('finished_at')}"
+    return body
+
+
+def notify(context: df.DurableOrchestrationContext, summary: dict) -> Generator[Any, Any, dict]:
+    """Tell the route's notification targets how the run ended; returns the summary with a ``notifications``
+    note. Never raises: the run's outcome stands whatever happens here."""
+    body = notification_body(summary)
+    targets: Optional[list] = None  # None: every target configured for the route
+    sent: list[str] = []
+    failed: dict[str, str] = {}
+    for attempt in range(NOTIFY_ROUNDS):
+        try:
+            result = yield context.call_activity_with_retry(NOTIFY_ACTIVITY, NOTIFY_RETRY,
+                                                            {"summary": body, "targets": targets})
+        except Exception as exc:  # the activity itself kept failing (e.g. configuration unreadable)
+            text = " ".join(str(exc).split("$OutOfProcData$", 1)[0].split())[:500]
+            failed = {name: text for name in (targets or ["all"])}
+            result = {"sent": [], "failed": failed}
+        sent.extend(result.get("sent", []))
+        failed = result.get("failed", {})
+        if not failed:
+            break
+        targets = sorted(failed)
+        if attempt + 1 < NOTIFY_ROUNDS:
+            wait = NOTIFY_BACKOFF_SECONDS[min(attempt, len(NOTIFY_BACKOFF_SECONDS) - 1)]
+            yield context.create_timer(context.current_utc_datetime + timedelta(seconds=wait))
+    if not context.is_replaying and failed:
+        log.warning("run %s: notification failed for %s", summary.get("run_id"), ", ".join(sorted(failed)))
+    if not sent and not failed:
+        return summary
+    return {**summary, "notifications": {"sent": sent, "failed": failed}}

@@ -15,7 +15,7 @@ import azure.durable_functions as df
 
 from ..batch_endpoint.status import is_terminal
 from ..config.models import PollPolicy
-from ..delivery.orchestration import deliver_outputs
+from ..delivery.orchestration import deliver_outputs, notify
 from .models import CANCEL_EVENT, iso, parse_iso, run_summary
 from .schedule import next_poll_at
 
@@ -69,6 +69,13 @@ class _Run:
 
 
 def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
+    summary = yield from _run_phases(context)
+    if summary is not None:  # None: continued as new; every ended run notifies, whatever its outcome
+        summary = yield from notify(context, summary)
+    return summary
+
+
+def _run_phases(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
     r = _Run(context, context.get_input())
 
     if "job_name" not in r.monitor:

@@ -115,6 +115,7 @@ def test_error_threshold_aborts_when_exceeded(client, store):
     job, _ = run_lab(client, store, files, errorThreshold=2, retrySettings={"maxRetries": 0})
     assert job["properties"]["status"] == "Failed"
     assert "error threshold (2)" in job["properties"]["error"]["message"]
+    assert "Failed items: 3 (error_threshold=2)" in logs(client, "lab", job["name"])
     job, out = run_lab(client, store, files, errorThreshold=3, retrySettings={"maxRetries": 0})
     assert job["properties"]["status"] == "Completed"
     assert store.download_blob(out).readall().decode() == "d.csv ok\n"
