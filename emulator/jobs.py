@@ -115,6 +115,7 @@ class JobStore:
         if error is not None:
             job.error = error
         job.log(f"status {old.value} -> {new.value}" + (f": {error}" if error else ""))
+        log.info("job %s: %s -> %s%s", job.name, old.value, new.value, f" ({error})" if error else "")
         self._notify(job, old, new)
 
     def _notify(self, job: Job, old: JobStatus | None, new: JobStatus) -> None:
