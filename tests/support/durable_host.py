@@ -1,5 +1,18 @@
 """In-process stand-in for the Durable Functions extension host (Azure Storage backend).
 
+Usage::
+
+    funcs = {f.get_function_name(): f for f in app.get_functions()}     # once per app
+    orchestrators, activities = split_functions(funcs.values())
+    with DurableTestHost(orchestrators, activities) as host:             # simulated clock
+        resp = run_async(funcs["http_start"].get_user_function()(
+            req=func.HttpRequest("POST", "http://localhost/api/runs", body=b"{}"),
+            client=host.client_binding()))                              # real SDK client → HTTP
+        run_id = json.loads(resp.get_body())["id"]
+        status = host.run_until_complete(run_id)                         # timers fire instantly
+        assert status["runtimeStatus"] == "Completed"
+        assert host.count(run_id, ET.TIMER_FIRED) == 2
+
 ``DurableTestHost`` runs an app's real orchestrators through the real SDK replay engine: each
 episode it builds the context JSON the extension sends (full history, ``IsPlayed`` flags,
 host-like schema fields), calls the orchestrator handle, reads the *new* actions from the
@@ -605,11 +618,13 @@ class DurableTestHost:
                     self._cv.wait(timeout=0.05 if wait is None else min(wait, 0.05))
 
     # -- inspection ------------------------------------------------------------------------
-    def status(self, instance_id: str, *, show_history: bool = False) -> Optional[dict]:
+    def status(self, instance_id: str, *, show_history: bool = False,
+               show_input: bool = True) -> Optional[dict]:
         """The status JSON the extension returns for GET instances/{id} (None if unknown)."""
         with self._lock:
             inst = self._instances.get(instance_id)
-            return None if inst is None else self._status_json(inst, show_history=show_history)
+            return None if inst is None else self._status_json(
+                inst, show_history=show_history, show_input=show_input)
 
     def history(self, instance_id: str) -> list[dict]:
         """Raw history events (deep copy) of the instance's current execution."""
@@ -1178,7 +1193,9 @@ def _make_handler(host: DurableTestHost):
                 return self._send(404)
             if len(segs) == 2:
                 if method == "GET":
-                    st = host.status(iid, show_history=flag("showHistory"))
+                    # the extension defaults showInput to true; the Python client never sends false
+                    show_input = q.get("showInput", ["true"])[0].lower() != "false"
+                    st = host.status(iid, show_history=flag("showHistory"), show_input=show_input)
                     if st is None:
                         return self._send(404)
                     if st["runtimeStatus"] in ("Pending", "Running", "ContinuedAsNew", "Suspended"):
