@@ -8,6 +8,7 @@ claims the run in the ledger and starts it (the same claim-then-start as every o
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any, Generator
@@ -87,6 +88,11 @@ class _FileEvents:
 
     def take(self) -> Any:
         payload = self.pending.result
+        if isinstance(payload, str):  # the Python client's raise_event arrives as JSON text (durable-python #295)
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                pass
         self.pending = self.context.wait_for_external_event(FILE_EVENT)
         return payload
 

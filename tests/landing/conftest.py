@@ -54,7 +54,10 @@ class LandingEnv:
     def service(self):
         from azure.storage.blob import BlobServiceClient
 
-        return BlobServiceClient.from_connection_string(self.azurite.default.connection_string)
+        if "_service" not in self.__dict__:
+            self.__dict__["_service"] = BlobServiceClient.from_connection_string(
+                self.azurite.default.connection_string)
+        return self.__dict__["_service"]
 
     def container(self, name=None):
         return self.service().get_container_client(name or self.landing)
@@ -64,7 +67,7 @@ class LandingEnv:
 
     def upload(self, path: str, data: bytes = b"x,y\n1,2\n") -> dict:
         """Upload a blob and return the Event Grid ``data`` of its BlobCreated event."""
-        props = self.container().upload_blob(path, data, overwrite=True)
+        props = self.container().get_blob_client(path).upload_blob(data, overwrite=True)
         return {"api": "PutBlob", "url": self.blob_url(path), "eTag": props["etag"],
                 "contentLength": len(data), "blobType": "BlockBlob"}
 
@@ -83,6 +86,8 @@ class LandingEnv:
 
     def ledger_records(self) -> list[dict]:
         state = self.container(self.state)
+        if not state.exists():
+            return []
         return [json.loads(state.download_blob(b.name).readall())
                 for b in state.list_blobs(name_starts_with="runs/")]
 
