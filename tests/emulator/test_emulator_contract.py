@@ -136,10 +136,14 @@ def test_pascalcase_uri_file_input_and_deployment_header(client, store):
     upload(store, folder, {"only.csv": "ok", "other.csv": "ok"})
     out = unique("out") + "/one.csv"
     r = client.post("/endpoints/lab/jobs", json=body(ds_uri(f"{folder}/only.csv"), ds_uri(out), input_type="UriFile"),
-                    headers={"azureml-model-deployment": "flaky"})
+                    headers={"azureml-model-deployment": "flaky", "repeatability_request-id": "abc"})
     assert r.status_code == 201, r.text
     assert wait_for(client, "lab", r.json()["name"])["properties"]["status"] == "Completed"
     assert store.download_blob(out).readall().decode() == "only.csv ok\n"
+    # like the service (as far as is known), a repeated request id is not de-duplicated
+    r2 = client.post("/endpoints/lab/jobs", json=body(ds_uri(f"{folder}/only.csv"), ds_uri(out), input_type="UriFile"),
+                     headers={"repeatability_request-id": "abc"})
+    assert r2.status_code == 201 and r2.json()["name"] != r.json()["name"]
 
 
 def test_blob_url_input_azurite_path_style(client, store, azurite):
