@@ -1,7 +1,7 @@
-"""Fixtures for the emulator tests: a private Azurite, the emulator in-process, an httpx client.
+"""Fixtures for the emulator tests: the emulator in-process on the session's Azurite, an httpx client.
 
-Nothing here skips: a missing Azurite (see tests/support/azurite.py for the lookup order) fails with
-the reason.
+`azurite` is the shared session fixture in tests/conftest.py (tests/support/azurite.py starts a private
+Azurite on free ports). Nothing here skips: a missing Azurite fails with the reason.
 """
 from __future__ import annotations
 
@@ -13,16 +13,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from emulator import EmulatorServer, load_config
 from tests.emulator.helpers import SAMPLE, TOKEN, emulator_config_dict
-from tests.support.azurite import Azurite, start_azurite
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    az = start_azurite()
-    try:
-        yield az
-    finally:
-        az.stop()
+from tests.support.azurite import Azurite
 
 
 @pytest.fixture(scope="session")
