@@ -163,3 +163,34 @@ def send_notification(payload: dict) -> dict:
     from shared.delivery.notify import send_notification as send
 
     return send(payload)
+
+
+# --- Azure ML events -------------------------------------------------------------------------------
+
+@app.event_grid_trigger(arg_name="event")
+@app.durable_client_input(client_name="client")
+async def on_aml_run_event(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    from shared.aml_events.functions import handle_event_grid
+
+    await handle_event_grid(event, client)
+
+
+@app.activity_trigger(input_name="payload")
+def take_early_job_events(payload: dict) -> dict:
+    from shared.aml_events.handler import take_early_job_events as take
+
+    return take(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def estimate_job_duration(payload: dict) -> dict:
+    from shared.runs.history import estimate_job_duration as estimate
+
+    return estimate(payload)
+
+
+@app.activity_trigger(input_name="payload")
+def record_job_duration(payload: dict) -> dict:
+    from shared.runs.history import record_job_duration as record
+
+    return record(payload)

@@ -271,22 +271,7 @@ def _parse_route(raw: Any, index: int, datastores: dict[str, Datastore], problem
             experiment_name=ov.text("experiment_name"),
         )
 
-    p = s.section("poll", {"initial_seconds", "max_seconds", "growth", "deadline_hours",
-                           "polls_per_execution", "max_status_errors"})
-    poll = PollPolicy()
-    if p:
-        defaults = PollPolicy()
-        poll = PollPolicy(
-            initial_seconds=p.number("initial_seconds", defaults.initial_seconds, minimum=1),
-            max_seconds=p.number("max_seconds", defaults.max_seconds, minimum=1, maximum=6 * 24 * 3600),
-            growth=p.number("growth", defaults.growth, minimum=1, maximum=10),
-            deadline_hours=p.number("deadline_hours", defaults.deadline_hours, minimum=0.001, maximum=24 * 90),
-            polls_per_execution=p.number("polls_per_execution", defaults.polls_per_execution,
-                                         minimum=5, integer=True),
-            max_status_errors=p.number("max_status_errors", defaults.max_status_errors, minimum=1, integer=True),
-        )
-        if poll.max_seconds < poll.initial_seconds:
-            problems.add(f"{label} poll.max_seconds", "must not be smaller than poll.initial_seconds")
+    poll = _parse_poll(s, label, problems)
 
     sinks = _parse_sinks(s, label, problems)
     delivery = _parse_delivery(s)

@@ -90,7 +90,14 @@ class JobOverrides:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Adaptive polling: short first intervals that grow to ``max_seconds``; an overall deadline."""
+    """How a run watches its job (see README, "Polling").
+
+    Adaptive: short first intervals that grow to ``max_seconds``; an overall deadline. Duration-aware
+    (``duration_aware``, once the route has ``min_history`` finished jobs): sparse polls until the
+    expected end's window, ``near_seconds``..``dense_seconds`` inside it. ``events``: an Azure ML Event
+    Grid subscription delivers this route's job events, so polling is only a fallback every
+    ``event_fallback_seconds``.
+    """
 
     initial_seconds: float = 15.0
     max_seconds: float = 120.0
@@ -98,13 +105,22 @@ class PollPolicy:
     deadline_hours: float = 24.0
     polls_per_execution: int = 100
     max_status_errors: int = 10
+    duration_aware: bool = True
+    history_runs: int = 20
+    min_history: int = 3
+    near_seconds: float = 10.0
+    dense_seconds: float = 30.0
+    sparse_fraction: float = 0.25
+    events: bool = False
+    event_fallback_seconds: float = 900.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "PollPolicy":
-        return cls(**data)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)

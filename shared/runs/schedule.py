@@ -88,8 +88,8 @@ def plan_next_poll(policy: PollPolicy, view: MonitorView) -> PollPlan:
         if near:  # the terminal event should follow within seconds; a lost one is caught soon
             return PollPlan(min(policy.max_seconds, policy.event_fallback_seconds), "near")
         return PollPlan(policy.event_fallback_seconds, "fallback")
-    if near:
-        return PollPlan(policy.near_seconds, "near")
     if policy.duration_aware and view.estimate:
+        if near:
+            return PollPlan(policy.near_seconds, "near")
         return PollPlan(_duration_delay(policy, max(0.0, view.elapsed), view.estimate), "duration")
     return PollPlan(next_poll_delay(policy, view.polls, view.status), "adaptive")

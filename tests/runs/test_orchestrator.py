@@ -1,0 +1,332 @@
+"""The run orchestration through the real Durable replay engine (DurableTestHost, simulated clock).
+
+Activities are plain functions over a simulated job (tests/runs/sim.py); the orchestrator, the SDK and
+the host are real. No wall-clock assertions: times are the simulated clock's.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared.config.models import PollPolicy
+from shared.runs.models import CANCEL_EVENT, JOB_STATUS_EVENT
+from tests.runs.sim import START, FakeService, SimJob, drive, event_payload, job_events, make_host, run_input, timeline
+from tests.support.history import ET
+
+ADAPTIVE = PollPolicy(duration_aware=False)
+EVENTS = PollPolicy(events=True)
+RUN = "route-a-run1"
+
+
+@pytest.fixture
+def sim(app_functions):
+    hosts = []
+
+    def make(job: SimJob, **service):
+        host, svc = make_host(app_functions, lambda clock: FakeService(clock, job, **service))
+        hosts.append(host)
+        return host, svc
+
+    yield make
+    for host in hosts:
+        host.close()
+
+
+def start(host, policy: PollPolicy, **kw) -> None:
+    host.start("run_orchestrator", run_input(policy, RUN, **kw), instance_id=RUN)
+
+
+# --- the foundation's behaviour ---------------------------------------------------------------------
+
+def test_submit_polls_with_growing_timers_then_completed_delivers(sim):
+    host, svc = sim(SimJob(timeline(300)))
+    start(host, ADAPTIVE)
+    status = drive(host, RUN)
+    out = status["output"]
+    assert out["outcome"] == "Succeeded" and out["job_status"] == "Completed"
+    times = [t for t, _ in svc.status_calls]
+    gaps = [round(b - a, 3) for a, b in zip([0.0] + times, times)]
+    assert gaps[:4] == [15.0, 22.5, 33.75, 50.625]      # initial 15 s × 1.5 per poll
+    assert max(gaps) <= ADAPTIVE.max_seconds
+    assert svc.calls[0] == "submit_job" and "plan_delivery" in svc.calls       # delivery ran
+    assert svc.calls.index("record_job_duration") < svc.calls.index("plan_delivery")
+    assert out["polls"] == len(svc.status_calls)
+
+
+@pytest.mark.parametrize("final,outcome", [("Failed", "Failed"), ("Canceled", "Canceled")])
+def test_terminal_failed_and_canceled(sim, final, outcome):
+    host, svc = sim(SimJob(timeline(200, final=final)))
+    start(host, ADAPTIVE)
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == outcome
+    assert "plan_delivery" not in svc.calls and "record_job_duration" not in svc.calls
+    if final == "Failed":
+        assert out["error"] == "boom"
+
+
+def test_not_responding_paused_unknown_keep_polling(sim):
+    job = SimJob([(0, "Running"), (20, "NotResponding"), (60, "Paused"), (120, "Unknown"), (200, "Running"),
+                  (260, "Completed")])
+    host, svc = sim(job)
+    start(host, ADAPTIVE)
+    assert drive(host, RUN)["output"]["outcome"] == "Succeeded"
+    seen = {s for _, s in svc.status_calls}
+    assert {"NotResponding", "Paused", "Unknown"} <= seen
+
+
+def test_deadline_cancels_and_times_out(sim):
+    host, svc = sim(SimJob(timeline(10 * 3600)))
+    start(host, PollPolicy(duration_aware=False, deadline_hours=0.05))   # 3 minutes
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "TimedOut" and "0.05 h" in out["error"]
+    assert "cancel_job" in svc.calls
+    assert svc.cancelled_at == pytest.approx(180.0)
+
+
+def test_cancel_event_cancels_the_job(sim):
+    host, svc = sim(SimJob(timeline(3600)))
+    start(host, ADAPTIVE)
+    out = drive(host, RUN, [(START + timedelta(seconds=100), CANCEL_EVENT, {"reason": "operator said so"})])["output"]
+    assert out["outcome"] == "Canceled" and out["error"] == "operator said so"
+    assert svc.cancelled_at == pytest.approx(100.0)
+
+
+def test_cancel_while_waiting_to_retry_submit_ends_without_a_job(sim):
+    host, svc = sim(SimJob(timeline(3600)), submit_failures=1)        # submit retries after 30 s
+    start(host, ADAPTIVE)
+    out = drive(host, RUN, [(START + timedelta(seconds=5), CANCEL_EVENT, {"reason": "stop"})])["output"]
+    assert out["outcome"] == "Canceled" and out["error"] == "stop" and out["job_name"] is None
+    assert svc.calls == ["submit_job"]
+
+
+def test_cancel_requested_while_submit_runs_cancels_the_new_job(sim):
+    host, svc = sim(SimJob(timeline(3600)))
+    original = svc.submit_job
+
+    def submit_then_cancel(payload):
+        host.raise_event(RUN, CANCEL_EVENT, {"reason": "changed my mind"})   # arrives mid-submit
+        return original(payload)
+
+    host.activities["submit_job"] = submit_then_cancel
+    start(host, ADAPTIVE)
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "Canceled" and out["error"] == "changed my mind"
+    assert out["job_name"] == "job-1" and "cancel_job" in svc.calls
+
+
+def test_continue_as_new_carries_state(sim):
+    host, svc = sim(SimJob(timeline(1800)))
+    start(host, PollPolicy(duration_aware=False, polls_per_execution=5))
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded"
+    executions = host.executions(RUN)
+    assert len(executions) >= 3
+    assert status["output"]["polls"] == len(svc.status_calls)              # counted across executions
+    assert status["output"]["submitted_at"] == "2024-06-01T12:00:00Z"
+    assert svc.calls.count("submit_job") == 1
+
+
+def test_submit_failure_is_retried(sim):
+    host, svc = sim(SimJob(timeline(120)), submit_failures=2)
+    start(host, ADAPTIVE)
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "Succeeded"
+    assert svc.calls[:3] == ["submit_job"] * 3
+
+
+def test_submit_failures_exhausted_fail_the_run(sim):
+    host, svc = sim(SimJob(timeline(120)), submit_failures=5)
+    start(host, ADAPTIVE)
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "Failed" and "endpoint unreachable" in out["error"]
+    assert svc.calls.count("submit_job") == 3
+
+
+def test_permanent_submit_error_fails_at_once(sim):
+    host, svc = sim(SimJob(timeline(120)), submit_error="400 Bad Request: no such deployment")
+    start(host, ADAPTIVE)
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "Failed" and out["error"] == "400 Bad Request: no such deployment"
+    assert svc.calls == ["submit_job"]
+
+
+def test_repeated_status_errors_fail_the_run(sim):
+    host, svc = sim(SimJob(timeline(36000)), status_errors=100)
+    start(host, PollPolicy(duration_aware=False, max_status_errors=4))
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "Failed" and "4 times in a row" in out["error"] and "503" in out["error"]
+    assert len(svc.status_calls) == 4
+
+
+def test_a_status_error_then_success_resets_the_count(sim):
+    host, svc = sim(SimJob(timeline(300)), status_errors=3)
+    start(host, PollPolicy(duration_aware=False, max_status_errors=4))
+    assert drive(host, RUN)["output"]["outcome"] == "Succeeded"
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+def test_events_detect_completion_with_one_confirming_call(sim):
+    host, svc = sim(SimJob(timeline(1500)))
+    start(host, EVENTS)
+    status = drive(host, RUN, job_events(svc, latency=2.0))
+    assert status["output"]["outcome"] == "Succeeded"
+    # one fallback poll at 900 s; the Finalizing hint (at 1492 s) brings the next forward; the event wins
+    assert svc.status_calls == [(900.0, "Running"), (1502.0, "Completed")]
+    assert status["customStatus"]["events"] == {"received": 3}
+
+
+def test_duplicate_event_is_ignored(sim):
+    host, svc = sim(SimJob(timeline(600)))
+    start(host, EVENTS)
+    status = drive(host, RUN, job_events(svc, duplicate=True, drop=lambda s: s == "Completed"))
+    events = status["customStatus"]["events"]
+    assert events["duplicate"] == 2 and events["received"] == 2
+    assert status["output"]["outcome"] == "Succeeded"
+
+
+def test_lost_completed_event_is_caught_by_the_fallback(sim):
+    host, svc = sim(SimJob(timeline(600, finalizing=10)))
+    start(host, EVENTS)
+    status = drive(host, RUN, job_events(svc, drop=lambda s: s == "Completed"))
+    assert status["output"]["outcome"] == "Succeeded"
+    # Finalizing event at 592 s → the fallback comes forward to max_seconds (120 s) after it
+    assert svc.status_calls == [(712.0, "Completed")]
+
+
+def test_all_events_lost_fallback_polls_every_event_fallback_seconds(sim):
+    host, svc = sim(SimJob(timeline(2000)))
+    start(host, EVENTS)
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded"
+    assert [t for t, _ in svc.status_calls] == [900.0, 1800.0, 2700.0]
+
+
+def test_completed_claim_that_the_status_call_denies_is_not_acted_on(sim):
+    host, svc = sim(SimJob(timeline(900)))
+    start(host, EVENTS)
+    lie = event_payload("job-1", "Completed", START + timedelta(seconds=300), "ev-lie")
+    status = drive(host, RUN, [(START + timedelta(seconds=300), JOB_STATUS_EVENT, lie)] + job_events(svc))
+    assert status["output"]["outcome"] == "Succeeded"
+    assert svc.status_calls[0] == (300.0, "Running")                    # confirmation said Running
+    assert svc.status_calls[1] == (310.0, "Running")                    # one quick re-check, then fallback
+    assert svc.detected_at == 902.0
+    assert status["customStatus"]["events"]["unconfirmed"] == 1
+
+
+def test_event_arriving_while_submit_runs_is_not_lost(sim):
+    """Events raised while the submit activity is still running (Durable buffers them) are taken."""
+    host, svc = sim(SimJob(timeline(60)), submit_failures=1)     # submit takes 30 s (one retry)
+    start(host, EVENTS)
+    early = [(START + timedelta(seconds=1), JOB_STATUS_EVENT,
+              event_payload("job-1", "Running", START, "ev-a")),
+             (START + timedelta(seconds=2), JOB_STATUS_EVENT,
+              event_payload("job-1", "Completed", START + timedelta(seconds=2), "ev-b"))]
+    svc.job = SimJob([(-60, "Running"), (-1, "Completed")])          # it ran and ended before submit returned
+    status = drive(host, RUN, early)
+    assert status["output"]["outcome"] == "Succeeded"
+    assert len(svc.status_calls) == 1                                 # the confirmation only
+    assert status["customStatus"]["events"]["received"] == 2
+
+
+def test_event_parked_before_the_ledger_knew_the_job_is_collected(sim):
+    """An event that reached the handler before submit recorded job → run is handed over after submit."""
+    host, svc = sim(SimJob([(0, "Running"), (5, "Completed")]))
+    svc.early_events = [event_payload("job-1", "Completed", START, "ev-parked") | {"source": "parked"}]
+    start(host, EVENTS)
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded"
+    assert svc.calls[:3] == ["submit_job", "take_early_job_events", "get_job_status"]
+    assert svc.status_calls == [(0.0, "Running")] or svc.status_calls[-1][1] == "Completed"
+
+
+def test_out_of_order_running_after_finalizing_is_ignored(sim):
+    host, svc = sim(SimJob(timeline(600)))
+    start(host, EVENTS)
+    fin = event_payload("job-1", "Finalizing", START + timedelta(seconds=500), "ev-f")
+    run_ = event_payload("job-1", "Running", START + timedelta(seconds=20), "ev-r")
+    status = drive(host, RUN, [(START + timedelta(seconds=501), JOB_STATUS_EVENT, fin),
+                               (START + timedelta(seconds=502), JOB_STATUS_EVENT, run_)]
+                   + [d for d in job_events(svc) if d[2]["status"] == "Completed"])
+    assert status["customStatus"]["events"]["out_of_order"] == 1
+    assert status["output"]["outcome"] == "Succeeded"
+
+
+def test_event_for_another_job_is_ignored(sim):
+    host, svc = sim(SimJob(timeline(600)))
+    start(host, EVENTS)
+    other = event_payload("job-zzz", "Completed", START + timedelta(seconds=50), "ev-o")
+    status = drive(host, RUN, [(START + timedelta(seconds=50), JOB_STATUS_EVENT, other)] + job_events(svc))
+    assert status["customStatus"]["events"]["other_job"] == 1
+    assert svc.status_calls[0][0] > 50
+
+
+def test_malformed_event_is_counted(sim):
+    host, svc = sim(SimJob(timeline(600)))
+    start(host, EVENTS)
+    status = drive(host, RUN, [(START + timedelta(seconds=50), JOB_STATUS_EVENT, "not json")] + job_events(svc))
+    assert status["customStatus"]["events"]["malformed"] == 1
+    assert status["output"]["outcome"] == "Succeeded"
+
+
+def test_cancel_arriving_during_a_status_call_is_not_lost(sim):
+    """The standing cancel wait: a cancel raised while a status call is in flight still cancels."""
+    host, svc = sim(SimJob(timeline(3600)))
+    start(host, ADAPTIVE)
+    fired = []
+
+    def cancel_mid_call(h):
+        if not fired and len(svc.status_calls) == 2:
+            fired.append(True)
+            h.raise_event(RUN, CANCEL_EVENT, {"reason": "now"})
+
+    original = svc.get_job_status
+
+    def status_then_cancel(payload):
+        result = original(payload)
+        if len(svc.status_calls) == 2 and not fired:
+            fired.append(True)
+            host.raise_event(RUN, CANCEL_EVENT, {"reason": "mid-call"})
+        return result
+
+    host.activities["get_job_status"] = status_then_cancel
+    out = drive(host, RUN, on_idle=cancel_mid_call)["output"]
+    assert out["outcome"] == "Canceled" and out["error"] == "mid-call"
+
+
+# --- duration-aware --------------------------------------------------------------------------------
+
+def test_duration_history_makes_polling_sparse_then_dense(sim):
+    history = [{"seconds": s} for s in (3500, 3600, 3700, 3650, 3550)]
+    host, svc = sim(SimJob(timeline(3620, finalizing=30)), history=history)
+    start(host, PollPolicy())
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded"
+    times = [t for t, _ in svc.status_calls]
+    before_window = [t for t in times if t < 3300]
+    assert len(before_window) <= 4                         # sparse: every max(240 s, 25 % of 3600 s)
+    assert svc.detected_at - 3620 <= 30
+    assert len(times) < 3620 / 120                         # fewer calls than fixed 120 s
+    assert status["customStatus"]["estimate"]["samples"] == 5
+    assert svc.recorded and svc.recorded[0] == pytest.approx(svc.detected_at, abs=1)
+
+
+def test_no_history_falls_back_to_adaptive(sim):
+    host, svc = sim(SimJob(timeline(300)), history=[{"seconds": 100}])    # fewer than min_history
+    start(host, PollPolicy())
+    drive(host, RUN)
+    assert [t for t, _ in svc.status_calls][:2] == [15.0, 37.5]
+
+
+def test_history_is_replay_safe_no_wall_clock(sim):
+    """Same inputs → same history, event for event (determinism across two hosts)."""
+    runs = []
+    for _ in range(2):
+        host, svc = sim(SimJob(timeline(700)), history=[{"seconds": s} for s in (650, 700, 720)])
+        start(host, PollPolicy())
+        drive(host, RUN)
+        runs.append([(e["EventType"], e.get("Name"), e.get("FireAt")) for h in host.executions(RUN) for e in h
+                     if e["EventType"] in (int(ET.TASK_SCHEDULED), int(ET.TIMER_CREATED))])
+    assert runs[0] == runs[1]
