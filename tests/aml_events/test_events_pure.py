@@ -1,0 +1,70 @@
+"""Parsing Azure ML run events and the forwarding rules (pure)."""
+
+import pytest
+
+from shared.aml_events.events import (RUN_COMPLETED, RUN_STATUS_CHANGED, NotAJobEvent, parse_job_event,
+                                      payload_from_orchestration)
+from shared.aml_events.rules import FORWARD, IGNORE, PARK, decide, take_parked
+
+
+def raw(status="Completed", *, event_type=RUN_STATUS_CHANGED, time="2024-06-01T12:00:01.1234567Z", id_="e1"):
+    data = {"runId": "job-1", "experimentName": "x", "runType": "azureml.PipelineRun", "runTags": {},
+            "runProperties": {}}
+    if status is not None:
+        data["runStatus"] = status
+    return {"id": id_, "eventType": event_type, "eventTime": time, "subject": "experiments/e/runs/job-1",
+            "topic": "/subscriptions/s", "data": data, "dataVersion": "2"}
+
+
+def test_parse_event_grid_json_with_seven_fraction_digits():
+    ev = parse_job_event(raw("completed"))
+    assert (ev.job_name, ev.status, ev.event_id, ev.event_time) == ("job-1", "Completed", "e1",
+                                                                   "2024-06-01T12:00:01.123Z")
+    assert ev.terminal
+
+
+def test_run_completed_has_no_status_and_means_completed():
+    assert parse_job_event(raw(None, event_type=RUN_COMPLETED)).status == "Completed"
+
+
+@pytest.mark.parametrize("event,reason", [
+    (raw(event_type="Microsoft.Storage.BlobCreated"), "not_a_run_event"),
+    ({**raw(), "data": {"runStatus": "Running"}}, "malformed"),
+    (raw("Sleeping"), "malformed"),
+    ({**raw(), "data": "x"}, "malformed"),
+])
+def test_unusable_events(event, reason):
+    with pytest.raises(NotAJobEvent) as info:
+        parse_job_event(event)
+    assert info.value.reason == reason
+
+
+def test_payload_from_orchestration_accepts_json_text_and_dicts():
+    payload = parse_job_event(raw()).to_payload()
+    import json
+    assert payload_from_orchestration(json.dumps(payload)) == payload
+    assert payload_from_orchestration(json.dumps(json.dumps(payload))) == payload
+    assert payload_from_orchestration(payload) == payload
+    assert payload_from_orchestration("nope") is None and payload_from_orchestration(None) is None
+
+
+def test_rules_forward_dedupe_order_and_park():
+    state = {}
+    running = parse_job_event(raw("Running", time="2024-06-01T12:00:05Z", id_="a"))
+    queued_old = parse_job_event(raw("Queued", time="2024-06-01T12:00:01Z", id_="b"))
+    done = parse_job_event(raw("Completed", time="2024-06-01T12:00:09Z", id_="c"))
+    d, state = decide(state, running, "run-1")
+    assert d.action == FORWARD
+    d, state2 = decide(state, running, "run-1")
+    assert (d.action, d.reason) == (IGNORE, "duplicate")
+    d, state = decide(state, queued_old, "run-1")
+    assert (d.action, d.reason) == (IGNORE, "out_of_order")
+    d, state = decide(state, done, "run-1")
+    assert d.action == FORWARD
+    late = parse_job_event(raw("Running", time="2024-06-01T12:00:10Z", id_="d"))
+    assert decide(state, late, "run-1")[0].reason == "after_terminal"
+    d, parked_state = decide({}, done, None)
+    assert d.action == PARK and parked_state["parked"][0]["event_id"] == "c"
+    taken, after = take_parked(parked_state, "run-1")
+    assert [t["event_id"] for t in taken] == ["c"] and after["parked"] == [] and after["last"]["status"] == "Completed"
+    assert take_parked(after, "run-1") == ([], after)

@@ -1,0 +1,105 @@
+"""The poll schedule and the duration model (pure)."""
+
+import pytest
+
+from shared.config.loader import parse_settings
+from shared.config.exceptions import ConfigError
+from shared.config.models import PollPolicy
+from shared.runs.durations import add_sample, estimate
+from shared.runs.schedule import MonitorView, next_poll_delay, plan_next_poll, sparse_step, window_step
+
+P = PollPolicy()
+
+
+def walk(policy, est, until, status="Running"):
+    t, n, times = 0.0, 0, []
+    while t < until:
+        t += plan_next_poll(policy, MonitorView(t, n, status, est)).delay
+        n += 1
+        times.append(round(t, 3))
+    return times
+
+
+def test_adaptive_grows_geometrically_and_finalizing_snaps_back():
+    assert [next_poll_delay(P, n, "Running") for n in range(3)] == [15, 22.5, 33.75]
+    assert next_poll_delay(P, 20, "Running") == 120
+    assert next_poll_delay(P, 20, "Finalizing") == 15
+    assert plan_next_poll(P, MonitorView(0, 2, "Running")).mode == "adaptive"
+
+
+def test_duration_aware_sparse_then_window_then_overrun():
+    est = {"expected": 3600, "low": 3400, "high": 3800}
+    times = walk(P, est, 4000)
+    assert sparse_step(P, 3600) == 900 and window_step(P, 3400, 3800) == 30
+    assert times[:3] == [900, 1800, 2700]
+    assert times[3] == 3400 + 30                      # first dense poll
+    dense = [b - a for a, b in zip(times[3:], times[4:]) if b <= 3800]
+    assert dense[:-1] == [30] * (len(dense) - 1) and dense[-1] <= 30 and 3800 in times
+    after = [b - a for a, b in zip(times, times[1:]) if a >= 3800]
+    assert after and all(10 <= gap <= 120 for gap in after) and after == sorted(after)
+
+
+def test_short_window_is_split_in_two():
+    assert walk(P, {"expected": 120, "low": 108, "high": 132}, 132) == [120, 132]
+
+
+def test_finalizing_recheck_and_events():
+    est = {"expected": 3600, "low": 3400, "high": 3800}
+    assert plan_next_poll(P, MonitorView(100, 1, "Finalizing", est)).delay == P.near_seconds
+    assert plan_next_poll(P, MonitorView(100, 1, "Running", est, recheck=True)).mode == "recheck"
+    ev = PollPolicy(events=True)
+    assert plan_next_poll(ev, MonitorView(100, 1, "Running", est)) .delay == 900
+    assert plan_next_poll(ev, MonitorView(100, 1, "Finalizing", est)).delay == 120
+
+
+def test_estimate_median_and_window():
+    e = estimate([{"seconds": s} for s in (90, 100, 110)])
+    assert e["expected"] == 100 and e["basis"] == "median"
+    assert e["low"] == pytest.approx(100 * (1 - 0.1 * 4 / 3), abs=0.01)
+    assert e["high"] == pytest.approx(100 * (1 + 0.1 * 4 / 3), abs=0.01)
+    assert estimate([{"seconds": 100}] * 2) is None
+
+
+def test_estimate_scales_with_input_size():
+    samples = [{"seconds": 60 + 10 * f, "files": f} for f in (10, 20, 40, 80)]
+    e = estimate(samples, files=30)
+    assert e["basis"] == "files" and e["expected"] == pytest.approx(360)
+    assert estimate(samples, files=None)["basis"] == "median"
+
+
+def test_add_sample_keeps_newest_and_replaces_same_job():
+    s = []
+    for i in range(5):
+        s = add_sample(s, {"seconds": i, "job_name": f"j{i}"}, keep=3)
+    s = add_sample(s, {"seconds": 9, "job_name": "j4"}, keep=3)
+    assert [x["job_name"] for x in s] == ["j2", "j3", "j4"] and s[-1]["seconds"] == 9
+
+
+def doc(poll):
+    return {"datastores": {"out": {"account_url": "https://a.blob.core.windows.net", "container": "c"}},
+            "routes": [{"name": "r", "match": {"container": "landing"}, "endpoint": {"scoring_uri": "https://e/jobs"},
+                        "output": {"datastore": "out", "path": "x/{run_id}.csv"}, "poll": poll}]}
+
+
+def test_poll_section_parses_new_fields():
+    route = parse_settings(doc({"events": True, "event_fallback_seconds": 1200, "near_seconds": 5,
+                                "dense_seconds": 20, "min_history": 4, "history_runs": 10}), {}).routes[0]
+    assert route.poll.events and route.poll.event_fallback_seconds == 1200 and route.poll.min_history == 4
+
+
+@pytest.mark.parametrize("poll,message", [
+    ({"near_seconds": 40}, "route 'r': poll.near_seconds: must not be larger than poll.dense_seconds (30), got 40"),
+    ({"dense_seconds": 200}, "route 'r': poll.dense_seconds: must not be larger than poll.max_seconds (120), got 200"),
+    ({"min_history": 30}, "route 'r': poll.min_history: must not be larger than poll.history_runs (20), got 30"),
+    ({"events": True, "event_fallback_seconds": 100},
+     "route 'r': poll.event_fallback_seconds: must not be smaller than poll.max_seconds (120) when poll.events is"
+     " true (the fallback widens polling), got 100"),
+    ({"events": "yes"}, "route 'r': poll.events: must be true or false, got 'yes'"),
+    ({"sparse_fraction": 0}, "route 'r': poll.sparse_fraction: must be at least 0.01 and at most 1, got 0"),
+    ({"history_runs": 2.5}, "route 'r': poll.history_runs: must be an integer, got 2.5"),
+    ({"bogus": 1}, "route 'r': poll.bogus: unknown field"),
+])
+def test_poll_section_messages(poll, message):
+    with pytest.raises(ConfigError) as info:
+        parse_settings(doc(poll), {})
+    assert any(str(p).startswith(message) for p in info.value.problems), info.value.problems
