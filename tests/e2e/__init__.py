@@ -1,0 +1,1 @@
+"""End-to-end tests: Azurite, the batch-endpoint emulator and the real function app, in process."""
