@@ -403,9 +403,14 @@ def _parse_poll(s: "_Section", label: str, problems: _Problems) -> PollPolicy:
     if not p:
         return PollPolicy()
     d = PollPolicy()
+    max_seconds = p.number("max_seconds", d.max_seconds, minimum=1, maximum=6 * 24 * 3600)
+    # Defaults of unset fields follow the route's max_seconds, so a route that only shortens max_seconds
+    # (e.g. config/routes.local.json, max 10 s) is not rejected for near/dense/fallback values it never set.
+    dense_default = min(d.dense_seconds, max_seconds)
+    dense_seconds = p.number("dense_seconds", dense_default, minimum=1, maximum=6 * 3600)
     poll = PollPolicy(
         initial_seconds=p.number("initial_seconds", d.initial_seconds, minimum=1),
-        max_seconds=p.number("max_seconds", d.max_seconds, minimum=1, maximum=6 * 24 * 3600),
+        max_seconds=max_seconds,
         growth=p.number("growth", d.growth, minimum=1, maximum=10),
         deadline_hours=p.number("deadline_hours", d.deadline_hours, minimum=0.001, maximum=24 * 90),
         polls_per_execution=p.number("polls_per_execution", d.polls_per_execution, minimum=5, integer=True),
@@ -413,12 +418,12 @@ def _parse_poll(s: "_Section", label: str, problems: _Problems) -> PollPolicy:
         duration_aware=p.flag("duration_aware", d.duration_aware),
         history_runs=p.number("history_runs", d.history_runs, minimum=2, maximum=500, integer=True),
         min_history=p.number("min_history", d.min_history, minimum=2, maximum=500, integer=True),
-        near_seconds=p.number("near_seconds", d.near_seconds, minimum=1, maximum=3600),
-        dense_seconds=p.number("dense_seconds", d.dense_seconds, minimum=1, maximum=6 * 3600),
+        near_seconds=p.number("near_seconds", min(d.near_seconds, dense_seconds), minimum=1, maximum=3600),
+        dense_seconds=dense_seconds,
         sparse_fraction=p.number("sparse_fraction", d.sparse_fraction, minimum=0.01, maximum=1),
         events=p.flag("events", d.events),
-        event_fallback_seconds=p.number("event_fallback_seconds", d.event_fallback_seconds, minimum=60,
-                                        maximum=6 * 24 * 3600),
+        event_fallback_seconds=p.number("event_fallback_seconds", max(d.event_fallback_seconds, max_seconds),
+                                        minimum=60, maximum=6 * 24 * 3600),
     )
     where = f"{label} poll."
     if poll.max_seconds < poll.initial_seconds:
