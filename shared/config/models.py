@@ -90,7 +90,7 @@ class JobOverrides:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How a run watches its job (see README, "Polling").
+    """How a run watches its job (the rules: shared/runs/schedule.py).
 
     Adaptive: short first intervals that grow to ``max_seconds``; an overall deadline. Duration-aware
     (``duration_aware``, once the route has ``min_history`` finished jobs): sparse polls until the

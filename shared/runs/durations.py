@@ -8,13 +8,14 @@ size of its input when known (``files``, ``bytes``). The estimate for a new job 
 * the median of the durations.
 
 The window ``[low, high]`` is where the job is expected to end: the spread of the samples around the
-model (the smallest and largest ratio actual / predicted), widened for small samples because the range
-of a few samples understates the range of the route's jobs.
+model (the smallest and largest ratio actual / predicted, widened by ``1 + 1/n``), and at least two standard
+deviations of those ratios each side, because the range of a few samples understates the range of the
+route's jobs.
 """
 
 from __future__ import annotations
 
-from statistics import median
+from statistics import median, pstdev
 from typing import Any, Iterable, Optional
 
 MIN_HALF_WIDTH = 0.03  # a window never narrower than ±3 % of the expected duration
@@ -81,8 +82,9 @@ def estimate(samples: Iterable[dict], *, files: Optional[float] = None, total_by
                 ratios.append(float(s["seconds"]) / (a + b * x))
     n = len(ratios)
     widen = 1.0 + 1.0 / n
-    below = max(MIN_HALF_WIDTH, (1.0 - min(ratios)) * widen)
-    above = max(MIN_HALF_WIDTH, (max(ratios) - 1.0) * widen)
+    spread = 2.0 * pstdev(ratios) if n > 1 else 0.0   # the range of a few samples understates the route's
+    below = max(MIN_HALF_WIDTH, (1.0 - min(ratios)) * widen, spread)
+    above = max(MIN_HALF_WIDTH, (max(ratios) - 1.0) * widen, spread)
     low = max(0.0, expected * (1.0 - below))
     high = expected * (1.0 + above)
     return {"expected": round(expected, 3), "low": round(low, 3), "high": round(high, 3), "samples": n,

@@ -71,7 +71,10 @@ def _duration_delay(policy: PollPolicy, t: float, estimate: dict) -> float:
     step = window_step(policy, low, high)
     first_dense = low + step
     if t < first_dense:
-        return min(sparse_step(policy, float(estimate["expected"])), first_dense - t)
+        # Sparse, closing in on the window: at most half the way there, never below two max_seconds,
+        # so a job ending a little early is not left unseen until the window opens.
+        ahead = first_dense - t
+        return min(sparse_step(policy, float(estimate["expected"])), ahead, max(ahead / 2.0, 2.0 * policy.max_seconds))
     if t < high:
         k = math.floor((t - low) / step + 1e-9) + 1
         return max(1.0, min(low + k * step, high) - t)

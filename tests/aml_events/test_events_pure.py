@@ -68,3 +68,17 @@ def test_rules_forward_dedupe_order_and_park():
     taken, after = take_parked(parked_state, "run-1")
     assert [t["event_id"] for t in taken] == ["c"] and after["parked"] == [] and after["last"]["status"] == "Completed"
     assert take_parked(after, "run-1") == ([], after)
+
+
+def test_the_emulators_events_parse():
+    """emulator/events.py (the emulator's state-change hook) emits what this handler reads."""
+    from types import SimpleNamespace
+
+    from emulator.events import run_status_changed
+    from emulator.jobs import JobStatus
+
+    job = SimpleNamespace(name="batchjob-1", experiment_name="heart", endpoint="heart-ep",
+                          deployment=SimpleNamespace(name="blue"), request=SimpleNamespace(tags={}))
+    ws = SimpleNamespace(arm_id="/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w")
+    ev = parse_job_event(run_status_changed(job, JobStatus("Finalizing"), ws))
+    assert (ev.job_name, ev.status) == ("batchjob-1", "Finalizing") and ev.event_time.endswith("Z")

@@ -31,9 +31,11 @@ def test_duration_aware_sparse_then_window_then_overrun():
     est = {"expected": 3600, "low": 3400, "high": 3800}
     times = walk(P, est, 4000)
     assert sparse_step(P, 3600) == 900 and window_step(P, 3400, 3800) == 30
-    assert times[:3] == [900, 1800, 2700]
-    assert times[3] == 3400 + 30                      # first dense poll
-    dense = [b - a for a, b in zip(times[3:], times[4:]) if b <= 3800]
+    first_dense = times.index(3430)                   # low + one dense step
+    assert times[:2] == [900, 1800]                   # sparse: a quarter of the expected duration
+    sparse = [b - a for a, b in zip([0] + times, times[:first_dense + 1])]
+    assert sparse == sorted(sparse, reverse=True) and min(sparse) >= 30   # closing in on the window
+    dense = [b - a for a, b in zip(times[first_dense:], times[first_dense + 1:]) if b <= 3800]
     assert dense[:-1] == [30] * (len(dense) - 1) and dense[-1] <= 30 and 3800 in times
     after = [b - a for a, b in zip(times, times[1:]) if a >= 3800]
     assert after and all(10 <= gap <= 120 for gap in after) and after == sorted(after)
@@ -55,8 +57,9 @@ def test_finalizing_recheck_and_events():
 def test_estimate_median_and_window():
     e = estimate([{"seconds": s} for s in (90, 100, 110)])
     assert e["expected"] == 100 and e["basis"] == "median"
-    assert e["low"] == pytest.approx(100 * (1 - 0.1 * 4 / 3), abs=0.01)
-    assert e["high"] == pytest.approx(100 * (1 + 0.1 * 4 / 3), abs=0.01)
+    two_sd = 2 * (200 / 3) ** 0.5 / 100               # 2 × population sd of the ratios 0.9, 1.0, 1.1
+    assert e["low"] == pytest.approx(100 * (1 - two_sd), abs=0.01)
+    assert e["high"] == pytest.approx(100 * (1 + two_sd), abs=0.01)
     assert estimate([{"seconds": 100}] * 2) is None
 
 
