@@ -238,7 +238,7 @@ def test_a_throttling_endpoint_is_retried_and_the_run_succeeds(stack, host):
 
 
 def test_a_job_still_running_at_the_deadline_is_cancelled_and_the_run_times_out(stack, host):
-    stack.configure(poll={"deadline_hours": 0.001})            # 3.6 s of orchestration time
+    stack.configure(poll={"deadline_hours": 0.002})  # 7.2 s of orchestration time, 1.4 s of wall time
     stack.emulator.emulator.faults.apply({"jobs": [{"effect": "hang"}]})
     run_id, _ = land_sample(stack, host)
 
