@@ -1,15 +1,11 @@
 """Routing table of the app: triggers and bindings, each delegating to ``shared``.
 
-Keep this file to decorators and one-line wrappers. Heavy modules (httpx, azure-identity, azure-storage)
-load inside the function bodies, not at import, so cold starts stay short.
+Keep this file to decorators and one-line wrappers. Every ``shared`` module loads inside the function
+body that needs it, not at import: the worker imports this file on every cold start.
 """
 
 import azure.durable_functions as df
 import azure.functions as func
-
-from shared import activities
-from shared.http_api import runs as runs_api
-from shared.runs import orchestrator
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -18,30 +14,40 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import runs as runs_api
+
     return runs_api.health()
 
 
 @app.route(route="runs", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import runs as runs_api
+
     return await runs_api.start(req, client)
 
 
 @app.route(route="runs", methods=["GET"])
 @app.durable_client_input(client_name="client")
 async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import runs as runs_api
+
     return await runs_api.list_runs(req, client)
 
 
 @app.route(route="runs/{run_id}", methods=["GET"])
 @app.durable_client_input(client_name="client")
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import runs as runs_api
+
     return await runs_api.get(req, client)
 
 
 @app.route(route="runs/{run_id}/cancel", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import runs as runs_api
+
     return await runs_api.cancel(req, client)
 
 
@@ -104,21 +110,29 @@ def landing_report_late(payload: dict) -> dict:
 
 @app.orchestration_trigger(context_name="context")
 def run_orchestrator(context: df.DurableOrchestrationContext):
-    return (yield from orchestrator.run_orchestrator(context))
+    from shared.runs.orchestrator import run_orchestrator as run
+
+    return (yield from run(context))
 
 
 @app.activity_trigger(input_name="payload")
 def submit_job(payload: dict) -> dict:
+    from shared import activities
+
     return activities.submit_job(payload)
 
 
 @app.activity_trigger(input_name="payload")
 def get_job_status(payload: dict) -> dict:
+    from shared import activities
+
     return activities.get_job_status(payload)
 
 
 @app.activity_trigger(input_name="payload")
 def cancel_job(payload: dict) -> dict:
+    from shared import activities
+
     return activities.cancel_job(payload)
 
 
@@ -134,6 +148,8 @@ async def redeliver_run(req: func.HttpRequest, client: df.DurableOrchestrationCl
 
 @app.activity_trigger(input_name="payload")
 def copy_outputs(payload: dict) -> dict:
+    from shared import activities
+
     return activities.copy_outputs(payload)
 
 
