@@ -121,11 +121,16 @@ def child(mode: str, what: str, port: int, names: list[str], workers: int, tag: 
                                 "destination": f"http://127.0.0.1:{port}/sinkaccount/{tag}/{name}"},
                                settings=settings, clients=clients)
             if done.get("error") or done["state"] != "copied":
-                raise SystemExit(f"copy failed: {done}")
+                print(json.dumps({"failed": str(done)}))
+                raise SystemExit(1)
             return done["bytes"]
 
-        with ThreadPoolExecutor(workers) as pool:
-            result["bytes"] = sum(pool.map(one, names))
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                result["bytes"] = sum(pool.map(one, names))
+        except Exception as exc:
+            print(json.dumps({"failed": str(exc)[:300]}))
+            raise SystemExit(1)
     result["seconds"] = time.perf_counter() - started
     print(json.dumps(result))
 
@@ -141,7 +146,8 @@ def measure(args, mode: str, what: str, names: list[str], tag: str, workers: int
     proc.returncode = os.waitstatus_to_exitcode(status)
     listing.unlink()
     if proc.returncode != 0:
-        raise SystemExit(f"{mode}/{what} failed ({proc.returncode}): {out}")
+        return {"failed": (out.strip().splitlines() or ["exit code %d" % proc.returncode])[-1][:300],
+                "peak_rss_mib": usage.ru_maxrss / 1024}
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     return result
@@ -213,6 +219,9 @@ def main() -> None:
               f"{'peak RSS MiB':>13} {'time vs baseline':>17} {'RSS vs baseline':>16}")
         base = {what: r for what, mode, r in rows if mode == "baseline"}
         for what, mode, r in rows:
+            if "failed" in r:
+                print(f"{what:<12} {mode:<12} FAILED after peak RSS {r['peak_rss_mib']:.0f} MiB: {r['failed']}")
+                continue
             mib = r["bytes"] / MIB
             count = 1 if what == "1 file" else args.small
             b = base[what]
