@@ -207,7 +207,8 @@ class FolderVerdict:
 
 def assess_folder(listing: FolderListing, route: Route, folder_path: str) -> FolderVerdict:
     """Batch jobs read only a folder's top level: reject sub-folders (unless the route ignores them), skip
-    empty folders, and count what the job will read (control blobs such as the marker are not data)."""
+    empty folders, and count the data files. The job also receives the control blobs (marker, manifest) that
+    sit in the folder, so scoring scripts must skip them (README, "Landing")."""
     data = {name: meta for name, meta in listing.files.items() if name not in control_names(route)}
     count = len(data)
     total = sum(size for size, _ in data.values())

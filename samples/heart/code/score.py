@@ -25,9 +25,18 @@ def init():
     print(f"init: loaded {found[0]}")
 
 
+def is_control_file(path):
+    """Markers and manifests (``_SUCCESS``, ``_manifest.json``, ``.keep``) land in the data folder, and a batch
+    job hands every top-level file to run(): skip them, as Spark and Hadoop readers do."""
+    return os.path.basename(path).startswith(("_", "."))
+
+
 def run(mini_batch):
     results = []
     for path in mini_batch:
+        if is_control_file(path):
+            print(f"skipped control file {os.path.basename(path)}")
+            continue
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         results.extend(score_rows(model, os.path.basename(path), rows))
