@@ -179,8 +179,8 @@ def test_the_shipped_local_routes_document_runs_end_to_end(stack, host):
     summary = finish(host, run_id)
     assert summary["outcome"] == "Succeeded", summary
     [delivered] = summary["outputs"]
-    assert delivered["receipt"].startswith(f"{stack.azurite.default.blob_url}/scores/heart/{stack.folder}/")
-    data = scores.get_blob_client(f"heart/{stack.folder}/predictions.csv").download_blob().readall()
+    assert delivered["receipt"].startswith(f"{stack.azurite.default.blob_url}/scores/{stack.folder}/")
+    data = scores.get_blob_client(f"{stack.folder}/predictions.csv").download_blob().readall()
     assert sorted(data.decode().splitlines()) == sorted(expected_predictions())
 
 
