@@ -52,8 +52,7 @@ def _index_job(settings: AppSettings, job_name: str, run_id: str) -> None:
 
         ledger = RunLedger.from_settings(settings)
         ledger.index_job(job_name, run_id)
-        if ledger.get(run_id) is not None:
-            ledger.update(run_id, job_name=job_name)
+        ledger.update_record(run_id, job_name=job_name)
     except Exception as exc:  # the ledger is an index, not the source of truth
         log.warning("run %s: could not index job %s in the ledger: %s", run_id, job_name, type(exc).__name__)
 

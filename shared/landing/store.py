@@ -6,7 +6,6 @@ Blocking calls; the async handler runs them in a thread. ``service_for`` maps a 
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -31,8 +30,6 @@ class LandingStore:
         self.settings = settings
         self._service_for = service_for
         self._ledger: Any = None
-        self._state: Any = None
-        self._state_ready = False
         self._lock = threading.Lock()
 
     # --- the data side ---------------------------------------------------------------------------------
@@ -70,74 +67,27 @@ class LandingStore:
 
             with self._lock:
                 if self._ledger is None:
-                    self._ledger = RunLedger(self._state_container())
+                    service = self._service_for(self.settings.state_connection)
+                    self._ledger = RunLedger(service.get_container_client(self.settings.state_container))
         return self._ledger
-
-    def _state_container(self) -> Any:
-        if self._state is None:
-            service = self._service_for(self.settings.state_connection)
-            self._state = service.get_container_client(self.settings.state_container)
-        return self._state
-
-    def _ensure_state(self) -> None:
-        if self._state_ready:
-            return
-        from azure.core.exceptions import ResourceExistsError
-
-        try:
-            self._state_container().create_container()
-        except ResourceExistsError:
-            pass
-        self._state_ready = True
 
     def claim_waiter(self, waiter_id: str, record: dict) -> bool:
         """The same conditional create (``If-None-Match: *``) as the run ledger's claim, under ``landing/``:
         exactly one caller starts a folder's waiting orchestration."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError
-
-        self._ensure_state()
-        body = {**record, "waiter_id": waiter_id,
-                "claimed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        try:
-            self._state_container().upload_blob(f"{WAITER_PREFIX}{waiter_id}.json", json.dumps(body).encode(),
-                                                match_condition=MatchConditions.IfMissing)
-            return True
-        except ResourceExistsError:
-            return False
+        return self.ledger.create(f"{WAITER_PREFIX}{waiter_id}.json", {
+            **record, "waiter_id": waiter_id, "claimed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     def release_waiter(self, waiter_id: str) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            self._state_container().delete_blob(f"{WAITER_PREFIX}{waiter_id}.json")
-        except ResourceNotFoundError:
-            pass
+        self.ledger.delete(f"{WAITER_PREFIX}{waiter_id}.json")
 
     def report_late_file(self, run_id: str, file: dict) -> bool:
         """Append a file that landed after its folder's run was submitted to the run's ledger record
         (optimistic concurrency, so concurrent reports do not overwrite each other). False when the run has
         no record (for example, its folder was rejected before any run was claimed)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-
-        from ..runs.ledger import RECORD_PREFIX
-
-        blob = self._state_container().get_blob_client(f"{RECORD_PREFIX}{run_id}.json")
-        for _ in range(10):
-            try:
-                downloader = blob.download_blob()
-            except ResourceNotFoundError:
-                return False
-            record = json.loads(downloader.readall())
+        def append(record: dict):
             late = list(record.get("late_files") or [])
             if any(i.get("name") == file.get("name") and i.get("etag") == file.get("etag") for i in late):
-                return True
-            record["late_files"] = late + [file]
-            try:
-                blob.upload_blob(json.dumps(record).encode(), overwrite=True, etag=downloader.properties.etag,
-                                 match_condition=MatchConditions.IfNotModified)
-                return True
-            except ResourceModifiedError:
-                continue
-        raise RuntimeError(f"run ledger record {run_id} kept changing; could not report a late file")
+                return True, None
+            return True, {**record, "late_files": late + [file]}
+
+        return self.ledger.change(run_id, append, False)

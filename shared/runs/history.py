@@ -7,10 +7,10 @@ best effort: the schedule works without history (it falls back to adaptive polli
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Optional
 
+from ..storage.state import StateStore
 from .durations import add_sample, estimate
 
 log = logging.getLogger(__name__)
@@ -18,59 +18,18 @@ log = logging.getLogger(__name__)
 PREFIX = "durations/"
 
 
-class DurationHistory:
-    def __init__(self, container_client: Any):
-        self._container = container_client
-        self._ready = False
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> "DurationHistory":
-        from ..storage.connections import blob_service_client
-
-        return cls(blob_service_client(settings.state_connection).get_container_client(settings.state_container))
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            from azure.core.exceptions import ResourceExistsError
-
-            try:
-                self._container.create_container()
-            except ResourceExistsError:
-                pass
-            self._ready = True
+class DurationHistory(StateStore):
+    """``durations/<route>.json``: the route's recent job durations."""
 
     def samples(self, route: str) -> list[dict]:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return list(json.loads(self._container.download_blob(f"{PREFIX}{route}.json").readall())
-                        .get("samples", []))
-        except ResourceNotFoundError:
-            return []
+        return list((self.read(f"{PREFIX}{route}.json") or {}).get("samples", []))
 
     def record(self, route: str, sample: dict, keep: int) -> list[dict]:
-        from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        def add(document):
+            samples = add_sample((document or {}).get("samples", []), sample, keep)
+            return samples, {"route": route, "samples": samples}
 
-        self._ensure()
-        blob = self._container.get_blob_client(f"{PREFIX}{route}.json")
-        for _ in range(10):
-            try:
-                downloader = blob.download_blob()
-                samples, etag = json.loads(downloader.readall()).get("samples", []), downloader.properties.etag
-            except ResourceNotFoundError:
-                samples, etag = [], None
-            samples = add_sample(samples, sample, keep)
-            body = json.dumps({"route": route, "samples": samples}).encode()
-            try:
-                if etag is None:
-                    blob.upload_blob(body, match_condition=MatchConditions.IfMissing)
-                else:
-                    blob.upload_blob(body, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified)
-                return samples
-            except (ResourceExistsError, ResourceModifiedError):
-                continue
-        raise RuntimeError(f"duration history of route {route} kept changing; gave up recording")
+        return self.update(f"{PREFIX}{route}.json", add)
 
 
 def input_size(run: dict) -> tuple[Optional[int], Optional[int]]:

@@ -43,6 +43,6 @@ async def start_run(client: Any, ledger: RunLedger, settings: AppSettings, route
         # Let a redelivered event or a client retry claim it again rather than leave an orphan claim.
         await asyncio.to_thread(ledger.release, run_id)
         raise
-    await asyncio.to_thread(ledger.update, run_id, state="started")
+    await asyncio.to_thread(ledger.update_record, run_id, state="started")
     log.info("started run %s for route %s on %s", run_id, route.name, location.url)
     return StartResult(run_id, started=True)
