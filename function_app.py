@@ -147,13 +147,6 @@ async def redeliver_run(req: func.HttpRequest, client: df.DurableOrchestrationCl
 
 
 @app.activity_trigger(input_name="payload")
-def copy_outputs(payload: dict) -> dict:
-    from shared import activities
-
-    return activities.copy_outputs(payload)
-
-
-@app.activity_trigger(input_name="payload")
 def plan_delivery(payload: dict) -> dict:
     from shared.delivery import activities as delivery
 

@@ -83,7 +83,3 @@ def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
             return {"error": str(exc)}
     log.info("run %s: cancel requested for job %s", payload["run_id"], payload["job_name"])
     return {"cancel_requested": True}
-
-
-def copy_outputs(payload: dict, settings: Optional[AppSettings] = None) -> dict:
-    from .delivery.activities import copy_outputs as body; return body(payload, settings)  # noqa: E702

@@ -26,7 +26,13 @@ EXPECTED_TRIGGERS = {
     "submit_job": ("activityTrigger", None, None, None),
     "get_job_status": ("activityTrigger", None, None, None),
     "cancel_job": ("activityTrigger", None, None, None),
-    "copy_outputs": ("activityTrigger", None, None, None),
+    "plan_delivery": ("activityTrigger", None, None, None),
+    "copy_output": ("activityTrigger", None, None, None),
+    "write_receipt": ("activityTrigger", None, None, None),
+    "send_notification": ("activityTrigger", None, None, None),
+    "redeliver_run": ("httpTrigger", "runs/{run_id}/redeliver", ["POST"], "FUNCTION"),
+    "on_blob_created_queued": ("queueTrigger", None, None, None),
+    "on_aml_run_event": ("eventGridTrigger", None, None, None),
 }
 
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, Mapping, Optional
 
 from ..config import AppSettings, load_settings
-from ..config.models import Route, SinkConfig
+from ..config.models import Route
 from ..storage.uris import BlobLocation, parse_blob_url, resolve_azureml_uri, same_account
 from . import copy as engine
 from .sinks import receipt_location, relative_name, sink_location
@@ -328,23 +328,3 @@ def write_receipt(payload: dict, settings: Optional[AppSettings] = None,
             return {"error": message}
         raise RuntimeError(message) from None
     return {"sink": sink.name, "receipt": location.url}
-
-
-def copy_outputs(payload: dict, settings: Optional[AppSettings] = None) -> dict:
-    """The former all-in-one activity (``{"run", "job_name"}``), kept for orchestrations already in flight.
-
-    It runs the same plan → verified copy steps synchronously (no durable wait: a pending server-side copy is
-    reported as an error for the orchestration to retry).
-    """
-    settings = settings or load_settings()
-    plan = plan_delivery(payload, settings)
-    if plan.get("error"):
-        raise RuntimeError(plan["error"])
-    outputs = []
-    for item in plan["copies"]:
-        done = copy_output({**item, "run_id": payload["run"]["run_id"], "route": payload["run"]["route"],
-                            "datastore": plan["datastore"]}, settings)
-        if done.get("error") or done.get("state") == "pending":
-            raise RuntimeError(done.get("error") or f"sink {item['sink']!r}: file {item['file']!r}: copy pending")
-        outputs.append({"source": item["source_path"], "destination": item["destination"], "bytes": done["bytes"]})
-    return {"outputs": outputs}

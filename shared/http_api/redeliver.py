@@ -10,7 +10,7 @@ differing ones are copied. Sinks and notification targets come from the current 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import azure.functions as func
 
