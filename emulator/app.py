@@ -93,26 +93,30 @@ async def list_jobs(request: web.Request) -> web.Response:
     return web.json_response({"value": [batch_job_resource(j, emu.config.workspace) for j in jobs]})
 
 
-async def get_job(request: web.Request) -> web.Response:
+async def _endpoint_job(request: web.Request) -> tuple[Emulator, Job] | web.Response:
+    """The endpoint's job named in the path, after the status-call guard (auth and faults); else the error."""
     if (r := await _guard(request, "status")) is not None:
         return r
     emu = request.app[EMULATOR_KEY]
     try:
-        job = _job_or_404(emu, request.match_info["name"], request.match_info["endpoint"])
+        return emu, _job_or_404(emu, request.match_info["name"], request.match_info["endpoint"])
     except ContractError as exc:
         return _contract_response(exc)
+
+
+async def get_job(request: web.Request) -> web.Response:
+    found = await _endpoint_job(request)
+    if isinstance(found, web.Response):
+        return found
+    emu, job = found
     return web.json_response(batch_job_resource(job, emu.config.workspace))
 
 
 async def get_logs(request: web.Request) -> web.Response:
-    if (r := await _guard(request, "status")) is not None:
-        return r
-    emu = request.app[EMULATOR_KEY]
-    try:
-        job = _job_or_404(emu, request.match_info["name"], request.match_info["endpoint"])
-    except ContractError as exc:
-        return _contract_response(exc)
-    return web.Response(text=job_logs(job), content_type="text/plain")
+    found = await _endpoint_job(request)
+    if isinstance(found, web.Response):
+        return found
+    return web.Response(text=job_logs(found[1]), content_type="text/plain")
 
 
 # -- ARM (management plane) ----------------------------------------------------------------------------

@@ -17,9 +17,6 @@ from .runs.ids import submit_request_id
 
 log = logging.getLogger(__name__)
 
-SettingsProvider = Callable[[], AppSettings]
-
-
 def _client(url: str) -> Any:
     from .batch_endpoint.client import BatchEndpointClient
     from .identity import credential_for

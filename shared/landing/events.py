@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from ..config.models import AppSettings, Route
-from ..storage.uris import BlobLocation, parse_blob_url, same_account
+from ..storage.uris import BlobLocation, parse_blob_url
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 # Only these mean "the blob's content is committed" (a blob output binding alone emits three events).
@@ -103,18 +102,3 @@ def event_fields(event: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """``(id, type, data)`` of an event dict in the Event Grid schema or the CloudEvents 1.0 schema."""
     event_type = event.get("eventType", event.get("type"))
     return event.get("id"), event_type, event.get("data")
-
-
-def match_route(settings: AppSettings, location: BlobLocation,
-                account_urls: Mapping[str, str]) -> Optional[Route]:
-    """The route whose account, container and prefix hold the blob; the longest prefix wins."""
-    best: Optional[Route] = None
-    for route in settings.routes:
-        account_url = account_urls.get(route.match.connection)
-        if account_url is None or not same_account(account_url, location.account_url):
-            continue
-        if route.match.container != location.container or not location.path.startswith(route.match.prefix):
-            continue
-        if best is None or len(route.match.prefix) > len(best.match.prefix):
-            best = route
-    return best

@@ -8,7 +8,7 @@ records also let the HTTP API list runs, and let event handlers find a run by it
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from ..storage.state import StateStore
 
@@ -55,9 +55,3 @@ class RunLedger(StateStore):
     def run_for_job(self, job_name: str) -> Optional[str]:
         entry = self.read(f"{JOB_INDEX_PREFIX}{job_name}")
         return entry.get("run_id") if isinstance(entry, dict) else None
-
-    def records(self) -> Iterator[dict]:
-        for name in self.names(RECORD_PREFIX):
-            record = self.read(name)
-            if record is not None:
-                yield record

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Optional
 
 from ..config.models import PollPolicy
@@ -31,12 +30,6 @@ def next_poll_delay(policy: PollPolicy, polls_done: int, last_status: str | None
     if last_status == "Finalizing":
         delay = min(delay, policy.initial_seconds)
     return delay
-
-
-def next_poll_at(policy: PollPolicy, polls_done: int, last_status: str | None, now: datetime,
-                 deadline: datetime) -> datetime:
-    """The next poll time, never past the deadline (so a deadline is noticed on time)."""
-    return min(now + timedelta(seconds=next_poll_delay(policy, polls_done, last_status)), deadline)
 
 
 @dataclass(frozen=True)
