@@ -134,3 +134,34 @@ def is_valid_run_id(value: object) -> bool:
         return True
     except InvalidName:
         return False
+
+
+# --- storage accounts: the blob and dfs endpoints of one account are one account ------------------------
+
+_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)$", re.IGNORECASE)
+_ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{3,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
+                   r"(?P<path>/.*)?$", re.IGNORECASE)
+
+
+def canonical_account_url(url: str) -> str:
+    """The account's blob endpoint for any endpoint of it: ``https://acct.dfs.core.windows.net`` →
+    ``https://acct.blob.core.windows.net``; lower-cased host, no trailing slash. Path-style (Azurite) URLs
+    keep their account segment."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    match = _DFS_HOST.match(host)
+    if match:
+        host = f"{match['account'].lower()}.blob.{match['suffix'].lower()}"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme.lower()}://{netloc}{path}"
+
+
+def abfss_to_blob_url(uri: str) -> str:
+    """``abfss://fs@acct.dfs.core.windows.net/p`` → ``https://acct.blob.core.windows.net/fs/p`` (path kept as is)."""
+    match = _ABFS.match(uri.strip())
+    if not match:
+        raise InvalidName("url", f"not an abfs(s):// URI: {_shown(uri)!r}")
+    return f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}/{match['fs']}{match['path'] or ''}"

@@ -1,0 +1,46 @@
+"""Redaction of secrets in text that may reach a log, Durable history, custom status, API answer or notification.
+
+Pure. Every error text built from an exception or a remote answer passes through :func:`redact` before it
+leaves the process. What is removed:
+
+* SAS query parameters (``sig``, ``se``/``sp`` stay readable but ``sig`` never does) and whole
+  ``SharedAccessSignature=`` values of connection strings;
+* ``AccountKey=`` values and any ``*Key=`` / ``Secret=`` / ``Password=`` connection-string part;
+* ``Authorization: Bearer ...`` / ``Basic ...`` values, and JWT-shaped tokens anywhere;
+* ``user:password@`` in URLs;
+* Functions keys passed as ``code=`` in a query string, and ``x-functions-key`` header values.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+
+_PATTERNS: list[tuple[re.Pattern, str]] = [
+    # query-string secrets: sig=..., code=..., and the same percent-encoded inside another URL
+    (re.compile(r"(?i)((?:[?&;]|%3F|%26)(?:sig|code|x-functions-key|token|access_token|client_secret)(?:=|%3D))"
+                r"[^&\s\"'<>#;]+"), r"\1" + MASK),
+    # connection-string parts holding a credential
+    (re.compile(r"(?i)\b((?:SharedAccessSignature|AccountKey|SharedAccessKey|[A-Za-z]*Secret|Password|Pwd)\s*=\s*)"
+                r"[^;\s\"']+"), r"\1" + MASK),
+    # Authorization header values
+    (re.compile(r"(?i)\b((?:Bearer|Basic|SharedKey)\s+)[A-Za-z0-9._~+/:=-]{8,}"), r"\1" + MASK),
+    # JWTs anywhere (header.payload.signature, base64url)
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
+    # user:password@ in a URL
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
+]
+
+
+def redact(text: object) -> str:
+    """``text`` as a string with every credential replaced by ``***``."""
+    value = text if isinstance(text, str) else str(text)
+    for pattern, replacement in _PATTERNS:
+        value = pattern.sub(replacement, value)
+    return value
+
+
+def has_secret(text: str) -> bool:
+    """True when :func:`redact` would change ``text``: a credential is in it."""
+    return redact(text) != text
