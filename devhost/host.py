@@ -118,7 +118,7 @@ class LocalFunctionsHost:
 
     def __init__(self, *, port: int = 7071, root: Optional[Path] = None, state_dir: Optional[Path] = None,
                  speed: float = 1.0, app_module: str = "function_app", poll_queues: bool = True,
-                 run_timers: bool = True):
+                 run_timers: bool = True, queue_visibility_seconds: int = QUEUE_VISIBILITY_SECONDS):
         self.port = port
         self.root = Path(root or Path.cwd())
         self.state_dir = state_dir
@@ -126,6 +126,7 @@ class LocalFunctionsHost:
         self.app_module = app_module
         self.poll_queues = poll_queues
         self.run_timers = run_timers
+        self.queue_visibility_seconds = queue_visibility_seconds
         self.durable: Any = None
         self.http: list[HttpFunction] = []
         self.triggered: list[TriggeredFunction] = []
@@ -207,9 +208,9 @@ class LocalFunctionsHost:
             self.port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the bound ephemeral port
         for function in self.triggered:
             if function.kind == "queueTrigger" and self.poll_queues:
-                self._tasks.append(asyncio.create_task(self._poll_queue(function)))
+                self._tasks.append(asyncio.create_task(_logged(function.name, self._poll_queue(function))))
             elif function.kind == "timerTrigger" and self.run_timers:
-                self._tasks.append(asyncio.create_task(self._run_timer(function)))
+                self._tasks.append(asyncio.create_task(_logged(function.name, self._run_timer(function))))
 
     async def _shutdown(self) -> None:
         for task in self._tasks:
@@ -352,7 +353,7 @@ class LocalFunctionsHost:
             try:
                 messages = await asyncio.to_thread(
                     lambda: list(queue.receive_messages(max_messages=16,
-                                                        visibility_timeout=QUEUE_VISIBILITY_SECONDS)))
+                                                        visibility_timeout=self.queue_visibility_seconds)))
             except Exception as exc:  # noqa: BLE001 - Azurite restarting: try again
                 log.warning("queue %s: %s", queue_name, exc)
                 await asyncio.sleep(QUEUE_POLL_SECONDS * 5)
@@ -363,15 +364,16 @@ class LocalFunctionsHost:
                 await asyncio.sleep(QUEUE_POLL_SECONDS)
 
     async def _deliver_queue_message(self, function: TriggeredFunction, queue: Any, poison: Any, message: Any) -> None:
-        import azure.functions as func
+        from azure.functions.queue import QueueMessage
 
         text = message.content
         try:
             body = base64.b64decode(text, validate=True)
         except ValueError:
             body = text.encode("utf-8")
-        msg = func.QueueMessage(id=message.id, body=body, pop_receipt=message.pop_receipt)
-        msg._dequeue_count = message.dequeue_count  # noqa: SLF001 - what the binding's metadata sets
+        msg = QueueMessage(id=message.id, body=body, pop_receipt=message.pop_receipt,
+                           dequeue_count=message.dequeue_count, insertion_time=message.inserted_on,
+                           expiration_time=message.expires_on, time_next_visible=message.next_visible_on)
         try:
             await self._invoke(function, msg)
         except Exception as exc:  # noqa: BLE001 - retried by visibility, then poisoned
@@ -386,7 +388,7 @@ class LocalFunctionsHost:
 
     # -- timer triggers ---------------------------------------------------------------------------------
     async def _run_timer(self, function: TriggeredFunction) -> None:
-        import azure.functions as func
+        from azure.functions.timer import TimerRequest
 
         from .ncrontab import Schedule
 
@@ -400,7 +402,7 @@ class LocalFunctionsHost:
                 due = schedule.next_after(now)
                 await asyncio.sleep(max(0.0, (due - now).total_seconds()))
             first = False
-            timer = func.TimerRequest(past_due=False)
+            timer = TimerRequest(past_due=False)
             try:
                 await self._invoke(function, timer)
             except Exception as exc:  # noqa: BLE001 - the next tick tries again
@@ -412,6 +414,16 @@ DEV_STORAGE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
                "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
                "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
                "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;")
+
+
+async def _logged(name: str, work: Any) -> None:
+    """A trigger's background loop; if it ever stops on an error, say so instead of dying silently."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("the %s trigger loop stopped", name)
 
 
 async def _awaited(awaitable: Any) -> Any:
