@@ -27,8 +27,10 @@ def devhost(stack) -> Iterator[LocalFunctionsHost]:  # noqa: F811 - the e2e stac
     assert not host.durable.pump_errors
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running in this thread until it exits, and
+    # later tests call asyncio.run() on the same thread.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
