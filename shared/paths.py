@@ -175,5 +175,9 @@ _CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 CONTAINER_NAME_PATTERN = _CONTAINER_NAME.pattern
 
 
+#: The grammar of route names (check_route_name), for schemas and editors.
+ROUTE_NAME_PATTERN = _ROUTE_NAME.pattern
+
+
 def is_container_name(value: object) -> bool:
     return isinstance(value, str) and bool(_CONTAINER_NAME.match(value))

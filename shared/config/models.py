@@ -298,7 +298,8 @@ class NotifyConfig:
 class Route:
     """A route: which landed folders, which endpoint scores them, where the results go."""
 
-    name: str = setting(checks=(checks.route_name,), doc="Route name: 1-63 letters, digits, '-' or '_'.")
+    name: str = setting(pattern=paths.ROUTE_NAME_PATTERN, pattern_message="must be 1-63 letters, digits, '-' or '_'",
+                        doc="Route name: 1-63 letters, digits, '-' or '_'.")
     match: MatchRule = setting(doc="Which landed blobs belong to the route.")
     endpoint: EndpointConfig = setting(doc="The batch endpoint.")
     input: InputSpec = setting(document_default=InputSpec(), doc="The job's input.")
