@@ -14,9 +14,16 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.http_api import runs as runs_api
+    from shared.http_api import health as health_api
 
-    return runs_api.health()
+    return health_api.health()
+
+
+@app.route(route="health/details", methods=["GET"])
+def health_details(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import health as health_api
+
+    return health_api.details()
 
 
 @app.route(route="runs", methods=["POST"])

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Mapping, NamedTuple
 
-from .config.loader import is_loopback_url
+from .config.checks import is_loopback_url
 
 
 class _AccessToken(NamedTuple):

@@ -165,3 +165,19 @@ def abfss_to_blob_url(uri: str) -> str:
     if not match:
         raise InvalidName("url", f"not an abfs(s):// URI: {_shown(uri)!r}")
     return f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}/{match['fs']}{match['path'] or ''}"
+
+
+# --- storage names ------------------------------------------------------------------------------------------
+
+_CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+#: The Blob service's container grammar (also ADLS Gen2 file systems and queue names): 3-63 lowercase letters,
+#: digits and single hyphens, starting and ending with a letter or digit.
+CONTAINER_NAME_PATTERN = _CONTAINER_NAME.pattern
+
+
+#: The grammar of route names (check_route_name), for schemas and editors.
+ROUTE_NAME_PATTERN = _ROUTE_NAME.pattern
+
+
+def is_container_name(value: object) -> bool:
+    return isinstance(value, str) and bool(_CONTAINER_NAME.match(value))

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_TRIGGERS = {
     "health": ("httpTrigger", "health", ["GET"], "ANONYMOUS"),
+    "health_details": ("httpTrigger", "health/details", ["GET"], "FUNCTION"),
     "start_run": ("httpTrigger", "runs", ["POST"], "FUNCTION"),
     "list_runs": ("httpTrigger", "runs", ["GET"], "FUNCTION"),
     "get_run": ("httpTrigger", "runs/{run_id}", ["GET"], "FUNCTION"),

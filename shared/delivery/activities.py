@@ -45,23 +45,10 @@ class StorageClients:
         self._services: dict[str, Any] = {}
 
     def service(self, connection: str) -> Any:
-        from ..config.loader import is_loopback_url
-        from ..storage.connections import AZURITE_API_VERSION, account_url_of, blob_service_client
+        from ..storage.connections import blob_service_client
 
         if connection not in self._services:
-            if not self.client_kwargs:
-                self._services[connection] = blob_service_client(connection, self.environ)
-            else:
-                from azure.storage.blob import BlobServiceClient
-
-                value = self.environ.get(connection) or ""
-                if not value or value.lower().startswith("usedevelopmentstorage"):
-                    raise DeliveryConfigError(f"connection {connection!r}: client options need a full"
-                                              " connection string")
-                extra = {"api_version": AZURITE_API_VERSION} \
-                    if is_loopback_url(account_url_of(connection, self.environ)) else {}
-                self._services[connection] = BlobServiceClient.from_connection_string(
-                    value, **extra, **self.client_kwargs)
+            self._services[connection] = blob_service_client(connection, self.environ, **self.client_kwargs)
         return self._services[connection]
 
     def blob(self, connection: str, location: BlobLocation) -> Any:
@@ -72,8 +59,11 @@ class StorageClients:
             service = self.service(connection)
         except StorageConnectionError as exc:
             raise DeliveryConfigError(str(exc)) from None
-        if not same_account(service.url.rstrip("/"), location.account_url):
-            raise DeliveryConfigError(f"connection {connection!r} reaches {service.url.rstrip('/')}, not the"
+        from ..storage.connections import account_url_of
+
+        reached = account_url_of(connection, self.environ)  # never service.url: it carries a SAS
+        if not same_account(reached, location.account_url):
+            raise DeliveryConfigError(f"connection {connection!r} reaches {reached}, not the"
                                       f" account of {location.url}")
         return service.get_blob_client(location.container, location.path)
 

@@ -41,31 +41,14 @@ def _compact(body: dict, limit: int) -> bytes:
 
 
 def queue_client(target: QueueNotification, environ: Mapping[str, str] = os.environ) -> Any:
-    """A QueueClient from the Functions connection convention (connection string, or
-    ``<NAME>__queueServiceUri`` / ``<NAME>__serviceUri`` with managed identity)."""
-    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+    """A QueueClient from the Functions connection convention (shared.storage.connections)."""
+    from azure.storage.queue import TextBase64EncodePolicy
 
-    from ..config.loader import is_loopback_url
-    from ..storage.connections import AZURITE_API_VERSION, StorageConnectionError, _managed_identity
+    from ..storage.connections import queue_client as convention_queue_client
 
-    encode = {"message_encode_policy": TextBase64EncodePolicy()}  # what a Functions queue trigger expects
-    value = environ.get(target.connection)
-    if value:
-        if value.strip().lower().startswith("usedevelopmentstorage=true"):
-            value = "UseDevelopmentStorage=true"
-        parts = dict(p.split("=", 1) for p in value.split(";") if "=" in p)
-        endpoint = parts.get("QueueEndpoint", "http://127.0.0.1:10001" if "UseDevelopment" in value else "")
-        extra = {"api_version": AZURITE_API_VERSION} if endpoint and is_loopback_url(endpoint) else {}
-        return QueueClient.from_connection_string(value, target.queue, **encode, **extra)
-    for key in (f"{target.connection}__queueServiceUri", f"{target.connection}__serviceUri"):
-        if environ.get(key):
-            url = environ[key].rstrip("/")
-            extra = {"api_version": AZURITE_API_VERSION} if is_loopback_url(url) else {}
-            return QueueClient(url, target.queue, credential=_managed_identity(target.connection, environ),
-                               **encode, **extra)
-    raise StorageConnectionError(f"queue connection {target.connection!r} is not configured: set"
-                                 f" {target.connection!r} to a connection string or"
-                                 f" {target.connection}__queueServiceUri (managed identity)")
+    # Base64 text is what a Functions queue trigger expects.
+    return convention_queue_client(target.connection, target.queue, environ,
+                                   message_encode_policy=TextBase64EncodePolicy())
 
 
 def send_to_queue(target: QueueNotification, body: dict, environ: Mapping[str, str] = os.environ) -> None:

@@ -238,11 +238,7 @@ async def cancel(req: func.HttpRequest, client: Any) -> func.HttpResponse:
 
 
 def health() -> func.HttpResponse:
-    """Anonymous: whether the configuration is valid, and the version. Nothing secret."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        return json_response(503, {"status": "invalid_configuration", "version": __version__,
-                                   "problems": exc.problems})
-    return json_response(200, {"status": "ok", "version": __version__,
-                               "routes": [route.name for route in settings.routes]})
+    """Anonymous health probe: status and counts only (shared/http_api/health.py)."""
+    from .health import health as health_probe
+
+    return health_probe()

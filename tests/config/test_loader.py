@@ -50,7 +50,7 @@ def test_the_issue_example_parses_into_typed_objects():
 
 def test_a_bad_field_is_named_with_its_route():
     problems = problems_of(with_route(overrides={"mini_batch_size": 0}))
-    assert problems == ["route 'heart': overrides.mini_batch_size: must be at least 1, got 0"]
+    assert problems == ["route 'heart': overrides.mini_batch_size: must be at least 1 and at most 1000000, got 0"]
 
 
 def test_every_problem_is_reported_not_just_the_first():
