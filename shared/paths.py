@@ -175,8 +175,8 @@ def check_container_name(value: object, *, field: str = "container") -> str:
 
 MAX_URL_CHARS = 8192
 
-_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)$", re.IGNORECASE)
-_ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{3,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
+_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)$", re.IGNORECASE)
+_ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
                    r"(?P<path>/.*)?$", re.IGNORECASE | re.DOTALL)
 _AUTHORITY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
 _PATH_STYLE_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[[0-9a-f:.]+\])$", re.IGNORECASE)
