@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from ..config.models import AppSettings, Route
 from . import rules
-from .events import SkipEvent, parse_blob_created
+from .events import SkipEvent, parse_blob_created, shown
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,13 @@ class LandingOutcome:
     detail: str = ""
 
 
-def skip_event(reason: str, detail: str, event_id: Any) -> LandingOutcome:
+def skip_event(reason: str, detail: str, event_id: Any, level: int = logging.INFO) -> LandingOutcome:
+    """Count and log a skipped event; ``level`` is WARNING when it was a route's own marker (rules.skip_level)."""
     SKIPPED[reason] += 1
     OUTCOMES[reason] += 1
-    log.info("landing: skipped event %s (%s: %s); skipped so far: %s", event_id, reason, detail, dict(SKIPPED))
+    log.log(level, "landing: skipped event %s (%s: %s)%s; skipped so far: %s", event_id, reason, detail,
+            " - this was a route's marker or manifest: nothing starts" if level >= logging.WARNING else "",
+            dict(SKIPPED))
     return LandingOutcome("skipped", reason, detail=detail)
 
 
@@ -106,15 +109,16 @@ def landing_context(settings: AppSettings) -> LandingContext:
 
 async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client: Any,
                               settings: AppSettings, ledger: Any = None, *,
-                              context: Optional[LandingContext] = None) -> LandingOutcome:
+                              context: Optional[LandingContext] = None, subject: Optional[str] = None,
+                              event_time: Optional[str] = None) -> LandingOutcome:
     """Handle one event. Bad or foreign events return a "skipped" outcome; storage or Durable failures raise
     (so the event is redelivered; the ledger claims make the redelivery harmless). ``ledger`` is accepted
     for compatibility and ignored: the context's store owns the ledger."""
     ctx = context or landing_context(settings)
     try:
-        created = parse_blob_created(event_id, event_type, data)
+        created = parse_blob_created(event_id, event_type, data, subject=subject, event_time=event_time)
     except SkipEvent as exc:
-        return skip_event(exc.reason, exc.detail, event_id)
+        return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
     excluded = ctx.index.excluded_because(created.location)
     if excluded is not None:
         return skip_event("output_location", f"{created.location.url} is in {excluded}", event_id)

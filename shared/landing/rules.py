@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..config.models import AppSettings, Route
+from ..paths import canonical_account_url, static_prefix
 from ..runs.ids import derived_run_id, landing_run_id
 from ..storage.uris import BlobLocation, parse_blob_url
-from .events import BlobCreated
+from .events import BENIGN_SKIPS, BlobCreated
 
 # --- where a blob belongs ---------------------------------------------------------------------------
 
@@ -34,9 +35,8 @@ def template_location(template_url: str) -> Optional[tuple[str, str, str]]:
         return None
     path = location.path
     if "{" in path:
-        path = path[: path.index("{")]
-        path = path[: path.rfind("/") + 1]
-    return location.account_url.rstrip("/").lower(), location.container, path
+        path = static_prefix(path)
+    return canonical_account_url(location.account_url), location.container, path
 
 
 def output_location(settings: AppSettings, route: Route) -> Optional[tuple[str, str, str]]:
@@ -44,11 +44,7 @@ def output_location(settings: AppSettings, route: Route) -> Optional[tuple[str, 
     datastore = settings.datastores.get(route.output.datastore)
     if datastore is None:
         return None
-    path = route.output.path
-    if "{" in path:
-        path = path[: path.index("{")]
-    path = path[: path.rfind("/") + 1]
-    return datastore.account_url.rstrip("/").lower(), datastore.container, path
+    return canonical_account_url(datastore.account_url), datastore.container, static_prefix(route.output.path)
 
 
 def prefixes_overlap(a: str, b: str) -> bool:
@@ -71,16 +67,38 @@ class RouteIndex:
     excluded: dict[tuple[str, str], list[_Excluded]] = field(default_factory=dict)
 
     def match(self, location: BlobLocation) -> Optional[Route]:
-        for route in self.routes.get((location.account_url.rstrip("/").lower(), location.container), ()):
-            if location.path.startswith(route.match.prefix):
+        return self._match(location.account_url, location.container, location.path)
+
+    def _match(self, account_url: str, container: str, path: str) -> Optional[Route]:
+        for route in self.routes.get((canonical_account_url(account_url), container), ()):
+            if path.startswith(route.match.prefix):
                 return route
         return None
 
     def excluded_because(self, location: BlobLocation) -> Optional[str]:
-        for item in self.excluded.get((location.account_url.rstrip("/").lower(), location.container), ()):
+        for item in self.excluded.get((canonical_account_url(location.account_url), location.container), ()):
             if location.path.startswith(item.prefix):
                 return item.why
         return None
+
+    def control_route(self, where: Optional[tuple[str, str, str]]) -> Optional[Route]:
+        """The route whose marker or manifest ``(account_url, container, name)`` is, or ``None``."""
+        if where is None:
+            return None
+        account_url, container, name = where
+        route = self._match(account_url, container, name)
+        if route is not None and name.rsplit("/", 1)[-1] in control_names(route):
+            return route
+        return None
+
+    def skip_level(self, reason: str, where: Optional[tuple[str, str, str]]) -> int:
+        """How loud a skipped event should be: WARNING when it was a route's own marker or manifest (a landing
+        that will not start anything), unless the skip is normal for one (``BENIGN_SKIPS``); else INFO."""
+        import logging
+
+        if reason not in BENIGN_SKIPS and self.control_route(where) is not None:
+            return logging.WARNING
+        return logging.INFO
 
 
 def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
@@ -92,7 +110,7 @@ def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
         account = account_urls.get(route.match.connection)
         if account is None:
             continue
-        index.routes.setdefault((account.rstrip("/").lower(), route.match.container), []).append(route)
+        index.routes.setdefault((canonical_account_url(account), route.match.container), []).append(route)
     for routes in index.routes.values():
         routes.sort(key=lambda r: len(r.match.prefix), reverse=True)
 
@@ -105,7 +123,7 @@ def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
         for n, sink in enumerate(route.sinks):
             exclude(template_location(sink.url), f"sinks[{n}] of route {route.name!r}")
     if state_account_url:
-        exclude((state_account_url.rstrip("/").lower(), settings.state_container, ""), "the app's state container")
+        exclude((canonical_account_url(state_account_url), settings.state_container, ""), "the app's state container")
     return index
 
 
