@@ -138,7 +138,7 @@ def test_an_idempotency_key_makes_a_retry_return_the_same_run(host, app_env):
     ({"route": "heart", "path": "https://evil.example/heart/"}, 400, "field 'path' must be a blob path"),
     ({"route": "heart", "path": "other/x/"}, 400, "must start with the route's prefix 'heart/'"),
     ({"route": "heart", "path": "heart/x/", "container": "secrets"}, 400, "reads only from container 'landing'"),
-    ({"route": 7, "path": "heart/x/"}, 400, "field 'route' must be a non-empty string"),
+    ({"route": 7, "path": "heart/x/"}, 400, "field 'route' must be a string, not a JSON number"),
     (b"x" * (64 * 1024 + 1), 413, "the limit is 65536"),
 ])
 def test_bad_requests_get_a_clear_error_and_start_nothing(host, app_env, body, status, message):
