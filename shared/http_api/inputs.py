@@ -40,6 +40,8 @@ _ISO_TIME = re.compile(r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
                        r"(?:[T ](?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)"
                        r"(?P<zone>Z|z|[+\- ][0-9]{2}:[0-9]{2})?)?")
 _EPOCH = datetime(1970, 1, 1)
+# a field or parameter name that may be echoed in an error: anything else may carry anything, a credential too
+_ECHOABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
 # C0, DEL, C1 controls, and the invisible bidirectional overrides that make a text read differently than it is
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -60,7 +62,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     data: dict = {}
     for key, value in pairs:
         if key in data:
-            raise HttpProblem(400, f"request body gives field {shown(key)!r} twice", field=key)
+            named = _ECHOABLE_NAME.fullmatch(key) is not None
+            raise HttpProblem(400, f"request body gives field {key!r} twice" if named else
+                              "request body gives a field twice", field=key if named else None)
         data[key] = value
     return data
 
@@ -113,12 +117,16 @@ def parse_json_object(body: bytes, *, allowed: Optional[Iterable[str]] = None, r
 
 
 def reject_unknown(given: Iterable[str], allowed: Iterable[str], *, what: str, hint: str = "") -> None:
+    """Refuse names the endpoint does not know, naming them. A name that is not a plain identifier is not
+    echoed (it may carry anything, a credential included): the answer says how long it is instead."""
     known = set(allowed)
     unknown = sorted(k for k in given if k not in known)
     if unknown:
-        names = ", ".join(repr(shown(k)) for k in unknown)
+        names = ", ".join(repr(k) if _ECHOABLE_NAME.fullmatch(k) else f"(a name of {len(k)} characters that is"
+                          " not an identifier)" for k in unknown)
         expected = ", ".join(sorted(known)) or "none"
-        raise HttpProblem(400, f"unknown {what}(s): {names}; expected: {expected}{hint}", field=unknown[0])
+        first = unknown[0] if _ECHOABLE_NAME.fullmatch(unknown[0]) else None
+        raise HttpProblem(400, f"unknown {what}(s): {names}; expected: {expected}{hint}", field=first)
 
 
 def check_content_encoding(headers: Mapping[str, str]) -> None:

@@ -34,7 +34,7 @@ def json_response(status: int, body: Any, headers: Optional[dict] = None) -> fun
 
 def problem_response(problem: HttpProblem) -> func.HttpResponse:
     body: dict[str, Any] = {"error": problem.message}
-    if problem.field:
+    if problem.field is not None:
         body["field"] = problem.field
     body.update(problem.extra)
     return json_response(problem.status, redact_data(body))

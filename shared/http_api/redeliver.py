@@ -15,7 +15,7 @@ from typing import Any
 import azure.functions as func
 
 from .inputs import run_id_param
-from .runs import HttpProblem, accepted, describe, find_run, guarded, problem_response, read_json_body
+from .runs import HttpProblem, accepted, describe, find_run, guarded, no_input, problem_response
 
 # custom-status fields that describe the finished execution, not the monitor to resume
 _NOT_MONITOR = {"run_id", "route", "phase", "error", "next_poll_at", "cancel_reason", "outputs", "outcome"}
@@ -55,7 +55,7 @@ async def redeliver(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     from ..runs.models import ORCHESTRATOR_NAME
 
     run_id = run_id_param(req.route_params)  # the run-id grammar, before the id reaches a Durable URL
-    read_json_body(req, allowed=frozenset(), required=False)  # takes no fields
+    no_input(req)  # no query parameter, no body field
     try:
         status, _ = await find_run(client, run_id, show_input=True)  # 404 for ids that are not runs (waiters)
         new_input = redelivery_input(status)

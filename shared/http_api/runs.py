@@ -27,7 +27,7 @@ from .problems import HttpProblem, json_response, problem_response
 log = logging.getLogger(__name__)
 
 __all__ = ["HttpProblem", "json_response", "problem_response", "MAX_BODY_BYTES", "start", "get", "list_runs",
-           "cancel", "health", "describe", "find_run", "is_run", "read_json_body", "parse_start", "accepted"]
+           "cancel", "health", "describe", "find_run", "is_run", "read_json_body", "no_input", "parse_start", "accepted"]
 
 RETRY_AFTER_SECONDS = 10
 RUNNING_STATES = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
@@ -72,6 +72,12 @@ def read_json_body(req: func.HttpRequest, *, allowed: Optional[frozenset] = None
     """The one body reader of every endpoint (see :mod:`shared.http_api.inputs` for its rules)."""
     check_content_encoding(req.headers)
     return parse_json_object(req.get_body() or b"", allowed=allowed, required=required, example=START_EXAMPLE)
+
+
+def no_input(req: func.HttpRequest) -> None:
+    """For an endpoint that takes nothing but its path: no query parameter (but ``code``), no body field."""
+    check_query(req.params, ())
+    read_json_body(req, allowed=frozenset(), required=False)
 
 
 def _check_path(value: str) -> str:
