@@ -127,7 +127,8 @@ def join_under(prefix: str, relative: str, *, field: str) -> str:
 def _check_id(value: object, *, field: str, grammar: re.Pattern, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidName(field, f"must be a string, got {type(value).__name__}")
-    if not grammar.match(value) or value in (".", ".."):
+    # fullmatch: with match, "$" also matches before a trailing newline ("heart-1\n" would pass)
+    if not grammar.fullmatch(value) or value in (".", ".."):
         raise InvalidName(field, f"is not a valid {what}: {_shown(value)!r}")
     return value
 

@@ -52,3 +52,15 @@ def redact(text: object) -> str:
 def has_secret(text: str) -> bool:
     """True when :func:`redact` would change ``text``: a credential is in it."""
     return redact(text) != text
+
+
+def redact_data(value: object) -> object:
+    """``value`` (JSON-like: dicts, lists, strings, numbers) with :func:`redact` applied to every string in it,
+    keys included. What an API answer or a notification body passes through before it leaves the process."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v) for v in value]
+    return value

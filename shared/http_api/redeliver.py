@@ -14,7 +14,8 @@ from typing import Any
 
 import azure.functions as func
 
-from .runs import HttpProblem, accepted, describe, problem_response
+from .inputs import run_id_param
+from .runs import HttpProblem, accepted, describe, find_run, guarded, no_input, problem_response
 
 # custom-status fields that describe the finished execution, not the monitor to resume
 _NOT_MONITOR = {"run_id", "route", "phase", "error", "next_poll_at", "cancel_reason", "outputs", "outcome"}
@@ -49,14 +50,14 @@ def redelivery_input(status: Any) -> dict:
     return {"run": original["run"], "monitor": monitor}
 
 
+@guarded
 async def redeliver(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     from ..runs.models import ORCHESTRATOR_NAME
 
-    run_id = req.route_params.get("run_id", "")
+    run_id = run_id_param(req.route_params)  # the run-id grammar, before the id reaches a Durable URL
+    no_input(req)  # no query parameter, no body field
     try:
-        status = await client.get_status(run_id, show_input=True)
-        if describe(status) is None:
-            raise HttpProblem(404, f"no run {run_id!r}")
+        status, _ = await find_run(client, run_id, show_input=True)  # 404 for ids that are not runs (waiters)
         new_input = redelivery_input(status)
     except HttpProblem as problem:
         return problem_response(problem)
