@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..config.models import AppSettings, Route
+from ..runs.claims import claim_etag
 from . import rules
 from .events import SkipEvent, parse_blob_created
 
@@ -48,14 +49,6 @@ def skip_event(reason: str, detail: str, event_id: Any, *, level: int = logging.
     log.log(level, "landing: skipped event %s (%s: %s); skipped so far: %s", event_id, reason, detail,
             dict(SKIPPED))
     return LandingOutcome("skipped", reason, detail=detail)
-
-
-def claim_etag(etag: Any) -> str:
-    """An ETag as claims are keyed on it: the listing's ``"0x8D..."`` and the event's ``0x8D...`` are one."""
-    text = str(etag or "").strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    return text.strip('"')
 
 
 def _name_in_url(data: Any) -> str:
@@ -154,7 +147,7 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     if decision.action == rules.AWAIT_MANIFEST:
         return await _start_manifest_waiter(ctx, client, route, decision, created)
     if decision.action == rules.SIGNAL_FOLDER:
-        return await _signal_quiet_folder(ctx, client, route, decision, created)
+        return await signal_quiet_folder(ctx, client, route, decision, created)
     raise AssertionError(f"unknown decision {decision.action}")
 
 
@@ -246,16 +239,16 @@ async def _start_file(ctx: LandingContext, client: Any, route: Route, decision: 
 
 
 async def _start_waiter(ctx: LandingContext, client: Any, orchestrator: str, waiter_id: str,
-                        job: dict) -> bool:
-    """Claim the waiter, then start it, through the same claims as runs (``shared/runs/starter.py``);
-    False if it had already been started."""
+                        job: dict) -> Any:
+    """Claim the waiter, then start it, through the same claims as runs (``shared/runs/starter.py``); the
+    ``StartResult`` says whether it had already been started."""
     from ..runs import claims
     from ..runs.starter import start_once
 
     result = await start_once(client, ctx.store.waiter_claims, waiter_id, orchestrator, job,
                               {**job, "waiter_id": waiter_id}, fingerprint=claims.fingerprint("waiter", waiter_id),
                               policy=ctx.claim_policy)
-    return result.started
+    return result
 
 
 async def start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, created: Any) -> LandingOutcome:
@@ -276,11 +269,12 @@ async def start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, 
            "run_id": run_id, "manifest_name": route.landing.manifest_name,
            "manifest_etag": etag, "wait_minutes": route.landing.manifest_wait_minutes,
            "event_id": created.event_id}
-    if await _start_waiter(ctx, client, MANIFEST_ORCHESTRATOR, waiter_id, job):
+    result = await _start_waiter(ctx, client, MANIFEST_ORCHESTRATOR, waiter_id, job)
+    if result.started:
         log.info("landing: route %s: manifest %s landed; waiting for its files (%s)", route.name,
                  created.location.url, waiter_id)
-        return _count(LandingOutcome("waiter_started", "manifest_waiter_started", run_id))
-    return _count(LandingOutcome("duplicate", "manifest_waiter_exists", run_id))
+        return _count(LandingOutcome("waiter_started", "manifest_waiter_started", run_id, result.how))
+    return _count(LandingOutcome("duplicate", "manifest_waiter_exists", run_id, result.how))
 
 
 async def _start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
@@ -298,7 +292,7 @@ def _status_code(exc: Exception) -> Optional[int]:
     return None
 
 
-async def _signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
+async def signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                                created: Any) -> LandingOutcome:
     from .orchestrations import FILE_EVENT, QUIET_ORCHESTRATOR
 
@@ -308,10 +302,10 @@ async def _signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, d
     if waiter_id not in ctx.known_waiters:
         job = {"mode": "quiet_period", "route": route.name, "folder_url": decision.folder.url,
                "run_id": decision.run_id, "quiet_seconds": route.landing.quiet_seconds, "first_file": file}
-        started = await _start_waiter(ctx, client, QUIET_ORCHESTRATOR, waiter_id, job)
+        result = await _start_waiter(ctx, client, QUIET_ORCHESTRATOR, waiter_id, job)
         ctx.remember_waiter(waiter_id)
-        if started:
-            return _count(LandingOutcome("waiter_started", "quiet_waiter_started", decision.run_id))
+        if result.started:
+            return _count(LandingOutcome("waiter_started", "quiet_waiter_started", decision.run_id, result.how))
     for attempt in range(QUIET_SIGNAL_ATTEMPTS):
         try:
             await client.raise_event(waiter_id, FILE_EVENT, file)

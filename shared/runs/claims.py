@@ -57,6 +57,14 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def claim_etag(etag: Any) -> str:
+    """An ETag as claims are keyed on it: a listing's ``"0x8D..."`` and an event's ``0x8D...`` are one."""
+    text = str(etag or "").strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    return text.strip('"')
+
+
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
