@@ -73,6 +73,7 @@ class LandingContext:
             except StorageConnectionError:
                 log.warning("landing: connection %r is not configured; its routes match no events", connection)
         self.settings = settings
+        self.account_urls = urls  # connection name → blob account URL (the sweep lists with these)
         self.index = rules.build_route_index(settings, urls, urls.get(settings.state_connection))
         self._store = store
         self.marker_names = frozenset(route.landing.marker_name for route in settings.routes
