@@ -156,8 +156,9 @@ def wants_async(req: func.HttpRequest) -> bool:
         "respond-async" in (req.headers.get("Prefer") or "").lower()
 
 
-async def start(req: func.HttpRequest, client: Any, ledger: Any = None) -> func.HttpResponse:
-    """``ledger`` is injectable (fault-injection tests); by default the app's run ledger. An
+async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: Any = None) -> func.HttpResponse:
+    """``ledger`` and the claim ``policy`` are injectable (fault-injection tests); by default the app's run
+    ledger and the default lease. An
     ``Idempotency-Key`` reused with a different route or path answers 422: the key's claim keeps a
     fingerprint of the request that made it (``shared/runs/claims.py``)."""
     from ..runs.ids import fresh_run_id, idempotent_run_id
@@ -173,7 +174,8 @@ async def start(req: func.HttpRequest, client: Any, ledger: Any = None) -> func.
         run_id = idempotent_run_id(route.name, key) if key else fresh_run_id(route.name)
         try:
             result = await start_run(client, ledger or RunLedger.from_settings(settings), settings, route,
-                                     location, run_id=run_id, source="http")
+                                     location, run_id=run_id, source="http",
+                                     **({"policy": policy} if policy is not None else {}))
         except ClaimMismatch:
             raise HttpProblem(422, "header 'Idempotency-Key' was already used for a different request (another"
                                    " route or path); use a new key for a new request", run_id=run_id) from None
