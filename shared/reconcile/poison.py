@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,11 @@ def poison_queue_client(connection: str = "AzureWebJobsStorage", queue: str = PO
 
 
 async def redrive(queue: Any, ctx: Any, client: Any, *, max_messages: int,
-                  visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS) -> Counter:
+                  visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
+                  retry_after_seconds: Optional[int] = None) -> Counter:
     """Handle up to ``max_messages`` poison messages; counts: ``redriven`` (handled and deleted),
-    ``failed`` (left for a later re-drive), ``given_up`` (left for an operator), ``outcome:<action>``."""
+    ``failed`` (left for a later re-drive, visible again after ``retry_after_seconds``, by default the
+    ``visibility_timeout``), ``given_up`` (left for an operator), ``outcome:<action>``."""
     from azure.core.exceptions import ResourceNotFoundError
 
     from ..landing.functions import handle_queue_message
@@ -81,6 +83,8 @@ async def redrive(queue: Any, ctx: Any, client: Any, *, max_messages: int,
             log.warning("landing poison: message %s failed again (%s); it stays for a later re-drive",
                         message.id, type(exc).__name__)
             counts["failed"] += 1
+            if retry_after_seconds is not None and retry_after_seconds != visibility_timeout:
+                await asyncio.to_thread(queue.update_message, message, visibility_timeout=retry_after_seconds)
             continue
         await asyncio.to_thread(queue.delete_message, message)
         counts["redriven"] += 1

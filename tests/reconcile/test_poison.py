@@ -75,8 +75,8 @@ def test_a_message_that_fails_again_stays_and_the_bound_holds(landing_env, host,
         async def start_new(self, *_a, **_k):
             raise ConnectionError("host down")
 
-    # visibility_timeout=0: the failed ones are visible again at once (the default is 5 minutes)
-    counts = run_async(redrive(poison, context(env), Down(), max_messages=3, visibility_timeout=0))
+    # retry_after_seconds=0: the failed ones are visible again at once (by default after 5 minutes)
+    counts = run_async(redrive(poison, context(env), Down(), max_messages=3, retry_after_seconds=0))
     assert counts == {"failed": 3}
     assert host.instance_ids() == []
     later = run_async(redrive(poison, context(env), DurableOrchestrationClient(host.client_binding()),
