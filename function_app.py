@@ -217,3 +217,35 @@ def record_job_duration(payload: dict) -> dict:
     from shared.runs.history import record_job_duration as record
 
     return record(payload)
+
+
+# --- Self-healing: the reconcile sweep, backfill, the poison re-drive ------------------------------
+
+def _reconcile_schedule() -> str:
+    import os
+
+    return os.environ.get("RECONCILE_SCHEDULE", "").strip() or "0 */15 * * * *"
+
+
+@app.timer_trigger(schedule=_reconcile_schedule(), arg_name="timer", run_on_startup=False, use_monitor=True)
+@app.durable_client_input(client_name="client")
+async def reconcile_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    from shared.reconcile.api import reconcile_timer
+
+    await reconcile_timer(timer, client)
+
+
+@app.route(route="backfill", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def backfill(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import backfill_http
+
+    return await backfill_http(req, client)
+
+
+@app.route(route="landing/poison/redrive", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def redrive_landing_poison(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import redrive_poison_http
+
+    return await redrive_poison_http(req, client)

@@ -34,6 +34,9 @@ EXPECTED_TRIGGERS = {
     "redeliver_run": ("httpTrigger", "runs/{run_id}/redeliver", ["POST"], "FUNCTION"),
     "on_blob_created_queued": ("queueTrigger", None, None, None),
     "on_aml_run_event": ("eventGridTrigger", None, None, None),
+    "reconcile_sweep": ("timerTrigger", None, None, None),
+    "backfill": ("httpTrigger", "backfill", ["POST"], "FUNCTION"),
+    "redrive_landing_poison": ("httpTrigger", "landing/poison/redrive", ["POST"], "FUNCTION"),
 }
 
 

@@ -191,10 +191,14 @@ def wants_async(req: func.HttpRequest) -> bool:
 
 
 @guarded
-async def start(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: Any = None) -> func.HttpResponse:
+    """``ledger`` and the claim ``policy`` are injectable (fault-injection tests); by default the app's run
+    ledger and the default lease. An
+    ``Idempotency-Key`` reused with a different route or path answers 422: the key's claim keeps a
+    fingerprint of the request that made it (``shared/runs/claims.py``)."""
     from ..runs.ids import fresh_run_id, idempotent_run_id
     from ..runs.ledger import RunLedger
-    from ..runs.starter import start_run
+    from ..runs.starter import ClaimMismatch, start_run
 
     try:
         check_query(req.params, ())
@@ -204,8 +208,13 @@ async def start(req: func.HttpRequest, client: Any) -> func.HttpResponse:
         if key is not None and not (0 < len(key) <= 200):
             raise HttpProblem(400, "header 'Idempotency-Key' must be 1 to 200 characters")
         run_id = idempotent_run_id(route.name, key) if key else fresh_run_id(route.name)
-        result = await start_run(client, RunLedger.from_settings(settings), settings, route, location,
-                                 run_id=run_id, source="http")
+        try:
+            result = await start_run(client, ledger or RunLedger.from_settings(settings), settings, route,
+                                     location, run_id=run_id, source="http",
+                                     **({"policy": policy} if policy is not None else {}))
+        except ClaimMismatch:
+            raise HttpProblem(422, "header 'Idempotency-Key' was already used for a different request (another"
+                                   " route or path); use a new key for a new request", run_id=run_id) from None
     except HttpProblem as problem:
         return problem_response(problem)
     body = {"run_id": result.run_id, "route": route.name, "status": "Running", "input": location.url,

@@ -76,6 +76,14 @@ class StateStore:
         for blob in self._container.list_blobs(name_starts_with=prefix):
             yield blob.name
 
+    def page(self, prefix: str, continuation: Optional[str], page_size: int) -> "tuple[list[str], Optional[str]]":
+        """One page of names under ``prefix`` and the token of the next (``None`` after the last page)."""
+        self.ensure()
+        pages = self._container.list_blobs(name_starts_with=prefix, results_per_page=page_size).by_page(
+            continuation_token=continuation)
+        names = [blob.name for blob in next(pages, [])]
+        return names, pages.continuation_token or None
+
     def update(self, name: str, change: Change, *, attempts: int = 20) -> T:
         """Apply ``change(document or None) -> (result, new_document)`` atomically and return ``result``.
 
