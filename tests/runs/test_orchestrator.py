@@ -152,12 +152,29 @@ def test_permanent_submit_error_fails_at_once(sim):
     assert svc.calls == ["submit_job"]
 
 
-def test_repeated_status_errors_fail_the_run(sim):
+def test_a_status_outage_never_ends_the_run_it_backs_off_until_the_job_is_readable_again(sim):
+    """Issue 9 item 4: 100 unreadable statuses in a row (max_status_errors=4) do not end the run."""
     host, svc = sim(SimJob(timeline(36000)), status_errors=100)
-    start(host, PollPolicy(duration_aware=False, max_status_errors=4))
-    out = drive(host, RUN)["output"]
-    assert out["outcome"] == "Failed" and "4 times in a row" in out["error"] and "503" in out["error"]
-    assert len(svc.status_calls) == 4
+    start(host, PollPolicy(duration_aware=False, max_status_errors=4, deadline_hours=48))
+    status = drive(host, RUN)
+    out = status["output"]
+    assert out["outcome"] == "Succeeded" and "cancel_job" not in svc.calls
+    failing = [t for t, s in svc.status_calls if s is None]
+    assert len(failing) == 100
+    gaps = [round(b - a, 3) for a, b in zip([0.0] + failing, failing)]
+    assert gaps[:6] == [15.0, 15.0, 30.0, 60.0, 120.0, 240.0]            # capped exponential back-off
+    assert max(gaps) == 900.0 and gaps[-1] == 900.0
+
+
+def test_a_permanent_status_outage_cancels_the_job_at_the_deadline(sim):
+    """The run ends only once its job was asked to cancel: the deadline path, never 'too many errors'."""
+    host, svc = sim(SimJob(timeline(10 * 24 * 3600)), status_errors=10 ** 6)
+    start(host, PollPolicy(duration_aware=False, max_status_errors=3, deadline_hours=6))
+    status = drive(host, RUN)
+    out = status["output"]
+    assert out["outcome"] == "TimedOut" and "6 h" in out["error"]
+    assert svc.cancelled_at == pytest.approx(6 * 3600.0)
+    assert svc.calls.count("cancel_job") == 1 and status["customStatus"]["status_errors"] > 3
 
 
 def test_a_status_error_then_success_resets_the_count(sim):
