@@ -212,9 +212,10 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
 
 
 def _monitor(run: _Run) -> Generator[Any, Any, Optional[dict]]:
-    """Watch the job until it ends. Each turn acts on the state, in this order: a cancel request; a job
-    that ended; the deadline; the end of this execution; otherwise wait for the next poll (unless a claim
-    wants a status call now) and poll. Returns the summary, or ``None`` after ``continue_as_new``."""
+    """Watch the job until it ends. Each turn acts on the state, in this order: a job that ended; a cancel
+    request; the deadline; the end of this execution (once a pending claim was checked); otherwise wait for
+    the next poll (unless a claim wants a status call now) and poll. Returns the summary, or ``None`` after
+    ``continue_as_new``."""
     s = run.state
     deadline = parse_iso(s.deadline)
     poll_due = False
@@ -226,7 +227,7 @@ def _monitor(run: _Run) -> Generator[Any, Any, Optional[dict]]:
         if run.now >= deadline:
             return (yield from _end_by_cancelling(
                 run, "TimedOut", f"the job did not finish within {run.policy.deadline_hours:g} h"))
-        if s.polls_here >= run.policy.polls_per_execution:
+        if s.polls_here >= run.policy.polls_per_execution and s.claim is None:
             if (yield from _continue_as_new(run)):
                 return None
             continue  # an event drained on the way out needs acting on first

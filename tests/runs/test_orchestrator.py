@@ -347,3 +347,21 @@ def test_history_is_replay_safe_no_wall_clock(sim):
         runs.append([(e["EventType"], e.get("Name"), e.get("FireAt")) for h in host.executions(RUN) for e in h
                      if e["EventType"] in (int(ET.TASK_SCHEDULED), int(ET.TIMER_CREATED))])
     assert runs[0] == runs[1]
+
+
+def test_a_job_outliving_1750_polls_is_watched_to_the_end(sim):
+    """Issue 9 item 4: ``growth ** polls`` overflowed after about 1,750 polls and orphaned the job. The run
+    resumes (as after continue_as_new) at poll 1,740 of a 60-hour job and polls on past 1,751."""
+    from shared.runs.state import MonitorState
+
+    host, svc = sim(SimJob(timeline(1760 * 120.0)))
+    svc.submitted_at = START - timedelta(seconds=1740 * 120.0)
+    data = run_input(PollPolicy(duration_aware=False, deadline_hours=90 * 24, polls_per_execution=10), RUN)
+    data["monitor"] = MonitorState(phase="monitoring", started_at="2024-05-29T10:00:00Z", deadline="2024-08-29T10:00:00Z",
+                                   job_name="job-1", job_status="Running", submitted_at="2024-05-29T10:00:00Z",
+                                   polls=1740).to_dict()
+    host.start("run_orchestrator", data, instance_id=RUN)
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded"
+    assert status["output"]["polls"] == 1740 + len(svc.status_calls) >= 1760
+    assert {round(b - a) for (a, _), (b, _) in zip(svc.status_calls, svc.status_calls[1:])} == {120}
