@@ -12,6 +12,8 @@ from .handler import LandingContext, LandingOutcome, handle_blob_created, landin
 
 log = logging.getLogger(__name__)
 
+CHECK_NAMES_KEPT = 10   # names per list in a manifest check's answer (it is stored in Durable history)
+
 
 def _settings(event_id: Any) -> AppSettings:
     try:
@@ -89,8 +91,10 @@ def check_manifest(payload: dict, settings: Optional[AppSettings] = None,
     if listing.subfolders and not route.landing.ignore_subfolders:
         return {"error": rules.assess_folder(listing, route, folder.path).detail}
     check = rules.check_manifest(entries, listing.files)
-    return {"complete": check.complete, "missing": list(check.missing), "mismatched": list(check.mismatched),
-            "listed": len(entries), "summary": check.describe()}
+    # Stored in the waiter's history at every check: counts and the first few names, never the whole lists.
+    return {"complete": check.complete, "missing": list(check.missing[:CHECK_NAMES_KEPT]),
+            "missing_count": len(check.missing), "mismatched": list(check.mismatched[:CHECK_NAMES_KEPT]),
+            "mismatched_count": len(check.mismatched), "listed": len(entries), "summary": check.describe()}
 
 
 async def start_folder_run(payload: dict, client: Any, settings: Optional[AppSettings] = None,

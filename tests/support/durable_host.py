@@ -32,7 +32,12 @@ OutOfProcOrchestrationShim.cs, TaskActivityShim.cs, the SDK's Task.py/TaskOrches
   ``TaskFailed`` → a retry timer (next id, fires after ``firstRetryIntervalInMilliseconds``,
   backoff 1) → ``TimerFired`` → the next attempt (next id) ... and, when attempts are exhausted,
   one *extra* timer before the SDK fails the task (the SDK's ``RetryAbleTask`` expects that).
-  Exactly one new event is delivered per episode, which keeps the numbering exact.
+  By default one new event is delivered per episode, which keeps the numbering exact.
+* Batched episodes: the real host hands an orchestrator every message that arrived since its last
+  episode at once (a timer and a cancel; the last activity result and an event). With
+  ``events_per_episode=None`` every episode delivers the whole inbox; ``with host.hold(id):``
+  runs no episode for that instance inside the block (activities and timers go on, their results
+  and raised events queue up in order) and the next episode delivers everything queued at once.
 * ``TaskFailed.Reason`` = ``"Activity function '<name>' failed: <message>"`` like
   TaskActivityShim; ``Details`` = a JSON description of the exception.
 * Orchestrator failure → runtimeStatus Failed, output
@@ -54,13 +59,13 @@ OutOfProcOrchestrationShim.cs, TaskActivityShim.cs, the SDK's Task.py/TaskOrches
 
 Not modelled: sub-orchestrations, entities, ``call_http``, suspend/resume/rewind/restart
 (501), durable timers' storage-side max length, the TimerFired of a cancelled timer (dropped
-here; DTFx still delivers it later, which the SDK ignores), batching several new events into
-one episode, ``showHistoryOutput``, task hubs/connections (one hub), and the extension's
+here; DTFx still delivers it later, which the SDK ignores), ``showHistoryOutput``, task hubs/connections (one hub), and the extension's
 "friendly" history format (``historyEvents`` is a simplified list).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import inspect
 import itertools
@@ -317,6 +322,8 @@ class _Instance:
     retry_by_task: dict = field(default_factory=dict)
     retry_by_timer: dict = field(default_factory=dict)
     inbox: deque = field(default_factory=deque)
+    held: bool = False                    # ``hold``: no episode until released
+    deliver_all: bool = False             # the next episode delivers the whole inbox
     waiting_for: set = field(default_factory=set)
     ready_seq: Optional[int] = None
     episodes: int = 0
@@ -342,6 +349,8 @@ class DurableTestHost:
     :param schema: replay schema the "extension" advertises: ``"host"`` (default) or 0/1/2.
     :param activity_mode: ``"inline"`` (run by the driving thread, deterministic; default for
         the simulated clock) or ``"threads"`` (a thread pool; default for the scaled clock).
+    :param events_per_episode: new events delivered per episode: 1 (default) or ``None`` for
+        all that are queued, as the real host batches them.
     """
 
     def __init__(self, orchestrators: Mapping[str, Callable[[str], str]],
@@ -349,7 +358,10 @@ class DurableTestHost:
                  clock: ClockArg = "simulated", speed: float = 1.0,
                  start: Optional[datetime] = None, schema: SchemaArg = "host",
                  task_hub: str = "TestHubName", activity_mode: Optional[str] = None,
-                 max_activity_workers: int = 8):
+                 max_activity_workers: int = 8, events_per_episode: Optional[int] = 1):
+        if events_per_episode is not None and events_per_episode < 1:
+            raise ValueError("events_per_episode must be >= 1 or None")
+        self.events_per_episode = events_per_episode
         self.orchestrators = dict(orchestrators)
         self.activities = dict(activities)
         if clock == "simulated":
@@ -490,6 +502,28 @@ class DurableTestHost:
         status = self._terminate(instance_id, reason)
         if status != 202:
             raise HostError(f"terminate({instance_id!r}) → HTTP {status}")
+
+    @contextlib.contextmanager
+    def hold(self, instance_id: str):
+        """Run no episode of ``instance_id`` inside the block; on exit the next episode delivers every
+        event queued meanwhile (activity results, fired timers, raised events) at once, in order."""
+        with self._cv:
+            inst = self._get(instance_id)
+            inst.held = True
+        try:
+            yield self
+        finally:
+            with self._cv:
+                inst.held = False
+                if inst.inbox:
+                    inst.deliver_all = True
+                    self._mark_ready(inst)
+                self._cv.notify_all()
+
+    def inbox(self, instance_id: str) -> list[dict]:
+        """The events queued for the instance's next episode (deep copy)."""
+        with self._lock:
+            return copy.deepcopy(list(self._get(instance_id).inbox))
 
     def advance(self, seconds: Union[float, timedelta], *, run: bool = True) -> None:
         """Move the clock forward, fire the timers now due and (``run``) run until idle."""
@@ -733,7 +767,7 @@ class DurableTestHost:
         if self._closed:
             raise HostError("host is closed")
         self._enqueue_due_timers()
-        ready = [i for i in self._instances.values() if i.ready_seq is not None]
+        ready = [i for i in self._instances.values() if i.ready_seq is not None and not i.held]
         if ready:
             inst = min(ready, key=lambda i: i.ready_seq)
             inst.ready_seq = None
@@ -756,7 +790,7 @@ class DurableTestHost:
 
     def _idle_wait_locked(self, fire_timers: bool) -> Optional[float]:
         """None if nothing will happen without outside input; else seconds to wait."""
-        if any(i.ready_seq is not None for i in self._instances.values()) or self._work_queue:
+        if any(i.ready_seq is not None and not i.held for i in self._instances.values()) or self._work_queue:
             return 0.0
         if self._inflight:
             return 0.05
@@ -797,7 +831,7 @@ class DurableTestHost:
 
     def _run_episode(self, inst: _Instance) -> None:
         now = self.clock.now()
-        delivered: Optional[dict] = None
+        delivered: list[dict] = []
         self._new_episode(inst, now)
         if not inst.started:
             inst.started = True
@@ -807,8 +841,12 @@ class DurableTestHost:
                 OrchestrationInstance={"InstanceId": inst.instance_id,
                                        "ExecutionId": inst.execution_id}))
         else:
-            delivered = inst.inbox.popleft()
-            inst.history.append(delivered)
+            count = len(inst.inbox) if inst.deliver_all or self.events_per_episode is None \
+                else min(len(inst.inbox), self.events_per_episode)
+            inst.deliver_all = False
+            for _ in range(count):
+                delivered.append(inst.inbox.popleft())
+            inst.history.extend(delivered)
         inst.status = "Running"
         inst.episodes += 1
         inst.last_updated = now
@@ -834,8 +872,8 @@ class DurableTestHost:
         if state.get("customStatus") is not None:
             inst.custom_status = state["customStatus"]
 
-        if delivered is not None:
-            self._after_delivery(inst, delivered, now)
+        for event in delivered:
+            self._after_delivery(inst, event, now)
 
         if state.get("error"):
             self._fail(inst, state["error"], now)
