@@ -363,6 +363,8 @@ def _poll(r: "_Run", w: Optional[_Waiters]) -> Generator[Any, Any, tuple[str, Op
         r.publish("monitoring", status_errors=r.monitor["status_errors"] + 1, last_error=result["error"],
                   last_polled_at=iso(r.now))
         return _DONE, None
+    if result.get("job_name") and result["job_name"] != r.monitor["job_name"]:  # a duplicate failed on its path
+        r.publish("monitoring", job_name=result["job_name"], replaced_job=result.get("replaces"))
     r.publish("monitoring", job_status=result["status"], status_errors=0, last_polled_at=iso(r.now),
               job_error=result.get("job_error"), studio_url=result.get("studio_url") or r.monitor.get("studio_url"))
     return _DONE, result["status"]

@@ -210,7 +210,7 @@ def test_tokens_never_reach_logs_or_errors(server, clock, caplog):
     client, credential = make_client(clock)
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(errors.AuthenticationError) as caught:
-            client.submit(endpoint(server), {}, "r")
+            client.get_job(endpoint(server), "job-1", "unused", "2024-04-01")
     token = credential.issued[0].token
     assert token not in caplog.text and token not in str(caught.value)
-    assert "retrying job submission" in caplog.text
+    assert "retrying job status" in caplog.text
