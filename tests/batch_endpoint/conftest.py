@@ -17,7 +17,7 @@ from shared.batch_endpoint.client import BatchEndpointClient, RetryPolicy
 from shared.config import parse_settings
 from tests.emulator.helpers import SAMPLE, emulator_config_dict
 
-DATASTORE_CONTAINER = "azureml-blobstore"
+DATASTORE_CONTAINER = "idem-blobstore"  # its own: tests/emulator creates azureml-blobstore
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,9 @@ def datastore(azurite) -> ContainerClient:
 
 @pytest.fixture
 def emu(azurite, datastore) -> Iterator[EmulatorServer]:
-    server = EmulatorServer(load_config(emulator_config_dict(azurite.default.blob_connection_string), SAMPLE))
+    config = emulator_config_dict(azurite.default.blob_connection_string)
+    config["datastores"]["workspaceblobstore"]["container"] = DATASTORE_CONTAINER
+    server = EmulatorServer(load_config(config, SAMPLE))
     server.start()
     try:
         yield server
