@@ -95,6 +95,7 @@ class SubmitRequest:
     name: str | None
     experiment_name: str | None
     tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict)  # user properties (experimentName aside)
     description: str | None = None
     input_echo: Mapping[str, Any] = field(default_factory=dict)  # camelCase echo for the resource
     output_echo: Mapping[str, Any] = field(default_factory=dict)
@@ -142,11 +143,18 @@ def parse_submit(raw: bytes) -> SubmitRequest:
         raise ContractError(400, "BadRequest", "The request body must be a JSON object with a 'properties' object.")
     job_input = _parse_input(props)
     job_output = _parse_output(props)
+    user_properties = ci_get(props, "properties") or {}
+    if not isinstance(user_properties, Mapping):
+        raise ContractError(400, "BadRequest", "'properties.properties' must be an object.")
+    tags = ci_get(props, "tags") or {}
+    if not isinstance(tags, Mapping):
+        raise ContractError(400, "BadRequest", "'properties.tags' must be an object.")
     return SubmitRequest(
         input=job_input, output=job_output, overrides=_parse_overrides(props),
         name=_opt_str(ci_get(props, "name")),
-        experiment_name=_opt_str(ci_get(ci_get(props, "properties") or {}, "experimentName")),
-        tags={str(k): str(v) for k, v in (ci_get(props, "tags") or {}).items()},
+        experiment_name=_opt_str(ci_get(user_properties, "experimentName")),
+        tags={str(k): str(v) for k, v in tags.items()},
+        properties={str(k): str(v) for k, v in user_properties.items() if str(k).lower() != "experimentname"},
         description=_opt_str(ci_get(props, "description")),
         input_echo={job_input.name: {"jobInputType": job_input.type, "uri": job_input.uri}},
         output_echo={job_output.name: {"jobOutputType": job_output.type, "uri": job_output.uri}} if job_output else {},

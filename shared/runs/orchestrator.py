@@ -285,6 +285,11 @@ def _poll(run: _Run, *, raced: bool = True) -> Generator[Any, Any, None]:
                         run.run["run_id"], s.job_name, s.status_errors, s.last_error)
         run.publish()
         return
+    if result.get("job_name") and result["job_name"] != s.job_name:
+        # a duplicate job failed on this attempt's output path: the status call handed the run to the job that
+        # owns the path (shared/activities.py), and the run follows that job from now on
+        run.info("following job %s, which owns the output path (was %s)", result["job_name"], s.job_name)
+        s.job_name = result["job_name"]
     s.job_status, s.status_errors, s.last_error = normalise(result["status"]), 0, None
     s.job_error = redact(result["job_error"]) if result.get("job_error") else None
     s.studio_url = result.get("studio_url") or s.studio_url
