@@ -86,6 +86,24 @@ class CallBudget:
         return {"bytes": self.bytes, "seconds": self.seconds, "files": self.files}
 
 
+class _RedactRecord(logging.Filter):
+    """Rewrites a log record's text through ``redact``: urllib3 logs each request line, query string (a SAS
+    connection's ``sig``) included, at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def _redact_transport_logs() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactRecord) for f in logger.filters):
+        logger.addFilter(_RedactRecord())
+
+
 class StorageClients:
     """Blob clients by connection name (the Functions convention, via ``shared.storage.connections``).
 
@@ -97,6 +115,7 @@ class StorageClients:
         self.environ = environ
         self.client_kwargs = client_kwargs
         self._services: dict[str, Any] = {}
+        _redact_transport_logs()
 
     def service(self, connection: str) -> Any:
         from ..config.loader import is_loopback_url
