@@ -1,12 +1,16 @@
-"""Delivery activity bodies: plan, copy one file to one sink, write a sink's receipt, notify.
+"""Delivery activity bodies: plan, copy a batch of files to one sink, write a sink's receipt.
 
-Inputs and outputs are plain JSON (they are stored in Durable history): locations, names, sizes and
+Inputs and outputs are plain JSON (they are stored in Durable history): locations, names, sizes, ETags and
 checksums, never a SAS, key or token. Configuration (sinks, connections, notification targets) is read here
 from the app's settings, not taken from the payload, so history cannot redirect a copy.
 
+Every activity is at-least-once: a re-run after a lost answer finds what the first run wrote (one listing of
+the sink per batch; staged blocks of a large file) and only does what is missing.
+
 Error convention (as in ``shared/activities.py``): a permanent problem is *returned* as ``{"error": ...}``
 naming the sink and the file, so the run fails at once with that message; a transient one raises (with the
-same naming), so the orchestration's retry policy applies.
+same naming), so the orchestration's retry policy applies. Every error text goes through
+``shared.redact.redact``: a SAS connection string's signature never reaches history or a log.
 """
 
 from __future__ import annotations
@@ -14,22 +18,90 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..config import AppSettings, load_settings
 from ..config.models import Route
-from ..storage.uris import BlobLocation, parse_blob_url, resolve_azureml_uri, same_account
+from ..redact import redact
+from ..storage.uris import BlobLocation, parse_blob_url, resolve_azureml_uri
 from . import copy as engine
 from .sinks import receipt_location, relative_name, sink_location
 
 log = logging.getLogger(__name__)
 
 RECEIPT_SCHEMA = "batch-delivery-receipt/1"
+ITEM_WORKERS = 16          # small files of one batch copied concurrently inside one activity call
+LIST_LIMIT = 5_000         # sink entries read per listing before falling back to one HEAD per file
+MAX_ERRORS_IN_MESSAGE = 5
 
 
 class DeliveryConfigError(Exception):
     """A sink or datastore cannot be reached as configured (permanent)."""
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    """What one copy activity call may do, so that it ends well inside ``functionTimeout``.
+
+    App settings: ``DELIVERY_MIB_PER_CALL`` (bytes moved through the function per call, default 1024),
+    ``DELIVERY_SECONDS_PER_CALL`` (no new chunk starts after this, default 240; functionTimeout is 600 on
+    Consumption), ``DELIVERY_FILES_PER_CALL`` (files per batch, default 500)."""
+
+    bytes: int = 1024 * engine.MIB
+    seconds: float = 240.0
+    files: int = 500
+
+    SETTINGS = {"bytes": ("DELIVERY_MIB_PER_CALL", engine.MIB), "seconds": ("DELIVERY_SECONDS_PER_CALL", 1),
+                "files": ("DELIVERY_FILES_PER_CALL", 1)}
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "CallBudget":
+        values = {}
+        for attr, (setting, unit) in cls.SETTINGS.items():
+            text = (environ.get(setting) or "").strip()
+            if not text:
+                continue
+            try:
+                number = float(text)
+            except ValueError:
+                number = float("nan")
+            if not (0 < number <= 10 ** 7):
+                raise DeliveryConfigError(f"app setting {setting}: must be a positive number, not {text[:40]!r}")
+            values[attr] = int(number * unit) if attr != "seconds" else number
+        return cls(**values)
+
+    @classmethod
+    def of(cls, data: Optional[Mapping[str, Any]]) -> "CallBudget":
+        default = cls()
+        data = data or {}
+        return cls(bytes=int(data.get("bytes", default.bytes)), seconds=float(data.get("seconds", default.seconds)),
+                   files=int(data.get("files", default.files)))
+
+    def as_json(self) -> dict:
+        return {"bytes": self.bytes, "seconds": self.seconds, "files": self.files}
+
+
+class _RedactRecord(logging.Filter):
+    """Rewrites a log record's text through ``redact``: urllib3 logs each request line, query string (a SAS
+    connection's ``sig``) included, at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def _redact_transport_logs() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactRecord) for f in logger.filters):
+        logger.addFilter(_RedactRecord())
 
 
 class StorageClients:
@@ -43,6 +115,7 @@ class StorageClients:
         self.environ = environ
         self.client_kwargs = client_kwargs
         self._services: dict[str, Any] = {}
+        _redact_transport_logs()
 
     def service(self, connection: str) -> Any:
         from ..storage.connections import blob_service_client
@@ -51,20 +124,29 @@ class StorageClients:
             self._services[connection] = blob_service_client(connection, self.environ, **self.client_kwargs)
         return self._services[connection]
 
+    def account_url(self, connection: str) -> str:
+        """The connection's account, canonical and without credentials (a client's ``url`` carries a SAS)."""
+        from ..paths import canonical_account_url
+        from ..storage.connections import StorageConnectionError, account_url_of
+
+        try:
+            return canonical_account_url(account_url_of(connection, self.environ))
+        except StorageConnectionError as exc:
+            raise DeliveryConfigError(redact(str(exc))) from None
+
     def blob(self, connection: str, location: BlobLocation) -> Any:
         """A blob client for ``location``; the connection must reach that location's account."""
+        from ..paths import canonical_account_url
         from ..storage.connections import StorageConnectionError
 
+        reaches = self.account_url(connection)
+        if reaches != canonical_account_url(location.account_url):
+            raise DeliveryConfigError(f"connection {connection!r} reaches {reaches}, not the account of"
+                                      f" {location.url}")
         try:
             service = self.service(connection)
         except StorageConnectionError as exc:
-            raise DeliveryConfigError(str(exc)) from None
-        from ..storage.connections import account_url_of
-
-        reached = account_url_of(connection, self.environ)  # never service.url: it carries a SAS
-        if not same_account(reached, location.account_url):
-            raise DeliveryConfigError(f"connection {connection!r} reaches {reached}, not the"
-                                      f" account of {location.url}")
+            raise DeliveryConfigError(redact(str(exc))) from None
         return service.get_blob_client(location.container, location.path)
 
     def key(self, connection: str) -> Optional[tuple[str, str]]:
@@ -78,13 +160,16 @@ def _describe_error(exc: BaseException) -> str:
     from azure.core.exceptions import HttpResponseError
 
     if isinstance(exc, HttpResponseError):
-        code = getattr(exc, "error_code", None) or (exc.response.headers.get("x-ms-error-code")
-                                                     if exc.response is not None else None)
-        code = getattr(code, "value", code)
-        status = exc.status_code
+        code = _error_code(exc)
         first = (exc.reason or str(exc).splitlines()[0] if str(exc) else "").strip()
-        return engine.redact(f"HTTP {status} {code or ''} {first}".replace("  ", " ").strip())
-    return engine.redact(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip())
+        return redact(f"HTTP {exc.status_code} {code or ''} {first}".replace("  ", " ").strip())
+    return redact(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip())
+
+
+def _error_code(exc: Any) -> Optional[str]:
+    code = getattr(exc, "error_code", None) or (exc.response.headers.get("x-ms-error-code")
+                                                if getattr(exc, "response", None) is not None else None)
+    return getattr(code, "value", code)
 
 
 def _is_auth_error(exc: BaseException) -> bool:
@@ -94,13 +179,27 @@ def _is_auth_error(exc: BaseException) -> bool:
         isinstance(exc, HttpResponseError) and exc.status_code in (401, 403))
 
 
+def _is_source_changed(exc: BaseException) -> bool:
+    from azure.core.exceptions import HttpResponseError
+
+    return isinstance(exc, engine.SourceChanged) or (
+        isinstance(exc, HttpResponseError) and exc.status_code == 412
+        and _error_code(exc) in ("ConditionNotMet", "SourceConditionNotMet", None))
+
+
 def _is_permanent(exc: BaseException) -> bool:
     from azure.core.exceptions import HttpResponseError
 
     if _is_auth_error(exc) or isinstance(exc, DeliveryConfigError):
         return True
     return isinstance(exc, HttpResponseError) and exc.status_code in (400, 404, 405, 409, 411, 413, 416) \
-        and getattr(exc, "error_code", None) not in ("ContainerNotFound",)
+        and _error_code(exc) not in ("ContainerNotFound",)
+
+
+def _output_entry(name: str, path: str, found: engine.BlobFacts) -> dict:
+    """One output as the plan records it: the copy later reads exactly this version (ETag) and trusts its MD5."""
+    return {"file": name, "path": path, "bytes": found.size, "etag": found.etag, "md5": found.md5,
+            "content_type": found.content_type}
 
 
 def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClients) -> tuple[Any, list[dict]]:
@@ -113,7 +212,7 @@ def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClien
         for item in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
             if (item.metadata or {}).get("hdi_isfolder") == "true":
                 continue  # ADLS directory placeholder
-            files.append({"file": relative_name(folder, item.name), "path": item.name, "bytes": item.size})
+            files.append(_output_entry(relative_name(folder, item.name), item.name, engine.facts_of(item)))
         files.sort(key=lambda f: f["file"])
         if not files:
             raise FileNotFoundError(f"the job wrote no files under {BlobLocation(output.account_url, output.container, prefix).url}")
@@ -121,7 +220,7 @@ def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClien
     found = engine.facts(clients.blob(datastore.connection, output))
     if found is None:
         raise FileNotFoundError(f"the job's output file {output.url} does not exist")
-    return datastore, [{"file": output.path.rsplit("/", 1)[-1], "path": output.path, "bytes": found.size}]
+    return datastore, [_output_entry(output.path.rsplit("/", 1)[-1], output.path, found)]
 
 
 def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
@@ -134,9 +233,10 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
     if not route.sinks:
         return {"files": [], "sinks": [], "copies": []}
     try:
+        budget = CallBudget.from_environ(clients.environ)
         datastore, files = _files(settings, route, run, clients)
     except (FileNotFoundError, KeyError, DeliveryConfigError) as exc:
-        return {"error": f"locating the outputs of {run['output_uri']}: {exc}"}
+        return {"error": redact(f"locating the outputs of {run['output_uri']}: {exc}")}
     except Exception as exc:
         if _is_permanent(exc):
             return {"error": f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}"}
@@ -151,141 +251,292 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
                                        run_id=run["run_id"], date=date, file_name=f["file"])
                 clients.blob(sink.connection, target)  # validates the connection and the account
             except (ValueError, DeliveryConfigError) as exc:
-                return {"error": f"sink {sink.name!r}: file {f['file']!r}: {exc}"}
+                return {"error": redact(f"sink {sink.name!r}: file {f['file']!r}: {exc}")}
             destinations.append(target)
             copies.append({"sink": sink.name, "file": f["file"], "source_path": f["path"], "bytes": f["bytes"],
+                           "etag": f["etag"], "md5": f["md5"], "content_type": f["content_type"],
                            "destination": target.url})
         sinks.append({"sink": sink.name, "receipt": receipt_location(destinations).url})
     return {"datastore": datastore.name, "files": files, "sinks": sinks, "copies": copies,
-            "copy_timeout_minutes": route.delivery.copy_timeout_minutes}
+            "copy_timeout_minutes": route.delivery.copy_timeout_minutes, "budget": budget.as_json()}
+
+
+# --- copy -------------------------------------------------------------------------------------------------
+
+ITEM_KEYS = ("file", "source_path", "destination", "bytes", "etag", "md5", "content_type")
 
 
 def copy_output(payload: dict, settings: Optional[AppSettings] = None,
                 clients: Optional[StorageClients] = None) -> dict:
-    """Copy one output file to one sink, or find it already there; verified by length and MD5.
+    """Copy a batch of output files (``items``) to one sink; each is verified, or found already there.
 
-    Returns ``state``: ``skipped`` (an identical copy exists), ``copied`` (copied and verified) or ``pending``
-    (a server-side copy is still running; call again later: the call is idempotent and then verifies it).
+    Returns ``{"sink", "results": [...], "sent_bytes"}``, one result per item with ``state``:
+
+    * ``skipped``: the sink already holds this version (one listing of the sink answers this for the batch);
+    * ``copied``: copied now (a server-side copy, a Put Blob, or the last blocks of a large file committed);
+    * ``partial``: a large file whose call budget ran out; its blocks are staged, call again to continue;
+    * ``pending``: a server-side copy still running in storage; call again later to check.
+
+    The call is idempotent: a re-run (lost answer, retry, twin worker) re-derives everything from storage.
+    A payload with one file's fields instead of ``items`` returns that file's result alone.
     """
+    if "items" not in payload:
+        item = {k: payload[k] for k in ITEM_KEYS if k in payload}
+        out = _copy_batch({**payload, "items": [item]}, settings, clients)
+        if out.get("error"):
+            return {"sink": payload["sink"], "file": payload["file"], "destination": payload["destination"],
+                    "error": out["error"]}
+        return {"sink": payload["sink"], **out["results"][0]}
+    return _copy_batch(payload, settings, clients)
+
+
+class _Batch:
+    """One call's shared state: clients, the budget left, the source signer, the strategy in force."""
+
+    def __init__(self, payload: dict, settings: AppSettings, clients: StorageClients):
+        self.clients = clients
+        self.route = settings.route(payload["route"])
+        self.sink = self.route.sink(payload["sink"])
+        self.datastore = settings.datastores[payload["datastore"]]
+        self.budget = CallBudget.of(payload.get("budget"))
+        self.deadline = time.monotonic() + self.budget.seconds
+        self.strategy = self.route.delivery.strategy
+        self.server_side_off: Optional[str] = None
+        self._sent = 0
+        self._lock = threading.Lock()
+        self._delegation_key: Any = None
+
+    def label(self, item: dict) -> str:
+        return f"sink {self.sink.name!r}: file {item['file']!r}"
+
+    def sent(self, n: int) -> None:
+        with self._lock:
+            self._sent += n
+
+    @property
+    def sent_bytes(self) -> int:
+        return self._sent
+
+    def bytes_left(self) -> int:
+        return max(0, self.budget.bytes - self._sent)
+
+    def source(self, item: dict) -> tuple[BlobLocation, Any]:
+        location = BlobLocation(self.datastore.account_url, self.datastore.container, item["source_path"])
+        return location, self.clients.blob(self.datastore.connection, location)
+
+    def sas_url(self, source: Any) -> str:
+        valid_for = timedelta(minutes=self.route.delivery.copy_timeout_minutes + 60)
+        key = self.clients.key(self.datastore.connection)
+        return engine.source_sas_url(source, valid_for=valid_for, account_key=key,
+                                     delegation_key=None if key else self._user_delegation_key)
+
+    def _user_delegation_key(self) -> Any:
+        with self._lock:  # one key per call, not one per file
+            if self._delegation_key is None:
+                self._delegation_key = engine.user_delegation_key(
+                    self.clients.service(self.datastore.connection),
+                    valid_for=timedelta(minutes=self.route.delivery.copy_timeout_minutes + 60))
+            return self._delegation_key
+
+
+def _copy_batch(payload: dict, settings: Optional[AppSettings], clients: Optional[StorageClients]) -> dict:
     settings = settings or load_settings()
     clients = clients or StorageClients()
-    route = settings.route(payload["route"])
-    label = f"sink {payload['sink']!r}: file {payload['file']!r}"
-    result = {"sink": payload["sink"], "file": payload["file"], "destination": payload["destination"]}
+    items = payload["items"]
     try:
-        sink = route.sink(payload["sink"])
-        datastore = settings.datastores[payload["datastore"]]
-        source_loc = BlobLocation(datastore.account_url, datastore.container, payload["source_path"])
-        source = clients.blob(datastore.connection, source_loc)
-        target = parse_blob_url(payload["destination"])
-        destination = clients.blob(sink.connection, target)
-        container = clients.service(sink.connection).get_container_client(target.container)
-        outcome = _copy_verified(route, datastore.connection, clients, source, destination, container, label)
-    except engine.CopyVerificationError as exc:
-        raise RuntimeError(f"{label}: verification failed: {exc}") from None  # transient: a retry re-copies
+        batch = _Batch(payload, settings, clients)
+        targets = [parse_blob_url(item["destination"]) for item in items]
+        for target in targets:
+            clients.blob(batch.sink.connection, target)
+        found = _destination_facts(clients, batch.sink.connection, targets)
     except Exception as exc:
-        config_problem = isinstance(exc, (DeliveryConfigError, KeyError, FileNotFoundError))
-        message = f"{label} ({payload['destination']}): {exc if config_problem else _describe_error(exc)}"
-        if _is_auth_error(exc):
-            message = (f"{label} ({payload['destination']}): storage refused the credentials"
-                       f" ({_describe_error(exc)}); check the connections of the sink and the datastore")
-        if config_problem or _is_permanent(exc):
-            log.warning("copy failed permanently: %s", message)
-            return {**result, "error": message}
-        log.warning("copy failed, will be retried: %s", message)
-        raise RuntimeError(message) from None
-    return {**result, **outcome}
+        names = [item["file"] for item in items]
+        more = f" (and {len(names) - 1} more in this batch)" if len(names) > 1 else ""
+        message = _error_message(f"sink {payload['sink']!r}: file {names[0]!r}{more}" if names
+                                 else f"sink {payload['sink']!r}", exc)
+        if message.permanent:
+            log.warning("delivery to a sink failed permanently: %s", message.text)
+            return {"sink": payload["sink"], "error": message.text}
+        log.warning("delivery to a sink failed, will be retried: %s", message.text)
+        raise RuntimeError(message.text) from None
+
+    results: list[Optional[dict]] = [None] * len(items)
+    large: list[int] = []
+
+    def first_pass(index: int) -> None:
+        item = items[index]
+        try:
+            outcome = _deliver(batch, item, found[(targets[index].container, targets[index].path)], stream=False)
+        except Exception as exc:
+            results[index] = _failure(batch, item, exc)
+            return
+        if outcome is None:
+            large.append(index)     # needs chunked streaming: done one at a time below, within the budget
+        else:
+            results[index] = outcome
+
+    with ThreadPoolExecutor(max_workers=min(ITEM_WORKERS, max(1, len(items))),
+                            thread_name_prefix="deliver") as pool:
+        list(pool.map(first_pass, range(len(items))))
+    for index in sorted(large):
+        item = items[index]
+        try:
+            results[index] = _deliver(batch, item, found[(targets[index].container, targets[index].path)],
+                                      stream=True)
+        except Exception as exc:
+            results[index] = _failure(batch, item, exc)
+
+    transient = [r["retry"] for r in results if r.get("retry")]
+    if transient and not any(r.get("error") for r in results):
+        more = f" (+{len(transient) - MAX_ERRORS_IN_MESSAGE} more)" if len(transient) > MAX_ERRORS_IN_MESSAGE else ""
+        raise RuntimeError("; ".join(transient[:MAX_ERRORS_IN_MESSAGE]) + more)
+    # a permanent error fails the run anyway: the transient ones are reported with it instead of retried
+    results = [{**{k: v for k, v in r.items() if k != "retry"}, "error": r["retry"]} if r.get("retry") else r
+               for r in results]
+    return {"sink": batch.sink.name, "results": results, "sent_bytes": batch.sent_bytes}
 
 
-def _copy_verified(route: Route, source_connection: str, clients: StorageClients,
-                   source: Any, destination: Any, container: Any, label: str) -> dict:
+@dataclass(frozen=True)
+class _Message:
+    text: str
+    permanent: bool
+
+
+def _error_message(label: str, exc: BaseException) -> _Message:
+    config_problem = isinstance(exc, (DeliveryConfigError, KeyError, FileNotFoundError))
+    text = f"{label}: {exc if config_problem else _describe_error(exc)}"
+    if _is_auth_error(exc):
+        text = (f"{label}: storage refused the credentials ({_describe_error(exc)}); check the connections of"
+                f" the sink and the datastore")
+    elif _is_source_changed(exc):
+        return _Message(redact(f"{label}: the output changed after delivery was planned ({_describe_error(exc)});"
+                               f" redeliver the run to deliver its current version"), True)
+    return _Message(redact(text), config_problem or _is_permanent(exc))
+
+
+def _failure(batch: _Batch, item: dict, exc: BaseException) -> dict:
+    base = {"file": item["file"], "destination": item["destination"]}
+    if isinstance(exc, engine.CopyVerificationError):
+        return {**base, "retry": redact(f"{batch.label(item)}: verification failed: {exc}")}
+    message = _error_message(f"{batch.label(item)} ({item['destination']})", exc)
+    if message.permanent:
+        log.warning("copy failed permanently: %s", message.text)
+        return {**base, "error": message.text}
+    log.warning("copy failed, will be retried: %s", message.text)
+    return {**base, "retry": message.text}
+
+
+def _deliver(batch: _Batch, item: dict, dst: Optional[engine.BlobFacts], *, stream: bool) -> Optional[dict]:
+    """One file. With ``stream=False`` returns ``None`` when the file needs chunked streaming (done later)."""
     from azure.core.exceptions import HttpResponseError
 
-    src = engine.facts(source)
-    if src is None:
-        raise FileNotFoundError(f"the output {source.url} no longer exists")
-    source_md5 = _Lazy(lambda: src.md5 or engine.blob_md5(source, src.size, src.etag))
+    source_loc, source = batch.source(item)
+    destination = batch.clients.blob(batch.sink.connection, parse_blob_url(item["destination"]))
+    if item.get("etag"):
+        size, etag, md5, content_type = item["bytes"], item["etag"], item.get("md5"), item.get("content_type")
+    else:   # a payload without the plan's facts: ask storage
+        src = engine.facts(source)
+        if src is None:
+            raise FileNotFoundError(f"the output {source_loc.url} no longer exists")
+        size, etag, md5, content_type = src.size, src.etag, src.md5, src.content_type
+    origin = engine.provenance(source_loc.url, etag, size)
+    result = {"file": item["file"], "destination": item["destination"], "bytes": size}
 
-    dst = _destination_facts(destination, container)
     if dst is not None and dst.copy_status == "pending":
-        if dst.copy_source and same_path(dst.copy_source, source.url):
-            return {"state": "pending", "method": "server_side", "bytes": src.size}
+        if dst.copy_source and same_path(dst.copy_source, source_loc.url):
+            return {**result, "state": "pending", "method": "server_side"}
         destination.abort_copy(dst.copy_id)  # someone else's copy into our destination: ours replaces it
-        dst = engine.facts(destination)
-    if dst is not None and _identical(destination, dst, src, source_md5):
-        return {"state": "skipped", "method": None, "bytes": src.size, "md5": source_md5()}
+        dst = None
+    if engine.already_delivered(dst, size=size, md5=md5, origin=origin):
+        return {**result, "state": "skipped", "method": None, "md5": md5 or dst.md5, "sent_bytes": 0}
 
-    method = "streaming"
-    if route.delivery.strategy != "streaming":
+    if batch.strategy != "streaming" and batch.server_side_off is None:
         try:
-            sas_url = engine.source_sas_url(source, clients.service(source_connection), clients.key(source_connection),
-                                            valid_for=timedelta(minutes=route.delivery.copy_timeout_minutes + 60))
-            status, _ = engine.server_side_copy(sas_url, destination, src.etag)
-            del sas_url
-            method = "server_side"
+            status, _ = engine.server_side_copy(batch.sas_url(source), destination, etag, origin)
+        except (engine.CannotSign, HttpResponseError) as exc:
+            if batch.strategy == "server_side" or (isinstance(exc, HttpResponseError) and not _fallback_ok(exc)):
+                raise
+            batch.server_side_off = _describe_error(exc)
+            log.info("%s: server-side copy not possible (%s); streaming instead", batch.label(item),
+                     batch.server_side_off)
+        else:
             if status == "pending":
-                return {"state": "pending", "method": method, "bytes": src.size}
+                return {**result, "state": "pending", "method": "server_side"}
             if status != "success":
                 raise engine.CopyVerificationError(f"server-side copy ended {status}")
-        except (engine.CannotSign, HttpResponseError) as exc:
-            if route.delivery.strategy == "server_side" or (isinstance(exc, HttpResponseError) and not _fallback_ok(exc)):
-                raise
-            log.info("%s: server-side copy not possible (%s); streaming instead", label, _describe_error(exc))
-    if method == "streaming":
-        md5 = engine.stream_copy(source, destination, size=src.size, etag=src.etag, content_type=src.content_type,
-                                 expected_md5=src.md5, chunk_bytes=engine.CHUNK_BYTES, window=engine.WINDOW)
-        source_md5.value = src.md5 or md5
-    dst = engine.facts(destination)
-    if dst is None or not _identical(destination, dst, src, source_md5):
-        raise engine.CopyVerificationError(
-            f"destination has {dst.size if dst else 'no'} bytes, MD5 {dst.md5 if dst else None};"
-            f" source has {src.size} bytes, MD5 {source_md5()}")
-    return {"state": "copied", "method": method, "bytes": src.size, "md5": source_md5()}
+            # storage moved and checked the bytes; it carries the source's Content-MD5 over
+            return {**result, "state": "copied", "method": "server_side", "md5": md5, "sent_bytes": 0}
+
+    if not stream and not engine.fits_one_put(size):
+        return None
+    progress = engine.stream_copy(source, destination, size=size, etag=etag, origin=origin,
+                                  content_type=content_type, source_md5=md5,
+                                  budget_bytes=batch.bytes_left(), deadline=batch.deadline)
+    batch.sent(progress.sent_bytes)
+    state = "copied" if progress.state == "committed" else "partial"
+    return {**result, "state": state, "method": "streaming", "md5": progress.md5,
+            "sent_bytes": progress.sent_bytes, "staged_bytes": progress.staged_bytes,
+            "reused_bytes": progress.reused_bytes}
 
 
 def _fallback_ok(exc: Any) -> bool:
     """Storage could not copy by itself (cannot reach/authorize the source, or not implemented)."""
-    code = getattr(exc, "error_code", None) or ""
+    code = _error_code(exc) or ""
     return exc.status_code in (501,) or code in ("CannotVerifyCopySource", "AuthorizationFailure",
                                                  "AuthorizationPermissionMismatch", "FeatureNotSupported",
                                                  "APINotImplemented")
 
 
-def _destination_facts(destination: Any, container: Any) -> Optional[engine.BlobFacts]:
-    """The destination's state; creates the sink's container when it is missing."""
-    from azure.core.exceptions import ResourceExistsError
+def _common_folder(paths: list[str]) -> str:
+    import os.path
 
-    found = engine.facts(destination)
-    if found is None:
+    prefix = os.path.commonprefix(paths)
+    return prefix[:prefix.rfind("/") + 1]
+
+
+def _destination_facts(clients: StorageClients, connection: str,
+                       targets: list[BlobLocation]) -> dict[tuple[str, str], Optional[engine.BlobFacts]]:
+    """What the sink holds at every target: one listing per container and common folder (metadata and copy
+    state included), falling back to one HEAD per file only when the listing cannot answer. A missing
+    container is created here, once per batch."""
+    from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+    service = clients.service(connection)
+    by_container: dict[str, list[BlobLocation]] = {}
+    for target in targets:
+        by_container.setdefault(target.container, []).append(target)
+    found: dict[tuple[str, str], Optional[engine.BlobFacts]] = {}
+    for container_name, locations in by_container.items():
+        wanted = {t.path for t in locations}
+        seen: dict[str, engine.BlobFacts] = {}
+        container = service.get_container_client(container_name)
+        complete = True
         try:
-            container.create_container()
-        except ResourceExistsError:
-            pass
+            limit = max(LIST_LIMIT, 2 * len(wanted))
+            for count, props in enumerate(container.list_blobs(name_starts_with=_common_folder(sorted(wanted)),
+                                                               include=["metadata", "copy"]), 1):
+                if props.name in wanted:
+                    seen[props.name] = engine.facts_of(props)
+                    if len(seen) == len(wanted):
+                        break
+                if count >= limit:
+                    complete = False
+                    break
+        except ResourceNotFoundError:   # the container does not exist yet
+            try:
+                container.create_container()
+            except ResourceExistsError:
+                pass
+        except HttpResponseError as exc:
+            if not _is_auth_error(exc):
+                raise
+            complete = False            # e.g. a SAS without list permission: ask file by file
+        for path in wanted:
+            if path in seen:
+                found[(container_name, path)] = seen[path]
+            else:
+                found[(container_name, path)] = None if complete else engine.facts(container.get_blob_client(path))
     return found
-
-
-class _Lazy:
-    def __init__(self, compute):
-        self.compute = compute
-        self.value: Optional[str] = None
-
-    def __call__(self) -> str:
-        if self.value is None:
-            self.value = self.compute()
-        return self.value
-
-
-def _identical(destination: Any, dst: engine.BlobFacts, src: engine.BlobFacts, source_md5: _Lazy) -> bool:
-    """Same length and same MD5. A destination without an MD5 is hashed once and then labelled with it."""
-    if dst.size != src.size or dst.copy_status not in (None, "success"):
-        return False
-    if dst.md5 is not None:
-        return dst.md5 == source_md5()
-    actual = engine.blob_md5(destination, dst.size, dst.etag)
-    if actual != source_md5():
-        return False
-    engine.set_md5(destination, actual, src.content_type)
-    return True
 
 
 def same_path(a: str, b: str) -> bool:

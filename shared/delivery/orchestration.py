@@ -1,8 +1,10 @@
 """The delivery phase of a run's orchestration (deterministic; runs inside the orchestrator).
 
-``deliver_outputs``: plan (locate outputs, render destinations) → fan out one ``copy_output`` activity per
-(sink, file) with ``task_all`` → while server-side copies are pending, wait on durable timers (bounded by the
-route's ``delivery.copy_timeout_minutes``) and ask again → one receipt per sink, written last.
+``deliver_outputs``: plan (locate outputs, render destinations) → fan out ``copy_output`` activities, each
+copying a batch of files to one sink within a call budget (bytes, seconds, files) → call again for large
+files left ``partial`` (each call resumes from the staged blocks) and, after durable timers bounded by the
+route's ``delivery.copy_timeout_minutes``, for server-side copies still ``pending`` → one receipt per sink,
+written last.
 
 ``notify``: one ``send_notification`` activity, retried per failed target on durable timers; it never
 raises, so a notification problem cannot change or lose the run's result.
@@ -50,9 +52,41 @@ def pending_wait(round_index: int) -> int:
     return PENDING_WAITS_SECONDS[min(round_index, len(PENDING_WAITS_SECONDS) - 1)]
 
 
+DEFAULT_BUDGET = {"bytes": 1024 * 1024 * 1024, "seconds": 240.0, "files": 500}
+MAX_STALLED_CALLS = 3      # calls in a row that staged nothing new for a large file before the run fails
+ITEM_FIELDS = ("file", "source_path", "destination", "bytes", "etag", "md5", "content_type")
+
+
+def pack_batches(copies: list[dict], budget: dict) -> list[list[dict]]:
+    """Group the copies into activity calls (pure): per sink, in plan order, at most ``budget["files"]`` files
+    and about ``budget["bytes"]`` bytes per call; a file of the budget's size or more goes alone (its call
+    moves one budget's worth of blocks, and the next call resumes it)."""
+    max_bytes, max_files = int(budget["bytes"]), max(1, int(budget["files"]))
+    batches: list[list[dict]] = []
+    open_batch: dict[str, list[dict]] = {}
+    open_bytes: dict[str, int] = {}
+    for item in copies:
+        sink, size = item["sink"], int(item.get("bytes") or 0)
+        if size >= max_bytes:
+            batches.append([item])
+            continue
+        current = open_batch.get(sink)
+        if current is None or len(current) >= max_files or open_bytes[sink] + size > max_bytes:
+            current = open_batch[sink] = []
+            open_bytes[sink] = 0
+            batches.append(current)
+        current.append(item)
+        open_bytes[sink] += size
+    return batches
+
+
 def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
                     job_name: str) -> Generator[Any, Any, list]:
-    """Copy the job's outputs to the route's sinks; returns one entry per sink. Raises if delivery failed."""
+    """Copy the job's outputs to the route's sinks; returns one entry per sink. Raises if delivery failed.
+
+    Rounds of batched copy calls: files that are done drop out; a large file whose call budget ran out
+    (``partial``) is called again at once and resumes from its staged blocks; server-side copies still
+    running in storage (``pending``) are asked again after a durable timer."""
     started_at = _iso(context)
     plan = yield context.call_activity_with_retry(PLAN_ACTIVITY, PLAN_RETRY, {"run": run, "job_name": job_name})
     if plan.get("error"):
@@ -61,25 +95,43 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
         return []
 
     base = {"run_id": run["run_id"], "route": run["route"], "datastore": plan["datastore"]}
+    budget = plan.get("budget") or DEFAULT_BUDGET
     timeout = timedelta(minutes=float(plan.get("copy_timeout_minutes") or DEFAULT_COPY_TIMEOUT_MINUTES))
     deadline = context.current_utc_datetime + timeout
     done: dict[tuple[str, str], dict] = {}
+    staged: dict[tuple[str, str], int] = {}
+    stalled: dict[tuple[str, str], int] = {}
     todo = list(plan["copies"])
     rounds = 0
     while todo:
-        results = yield context.task_all([context.call_activity_with_retry(COPY_ACTIVITY, COPY_RETRY,
-                                                                           {**base, **item}) for item in todo])
-        errors = [r["error"] for r in results if r.get("error")]
+        batches = pack_batches(todo, budget)
+        outs = yield context.task_all([context.call_activity_with_retry(
+            COPY_ACTIVITY, COPY_RETRY, {**base, "sink": batch[0]["sink"], "budget": budget,
+                                        "items": [{k: c[k] for k in ITEM_FIELDS if k in c} for c in batch]})
+            for batch in batches])
+        errors = [out["error"] for out in outs if out.get("error")]
+        errors += [r["error"] for out in outs for r in out.get("results", []) if r.get("error")]
         if errors:
             more = f" (+{len(errors) - MAX_ERRORS_IN_MESSAGE} more)" if len(errors) > MAX_ERRORS_IN_MESSAGE else ""
             raise DeliveryFailed("; ".join(errors[:MAX_ERRORS_IN_MESSAGE]) + more)
-        still = []
-        for item, result in zip(todo, results):
-            if result["state"] == "pending":
-                still.append(item)
-            else:
-                done[(item["sink"], item["file"])] = result
-        if still:
+        still, resuming = [], False
+        for batch, out in zip(batches, outs):
+            for item, result in zip(batch, out["results"]):
+                key = (item["sink"], item["file"])
+                if result["state"] == "pending":
+                    still.append(item)
+                elif result["state"] == "partial":
+                    before = staged.get(key, -1)
+                    staged[key] = result.get("staged_bytes", 0)
+                    stalled[key] = stalled.get(key, 0) + 1 if staged[key] <= before else 0
+                    if stalled[key] >= MAX_STALLED_CALLS:
+                        raise DeliveryFailed(f"sink {item['sink']!r}: file {item['file']!r}: the copy staged"
+                                             f" nothing new in {MAX_STALLED_CALLS} calls in a row")
+                    still.append(item)
+                    resuming = True
+                else:
+                    done[key] = result
+        if still and not resuming:   # only server-side copies in storage's hands: wait before asking again
             if context.current_utc_datetime >= deadline:
                 first = still[0]
                 raise DeliveryFailed(f"sink {first['sink']!r}: file {first['file']!r}: the server-side copy was"

@@ -24,6 +24,12 @@ def copy_calls(host, run_id):
     return [c for c in host.activity_calls if c["name"] == "copy_output" and c["instance_id"] == run_id]
 
 
+def copy_results(host, run_id, calls=None):
+    """One entry per file copied by the run's ``copy_output`` calls, with its sink."""
+    return [{"sink": c["result"]["sink"], **r} for c in (calls if calls is not None else copy_calls(host, run_id))
+            if c.get("result") for r in c["result"]["results"]]
+
+
 def test_outputs_arrive_byte_identical_in_two_sinks_in_two_accounts_with_receipts_last(env, durable):
     run = env.run_input()
     run_id = run["run"]["run_id"]
@@ -73,7 +79,7 @@ def test_summary_only_streams_every_file_under_the_output_folder(env, durable, m
     for name, data in files.items():
         assert env.read(env.source_service, env.curated_container, env.curated_path(name)) == data
         assert env.read(env.sink_service, env.lake_container, env.lake_path(run_id, name)) == data
-    methods = {c["result"]["method"] for c in copy_calls(durable, run_id)}
+    methods = {r["method"] for r in copy_results(durable, run_id)}
     assert methods == {"streaming"}
     block_list = env.sink_service.get_blob_client(env.lake_container, env.lake_path(run_id, "predictions.csv")) \
         .get_block_list("all")
@@ -131,6 +137,10 @@ def test_a_streaming_copy_interrupted_midway_is_finished_by_the_retry_without_du
     assert status["output"]["outcome"] == "Succeeded", status["output"]
     lake_attempts = [c for c in copy_calls(durable, run_id) if c["input"]["sink"] == "lake"]
     assert len(lake_attempts) == 2 and "injected" in str(lake_attempts[0].get("error"))
+    # the retry sent only the blocks storage did not hold: at least the 4 before the cut were kept
+    resumed = copy_results(durable, run_id, lake_attempts[1:])[0]
+    assert resumed["reused_bytes"] >= 4 * 256 * 1024
+    assert resumed["reused_bytes"] + resumed["sent_bytes"] == len(data)
     blob = env.sink_service.get_blob_client(env.lake_container, env.lake_path(run_id, "predictions.csv"))
     assert blob.download_blob().readall() == data
     committed, uncommitted = blob.get_block_list("all")
@@ -173,7 +183,7 @@ def test_an_identical_copy_is_skipped_and_a_different_one_replaced(env, durable)
     status = run_to_end(durable, run)
 
     assert status["output"]["outcome"] == "Succeeded", status["output"]
-    states = {c["result"]["sink"]: c["result"]["state"] for c in copy_calls(durable, run_id)}
+    states = {r["sink"]: r["state"] for r in copy_results(durable, run_id)}
     assert states == {"curated": "skipped", "lake": "copied"}
     assert env.read(env.sink_service, env.lake_container, env.lake_path(run_id, "predictions.csv")) == data
 
@@ -212,7 +222,7 @@ def test_a_sink_with_wrong_credentials_fails_the_run_naming_the_sink_and_redeliv
     durable.run_until_complete(run_id)
     final = durable.status(run_id)
     assert final["output"]["outcome"] == "Succeeded", final["output"]
-    redelivered = {c["result"]["sink"]: c["result"]["state"] for c in copy_calls(durable, run_id)[first_round:]}
+    redelivered = {r["sink"]: r["state"] for r in copy_results(durable, run_id, copy_calls(durable, run_id)[first_round:])}
     assert redelivered == {"curated": "skipped", "lake": "copied"}   # only the missing copy was made
     assert not any(c["name"] == "submit_job" for c in durable.activity_calls)
     assert env.read(env.sink_service, env.lake_container, env.lake_path(run_id, "predictions.csv")) == data

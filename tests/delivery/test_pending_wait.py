@@ -9,14 +9,17 @@ from tests.support.history import ET
 
 
 def scripted_copy(pending_rounds: int):
+    """Storage answers "pending" for the first ``pending_rounds`` calls of each file, then the real activity runs."""
     seen: dict = {}
 
     def copy_output(payload):
-        key = (payload["sink"], payload["file"])
+        first = payload["items"][0]
+        key = (payload["sink"], first["file"])
         seen[key] = seen.get(key, 0) + 1
         if seen[key] <= pending_rounds:
-            return {"sink": payload["sink"], "file": payload["file"], "destination": payload["destination"],
-                    "state": "pending", "method": "server_side", "bytes": 0}
+            return {"sink": payload["sink"], "sent_bytes": 0,
+                    "results": [{"file": i["file"], "destination": i["destination"], "state": "pending",
+                                 "method": "server_side", "bytes": i["bytes"]} for i in payload["items"]]}
         return delivery.copy_output(payload)
 
     return copy_output
