@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
+from . import telemetry
 from .batch_endpoint import exceptions as errors
 from .batch_endpoint.requests import job_body
 from .config import AppSettings, load_settings
@@ -24,6 +25,7 @@ def _client(url: str) -> Any:
     return BatchEndpointClient(credential_for(url))
 
 
+@telemetry.traced("submit")
 def submit_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()
@@ -54,6 +56,7 @@ def _index_job(settings: AppSettings, job_name: str, run_id: str) -> None:
         log.warning("run %s: could not index job %s in the ledger: %s", run_id, job_name, type(exc).__name__)
 
 
+@telemetry.traced("status")
 def get_job_status(payload: dict, settings: Optional[AppSettings] = None,
                    client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()
@@ -68,6 +71,7 @@ def get_job_status(payload: dict, settings: Optional[AppSettings] = None,
     return {"status": job.status, "studio_url": job.studio_url, "job_error": job.error}
 
 
+@telemetry.traced("cancel")
 def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()

@@ -17,6 +17,7 @@ import os
 from datetime import timedelta
 from typing import Any, Mapping, Optional
 
+from .. import telemetry
 from ..config import AppSettings, load_settings
 from ..config.models import Route
 from ..storage.uris import BlobLocation, parse_blob_url, resolve_azureml_uri, same_account
@@ -170,6 +171,7 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
             "copy_timeout_minutes": route.delivery.copy_timeout_minutes}
 
 
+@telemetry.traced("copy")
 def copy_output(payload: dict, settings: Optional[AppSettings] = None,
                 clients: Optional[StorageClients] = None) -> dict:
     """Copy one output file to one sink, or find it already there; verified by length and MD5.

@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from .. import telemetry
 from ..config.models import AppSettings, Route
 from . import rules
 from .events import SkipEvent, parse_blob_created
@@ -43,6 +44,7 @@ class LandingOutcome:
 def skip_event(reason: str, detail: str, event_id: Any) -> LandingOutcome:
     SKIPPED[reason] += 1
     OUTCOMES[reason] += 1
+    telemetry.count_landing("skipped", reason)
     log.info("landing: skipped event %s (%s: %s); skipped so far: %s", event_id, reason, detail, dict(SKIPPED))
     return LandingOutcome("skipped", reason, detail=detail)
 
@@ -124,6 +126,7 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     decision = rules.decide(route, created)
     if decision.action == rules.IGNORE:
         OUTCOMES[decision.reason] += 1
+        telemetry.count_landing("waiting", decision.reason, route.name)
         return LandingOutcome("waiting", decision.reason)
     if decision.action == rules.START_FOLDER:
         return await _start_folder(ctx, client, route, decision, created)
@@ -138,6 +141,7 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
 
 def _count(outcome: LandingOutcome) -> LandingOutcome:
     OUTCOMES[outcome.reason or outcome.action] += 1
+    telemetry.count_landing(outcome.action, outcome.reason)
     return outcome
 
 
