@@ -4,8 +4,14 @@ Keep this file to decorators and one-line wrappers. Every ``shared`` module load
 body that needs it, not at import: the worker imports this file on every cold start.
 """
 
+import logging
+
 import azure.durable_functions as df
 import azure.functions as func
+
+# azure-core logs every storage and HTTP request at INFO, which the host would ship to Application Insights
+# as one trace per request; warnings and errors still go through (host.json quiets the host's own Azure.Core).
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
+from . import telemetry
 from .batch_endpoint import exceptions as errors
 from .batch_endpoint.attempts import AttemptIdentity, failed_on_existing_path, identity_of_job
 from .batch_endpoint.requests import job_body
@@ -41,6 +42,7 @@ def _attempt(payload: dict) -> int:
     return value
 
 
+@telemetry.traced("submit")
 def submit_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     """``{"run": <run input>, "attempt": n}`` → the attempt's job, created or adopted."""
@@ -83,6 +85,7 @@ def _index_job(settings: AppSettings, job_name: str, run_id: str) -> None:
         log.warning("run %s: could not index job %s in the ledger: %s", run_id, job_name, type(exc).__name__)
 
 
+@telemetry.traced("status")
 def get_job_status(payload: dict, settings: Optional[AppSettings] = None,
                    client_factory: Callable[[str], Any] = _client) -> dict:
     """``{"route", "run_id", "job_name"[, "attempt", "output_uri"]}`` → the job's status.
@@ -143,6 +146,7 @@ def find_attempt_job(payload: dict, settings: Optional[AppSettings] = None,
             "attempt_job_name": identity.job_name}
 
 
+@telemetry.traced("cancel")
 def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Optional
 
+from .. import telemetry
 from ..config import AppSettings, load_settings
 from ..config.models import Route
 from ..redact import redact
@@ -266,6 +267,7 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
 ITEM_KEYS = ("file", "source_path", "destination", "bytes", "etag", "md5", "content_type")
 
 
+@telemetry.traced("copy")
 def copy_output(payload: dict, settings: Optional[AppSettings] = None,
                 clients: Optional[StorageClients] = None) -> dict:
     """Copy a batch of output files (``items``) to one sink; each is verified, or found already there.

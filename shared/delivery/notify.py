@@ -17,6 +17,7 @@ import os
 import time
 from typing import Any, Callable, Mapping, Optional
 
+from .. import telemetry
 from ..config import AppSettings, load_settings
 from ..config.models import QueueNotification, WebhookNotification
 from ..redact import redact, redact_data
@@ -97,6 +98,7 @@ def send_to_webhook(target: WebhookNotification, body: dict, environ: Mapping[st
         raise RuntimeError(f"HTTP {response.status_code} from the webhook")
 
 
+@telemetry.traced("notify")
 def send_notification(payload: dict, settings: Optional[AppSettings] = None,
                       environ: Mapping[str, str] = os.environ,
                       senders: Optional[dict[str, Callable[..., None]]] = None) -> dict:

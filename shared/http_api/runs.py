@@ -10,7 +10,7 @@ import functools
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Optional
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import azure.functions as func
 
@@ -129,15 +129,22 @@ def parse_start(data: dict, settings: AppSettings) -> tuple[Any, BlobLocation]:
 
 
 def run_location(req: func.HttpRequest, run_id: str) -> str:
-    """Absolute URL of the run's status; keeps the caller's own ``code`` so a poller can follow it."""
+    """Absolute URL of the run's status in the async request-reply style (``async=true``: 202 while the run
+    is going, 200 once it has ended), so a poller that follows ``Location`` (ADF's Web activity, Logic Apps'
+    HTTP action) waits for the end. Keeps the caller's own ``code``: pollers may not resend headers."""
     parts = urlsplit(req.url)
-    code = req.params.get("code")
-    return f"{parts.scheme}://{parts.netloc}/api/runs/{run_id}" + (f"?code={quote(code, safe='')}" if code else "")
+    query = {"async": "true"}
+    if req.params.get("code"):
+        query["code"] = req.params["code"]
+    return f"{parts.scheme}://{parts.netloc}/api/runs/{quote(run_id, safe='')}?{urlencode(query)}"
 
 
 def accepted(req: func.HttpRequest, body: dict, run_id: str) -> func.HttpResponse:
-    return json_response(202, body, {"Location": run_location(req, run_id),
-                                     "Retry-After": str(RETRY_AFTER_SECONDS)})
+    """202 + ``Location`` + ``Retry-After``; the body mirrors ``Location`` as ``status_url`` for callers that
+    cannot read response headers (an ADF Web activity with ``turnOffAsync``)."""
+    location = run_location(req, run_id)
+    return json_response(202, {**body, "status_url": location}, {"Location": location,
+                                                                 "Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def is_run(status: Any) -> bool:
@@ -227,8 +234,13 @@ async def get(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     run_id = run_id_param(req.route_params)
     check_query(req.params, ("async",))
     _, view = await find_run(client, run_id)
-    if view["status"] == "Running" and wants_async(req):
-        return accepted(req, view, run_id)
+    if wants_async(req):
+        # The async request-reply pattern: 202 while running; 200 with the result once ended, whatever the
+        # outcome. A failed, canceled or timed-out run is a 200 whose body says so (``status``), as Durable's
+        # own status endpoint does: pollers decide on the body (adf/pipeline.json fails on it).
+        if view["status"] == "Running":
+            return accepted(req, view, run_id)
+        return json_response(200, view, {"X-Run-Status": view["status"]})
     return json_response(200, view)
 
 

@@ -15,6 +15,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from .. import telemetry
 from ..config.models import AppSettings, Route
 from ..runs.claims import claim_etag
 from . import rules
@@ -45,6 +46,7 @@ def skip_event(reason: str, detail: str, event_id: Any, level: int = logging.INF
     """Count and log a skipped event; ``level`` is WARNING when it was a route's own marker (rules.skip_level)."""
     SKIPPED[reason] += 1
     OUTCOMES[reason] += 1
+    telemetry.count_landing("skipped", reason)
     log.log(level, "landing: skipped event %s (%s: %s)%s; skipped so far: %s", event_id, reason, detail,
             " - this was a route's marker or manifest: nothing starts" if level >= logging.WARNING else "",
             dict(SKIPPED))
@@ -141,6 +143,7 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     decision = rules.decide(route, created)
     if decision.action == rules.IGNORE:
         OUTCOMES[decision.reason] += 1
+        telemetry.count_landing("waiting", decision.reason, route.name)
         return LandingOutcome("waiting", decision.reason)
     if decision.action == rules.START_FOLDER:
         return await _start_folder(ctx, client, route, decision, created)
@@ -159,6 +162,7 @@ def _level(ctx: LandingContext, name: str) -> int:
 
 def _count(outcome: LandingOutcome) -> LandingOutcome:
     OUTCOMES[outcome.reason or outcome.action] += 1
+    telemetry.count_landing(outcome.action, outcome.reason)
     return outcome
 
 

@@ -109,7 +109,8 @@ def test_start_answers_202_with_location_and_retry_after(host, app_env):
     assert response.status_code == 202
     run = body_of(response)
     assert run["route"] == "heart" and run["status"] == "Running" and run["duplicate"] is False
-    assert response.headers["Location"] == f"http://localhost:7071/api/runs/{run['run_id']}?code=caller-key"
+    assert response.headers["Location"] == \
+        f"http://localhost:7071/api/runs/{run['run_id']}?async=true&code=caller-key"
     assert response.headers["Retry-After"] == "10"
     status = host.status(run["run_id"])
     assert status["name"] == "run_orchestrator"
@@ -159,7 +160,7 @@ def test_a_run_is_read_while_running_and_after_it_ends(host, app_env, job):
     assert view["studio_url"] == "https://ml.azure.com/runs/job-1"
 
     async_style = call("get_run", host, route_params={"run_id": run_id}, params={"async": "true"})
-    assert async_style.status_code == 202 and async_style.headers["Location"].endswith(f"/api/runs/{run_id}")
+    assert async_style.status_code == 202 and async_style.headers["Location"].endswith(f"/api/runs/{run_id}?async=true")
 
     host.run_until_complete(run_id)
     done = call("get_run", host, route_params={"run_id": run_id}, params={"async": "true"})
