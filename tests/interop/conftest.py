@@ -52,7 +52,7 @@ class ScriptedJob:
             if "cancel" in self.calls:
                 return {"status": "Canceled"}
             if self.final and self.calls.count("status") >= self.polls:
-                return {"status": self.final, **({"error": "scoring script raised ValueError"}
+                return {"status": self.final, **({"job_error": "scoring script raised ValueError"}
                                                  if self.final == "Failed" else {})}
             return {"status": "Running"}
 

@@ -85,7 +85,8 @@ def test_the_start_uses_the_async_pattern_and_the_loop_outlasts_the_web_activity
     assert timespan(every["WaitForRun"]["typeProperties"]["timeout"]) <= timespan("90.00:00:00")
 
 
-@pytest.mark.parametrize("input_path", ["heart/2024-06-01/", "heart/2024-06-01/part 1 #ß/"])
+# a space and unicode pass through; a "#" or "?" in a path is refused over HTTP (tests/hostile/test_http_api.py)
+@pytest.mark.parametrize("input_path", ["heart/2024-06-01/", "heart/2024-06-01/part 1 ß/"])
 def test_the_run_batch_endpoint_parameters_map_onto_a_route(monkeypatch, input_path):
     """endpoint -> route, input -> path; the body StartRun sends is accepted by the shipped example route."""
     for name in ("endpoint", "input", "output"):

@@ -37,7 +37,9 @@ def poison(azurite, request):
 
 
 def poisoned(poison, data, encode=True):
-    body = json.dumps({"id": "ev-1", "eventType": BLOB_CREATED, "subject": "s", "data": data})
+    from tools.events import subject_of
+
+    body = json.dumps({"id": "ev-1", "eventType": BLOB_CREATED, "subject": subject_of(data["url"]), "data": data})
     poison.send_message(base64.b64encode(body.encode()).decode() if encode else body)
 
 
