@@ -54,7 +54,11 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
     datastores = dict(doc.datastores) if doc else {}
 
     # A route whose name is not a name cannot be told apart from others: its own problems are reported, no more.
-    routes = [_route_rules(route, datastores, problems) for route in routes if not checks.route_name(route.name)]
+    # A datastore that is present but invalid has its own problems; routes using it are not told it is missing.
+    named = set(document["datastores"]) if isinstance(document, dict) and isinstance(document.get("datastores"),
+                                                                                    dict) else set()
+    routes = [_route_rules(route, datastores, named, problems) for route in routes
+              if not checks.route_name(route.name)]
     _unique_routes(routes, problems, environ)
 
     management_url = environ.get("AML_MANAGEMENT_URL") or (doc.management_url if doc else None) \
@@ -78,12 +82,12 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
                        state_connection=state_connection, state_container=state_container)
 
 
-def _route_rules(route: Route, datastores: dict[str, Datastore], problems: Problems) -> Route:
+def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, problems: Problems) -> Route:
     """Rules that span a route's fields; returns the route with normalised URLs and default sink names."""
     at = Where(f"route {route.name!r}")
     if route.landing.mode == "per_file" and route.input.type != "uri_file":
         problems.add(at.key("input").key("type"), "must be 'uri_file' when landing.mode is 'per_file'")
-    if route.output.datastore not in datastores:
+    if route.output.datastore not in datastores and route.output.datastore not in named:
         problems.add(at.key("output").key("datastore"),
                      f"datastore {checks.shown(route.output.datastore)} is not in the datastores map"
                      f" (known: {', '.join(sorted(datastores)) or 'none'})")

@@ -180,7 +180,7 @@ def _convert_number(tp: type, value: Any, where: Where, rule: Rule, problems: Pr
 def _convert_text(value: Any, where: Where, rule: Rule, problems: Problems) -> tuple[bool, Any]:
     if not isinstance(value, str) or (not rule.allow_empty and not value.strip()):
         got = "" if isinstance(value, str) else f", got {_kind(value)}"
-        problems.add(where, f"must be a non-empty string{got}")
+        problems.add(where, f"must be a {'' if rule.allow_empty else 'non-empty '}string{got}")
         return False, None
     if rule.max_length is not None and len(value) > rule.max_length:
         problems.add(where, f"must be at most {rule.max_length} characters, got {len(value)}")
