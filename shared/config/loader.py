@@ -51,7 +51,8 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
     problems = Problems()
     doc: Optional[RoutesDocument] = build(RoutesDocument, document, Where(), problems)
     routes = list(doc.routes) if doc else []
-    datastores = dict(doc.datastores) if doc else {}
+    datastores = {name: dataclasses.replace(store, account_url=store.account_url.rstrip("/"))
+                  for name, store in (doc.datastores if doc else {}).items()}
 
     # A route whose name is not a name cannot be told apart from others: its own problems are reported, no more.
     # A datastore that is present but invalid has its own problems; routes using it are not told it is missing.
