@@ -234,12 +234,16 @@ def read_document(environ: Mapping[str, str] = os.environ) -> Any:
     return decode_document(text, source)
 
 
-_cache: dict[tuple, AppSettings] = {}
+_cache: dict[tuple, Any] = {}  # AppSettings, or the ConfigError of an invalid configuration
 
 
 def load_settings(environ: Mapping[str, str] = os.environ,
                   reader: Callable[[Mapping[str, str]], Any] = read_document) -> AppSettings:
-    """Read and validate once per distinct configuration (the worker reuses the process across calls)."""
+    """Read and validate once per distinct configuration (the worker reuses the process across calls).
+
+    An invalid configuration is remembered too, so the anonymous health probe cannot make the app re-read and
+    re-validate a large document on every call.
+    """
     path = environ.get(CONFIG_PATH_SETTING)
     try:
         mtime = os.stat(path).st_mtime_ns if path else None
@@ -249,7 +253,12 @@ def load_settings(environ: Mapping[str, str] = os.environ,
            environ.get("STATE_CONNECTION"), environ.get("STATE_CONTAINER"), reader)
     cached = _cache.get(key)
     if cached is None:
-        cached = parse_settings(reader(environ), environ)
+        try:
+            cached = parse_settings(reader(environ), environ)
+        except ConfigError as exc:
+            cached = exc
         _cache.clear()
         _cache[key] = cached
+    if isinstance(cached, ConfigError):
+        raise ConfigError(cached.problems)
     return cached

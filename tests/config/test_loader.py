@@ -132,3 +132,17 @@ def test_urls_are_normalised_without_trailing_slashes():
     assert settings.datastores["workspaceblobstore"].account_url == "https://ws.blob.core.windows.net"
     assert settings.route("heart").endpoint.scoring_uri.endswith("/jobs")
     assert settings.management_url == "https://management.azure.com"
+
+
+def test_an_invalid_configuration_is_validated_once_and_reported_every_time():
+    calls = []
+
+    def reader(environ):
+        calls.append(1)
+        return {"routes": []}
+
+    environ = {CONFIG_JSON_SETTING: "the key of this configuration"}
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="routes: must be a non-empty list of routes"):
+            load_settings(environ, reader)
+    assert len(calls) == 1
