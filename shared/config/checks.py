@@ -66,7 +66,8 @@ def _split(url: str) -> Optional[SplitResult]:
 
 def _credential_problems(parts: SplitResult, url: str, *, remedy: str) -> list[str]:
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
-    if (parts.scheme != "abfss" and userinfo) or (parts.scheme == "abfss" and ":" in userinfo) or has_secret(url):
+    filesystem = parts.scheme in ("abfss", "abfs")  # abfss://<filesystem>@<account>...: not user info
+    if (userinfo and not filesystem) or (filesystem and ":" in userinfo) or has_secret(url):
         return [f"must not carry credentials (user:password@, a SAS, a key or a code in the query); {remedy}"]
     return []
 

@@ -51,10 +51,15 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
     problems = Problems()
     doc: Optional[RoutesDocument] = build(RoutesDocument, document, Where(), problems)
     routes = list(doc.routes) if doc else []
-    datastores = dict(doc.datastores) if doc else {}
+    datastores = {name: dataclasses.replace(store, account_url=store.account_url.rstrip("/"))
+                  for name, store in (doc.datastores if doc else {}).items()}
 
     # A route whose name is not a name cannot be told apart from others: its own problems are reported, no more.
-    routes = [_route_rules(route, datastores, problems) for route in routes if not checks.route_name(route.name)]
+    # A datastore that is present but invalid has its own problems; routes using it are not told it is missing.
+    named = set(document["datastores"]) if isinstance(document, dict) and isinstance(document.get("datastores"),
+                                                                                    dict) else set()
+    routes = [_route_rules(route, datastores, named, problems) for route in routes
+              if not checks.route_name(route.name)]
     _unique_routes(routes, problems, environ)
 
     management_url = environ.get("AML_MANAGEMENT_URL") or (doc.management_url if doc else None) \
@@ -78,12 +83,12 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
                        state_connection=state_connection, state_container=state_container)
 
 
-def _route_rules(route: Route, datastores: dict[str, Datastore], problems: Problems) -> Route:
+def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, problems: Problems) -> Route:
     """Rules that span a route's fields; returns the route with normalised URLs and default sink names."""
     at = Where(f"route {route.name!r}")
     if route.landing.mode == "per_file" and route.input.type != "uri_file":
         problems.add(at.key("input").key("type"), "must be 'uri_file' when landing.mode is 'per_file'")
-    if route.output.datastore not in datastores:
+    if route.output.datastore not in datastores and route.output.datastore not in named:
         problems.add(at.key("output").key("datastore"),
                      f"datastore {checks.shown(route.output.datastore)} is not in the datastores map"
                      f" (known: {', '.join(sorted(datastores)) or 'none'})")
@@ -229,12 +234,16 @@ def read_document(environ: Mapping[str, str] = os.environ) -> Any:
     return decode_document(text, source)
 
 
-_cache: dict[tuple, AppSettings] = {}
+_cache: dict[tuple, Any] = {}  # AppSettings, or the ConfigError of an invalid configuration
 
 
 def load_settings(environ: Mapping[str, str] = os.environ,
                   reader: Callable[[Mapping[str, str]], Any] = read_document) -> AppSettings:
-    """Read and validate once per distinct configuration (the worker reuses the process across calls)."""
+    """Read and validate once per distinct configuration (the worker reuses the process across calls).
+
+    An invalid configuration is remembered too, so the anonymous health probe cannot make the app re-read and
+    re-validate a large document on every call.
+    """
     path = environ.get(CONFIG_PATH_SETTING)
     try:
         mtime = os.stat(path).st_mtime_ns if path else None
@@ -244,7 +253,12 @@ def load_settings(environ: Mapping[str, str] = os.environ,
            environ.get("STATE_CONNECTION"), environ.get("STATE_CONTAINER"), reader)
     cached = _cache.get(key)
     if cached is None:
-        cached = parse_settings(reader(environ), environ)
+        try:
+            cached = parse_settings(reader(environ), environ)
+        except ConfigError as exc:
+            cached = exc
         _cache.clear()
         _cache[key] = cached
+    if isinstance(cached, ConfigError):
+        raise ConfigError(cached.problems)
     return cached

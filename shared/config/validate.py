@@ -180,7 +180,7 @@ def _convert_number(tp: type, value: Any, where: Where, rule: Rule, problems: Pr
 def _convert_text(value: Any, where: Where, rule: Rule, problems: Problems) -> tuple[bool, Any]:
     if not isinstance(value, str) or (not rule.allow_empty and not value.strip()):
         got = "" if isinstance(value, str) else f", got {_kind(value)}"
-        problems.add(where, f"must be a non-empty string{got}")
+        problems.add(where, f"must be a {'' if rule.allow_empty else 'non-empty '}string{got}")
         return False, None
     if rule.max_length is not None and len(value) > rule.max_length:
         problems.add(where, f"must be at most {rule.max_length} characters, got {len(value)}")
@@ -206,7 +206,8 @@ def _convert_list(item_type: Any, value: Any, where: Where, rule: Rule, problems
             items = [convert(item_type, item, where, Rule(), scratch) for item in value]
             if not scratch.items:
                 return True, tuple(converted for _, converted in items)
-        problems.add(where, f"{rule.min_items_message}, got {_kind(value) if not isinstance(value, list) else _list_text(value)}")
+        got = _list_text(value) if isinstance(value, list) else _kind(value)
+        problems.add(where, f"{rule.min_items_message}, got {got}")
         return False, None
     if not isinstance(value, list):
         problems.add(where, f"must be a list, got {_kind(value)}")
@@ -216,7 +217,7 @@ def _convert_list(item_type: Any, value: Any, where: Where, rule: Rule, problems
         return False, None
     out = []
     for n, item in enumerate(value):
-        item_where = _item_where(rule, item, where, n)
+        item_where = _item_where(item_type, rule, item, where, n)
         good, converted = convert(item_type, item, item_where, Rule(), problems)
         if good:
             out.append(converted)
@@ -229,15 +230,16 @@ def _list_text(value: list) -> str:
     return "[" + ", ".join(shown(v, 40) for v in value) + "]"
 
 
-def _item_where(rule: Rule, item: Any, where: Where, n: int) -> Where:
-    """``route 'heart'`` when the item names itself with a valid name, else ``routes[0]``."""
-    if rule.item_label and "{name" in rule.item_label and isinstance(item, dict):
-        from .checks import route_name
-
+def _item_where(item_type: Any, rule: Rule, item: Any, where: Where, n: int) -> Where:
+    """``route 'heart'`` when the item names itself with a name its own grammar accepts, else ``routes[0]``."""
+    if rule.item_label and dataclasses.is_dataclass(item_type) and isinstance(item, dict):
         name = item.get("name")
-        if isinstance(name, str) and not route_name(name):
+        names = [f for f in dataclasses.fields(item_type) if f.name == "name"]
+        pattern = rule_of(names[0]).pattern if names else None
+        if isinstance(name, str) and pattern and re.match(pattern, name):
             return Where(rule.item_label.format(name=name))
-        return Where(".".join(where.path) + f"[{n}]") if not where.label else where.index(n)
+    if rule.item_label:  # labelled items keep the label form: "routes[0]: name: ..."
+        return Where(str(where.index(n)))
     return where.index(n)
 
 
