@@ -2,6 +2,11 @@
 
 Long work follows the async request-reply pattern that ADF's Web activity and Logic Apps follow:
 ``202 Accepted`` with ``Location`` and ``Retry-After`` until the run has ended, then ``200``.
+
+Hostile input is refused at the edge: every body goes through one reader, every query parameter and every
+``{run_id}`` is checked against its grammar before it reaches the Durable client or storage
+(:mod:`.inputs`); only run orchestrations are runs (:func:`is_run`); every answer is redacted (:mod:`.problems`,
+:func:`describe`), and every handler answers, whatever fails underneath (:func:`guarded`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from ..paths import InvalidName, check_relative_path, check_route_name
 from ..redact import redact, redact_data
 from ..storage.uris import BlobLocation
 from .inputs import (MAX_BODY_BYTES, check_content_encoding, check_query, choice_param, int_param,
-                     parse_json_object, reason_field, reject_unknown, route_param, run_id_param, shown, text_field,
+                     parse_json_object, reason_field, reject_unknown, route_param, run_id_param, text_field,
                      time_param, utc_naive)
 from .problems import HttpProblem, json_response, problem_response
 

@@ -105,6 +105,7 @@ def test_a_failed_run_notifies_too_and_a_failing_webhook_is_retried_without_chan
     assert out["notifications"] == {"sent": ["queue", "webhook"], "failed": {}}
     assert len(webhook.requests) == 3 and len(queue_messages(env)) == 1   # the queue was not sent again
     assert json.loads(webhook.requests[-1][1])["outcome"] == "Failed"
+    assert len({headers["webhook-id"] for headers, _ in webhook.requests}) == 1   # one id across the retries
 
 
 def test_a_notification_that_never_gets_through_is_reported_and_the_run_keeps_its_outcome(

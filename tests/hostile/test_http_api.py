@@ -180,6 +180,11 @@ START_CASES = {
     "content_encoding_br": (OK, {"Content-Encoding": "br"}, {}, 415, "Content-Encoding"),
     "idempotency_key_too_long": (OK, {"Idempotency-Key": "k" * 201}, {}, 400, None),
     "idempotency_key_empty": (OK, {"Idempotency-Key": ""}, {}, 400, None),
+    "functions_key_header_with_bad_body": (b"", {"x-functions-key": SIG}, {}, 400, None),
+    "form_encoded_body": (b"route=heart&path=heart%2Fx%2F", {"Content-Type": "application/x-www-form-urlencoded"}, {},
+                          400, None),
+    "utf16_with_charset": (json.dumps(OK).encode("utf-16-le"), {"Content-Type": "application/json; charset=utf-16"},
+                           {}, 400, None),
     # query parameters
     "query_unknown": (OK, {}, {"route": "lungs"}, 400, "route"),
     "query_async_on_start": (OK, {}, {"async": "true"}, 400, "async"),
@@ -194,6 +199,10 @@ START_CASES = {
     "path_without_slash": ({"route": "heart", "path": "heart/2024-06-01"}, {}, {}, 202, None),
     "code_in_query": (OK, {}, {"code": f"fn-key-{SIG}"}, 202, None),
     "content_encoding_identity": (OK, {"Content-Encoding": "identity"}, {}, 202, None),
+    "idempotency_key_with_sas": (OK, {"Idempotency-Key": f"sig={SIG}"}, {}, 202, None),
+    "idempotency_key_unicode": (OK, {"Idempotency-Key": "\u65e5\u672c-42"}, {}, 202, None),
+    "prefer_respond_async": (OK, {"Prefer": "respond-async"}, {}, 202, None),
+    "code_with_crlf": (OK, {}, {"code": "k\r\nSet-Cookie: a=b"}, 202, None),
 }
 
 
@@ -455,7 +464,29 @@ def test_list_accepted(catalogue, host, ledger, existing, name):
 GET_CASES = {
     "unknown_param": ({"showHistory": "true"}, {}, 400, "showHistory"),
     "unknown_param_input": ({"showInput": "true"}, {}, 400, "showInput"),
+    "unknown_param_with_secret_name": ({f"sig={SIG}": "1"}, {}, 400, None),
 }
+
+
+GET_ACCEPTED = {
+    "async_with_crlf_code": ({"async": "true", "code": "k\r\nSet-Cookie: a=b"}, {}, 202),
+    "async_with_sas_code": ({"async": "1", "code": f"key&sig={SIG}"}, {}, 202),
+    "prefer_header": ({}, {"Prefer": "respond-async, wait=10"}, 202),
+    "plain": ({}, {}, 200),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GET_ACCEPTED))
+def test_get_accepted(catalogue, host, ledger, existing, name):
+    params, headers, status = GET_ACCEPTED[name]
+    with catalogue.case("http.get.accepted", name, secrets=SECRETS) as c:
+        response = call("get_run", host, params=params, headers=headers, route_params={"run_id": existing})
+        c.check(response.status_code == status, f"status {response.status_code}: {response.get_body()!r}")
+        c.check(body_of(response)["run_id"] == existing and body_of(response)["status"] == "Running", "the run")
+        location = response.headers.get("Location", "")
+        c.check("\r" not in location and "\n" not in location, f"a clean Location header: {location!r}")
+        c.no_secret_in(response.get_body().decode())
+        assert_untouched(c, host, ledger, existing)
 
 
 @pytest.mark.parametrize("name", sorted(GET_CASES))
