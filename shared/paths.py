@@ -43,6 +43,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+_SEPARATORS = re.compile(r"[/\\]")
 
 
 class InvalidName(ValueError):
@@ -61,11 +62,16 @@ def _shown(value: str, limit: int = 60) -> str:
 
 
 def _is_dot_segment(segment: str) -> bool:
-    # NFKC folds fullwidth (U+FF0E) and other compatibility dots to '.', which some stores normalise to;
-    # percent-decoding (repeated: '%252e' is '%2e' is '.') makes '%2e%2e' a '..' for whoever decodes it.
+    """Whether ``segment`` is, or hides, a '.' or '..' for some reader.
+
+    NFKC folds fullwidth (U+FF0E) and other compatibility dots to '.', which some stores normalise to.
+    Percent-decoding (repeated: '%252e' is '%2e' is '.') makes '%2e%2e' a '..' for whoever decodes it, and
+    '%2f' / '%5c' make one raw segment several ('%2e%2e%2f%2e%2e' is '../..'; '\\' is a separator on Windows).
+    """
     for _ in range(4):
-        if segment in (".", "..") or unicodedata.normalize("NFKC", segment) in (".", ".."):
-            return True
+        for piece in _SEPARATORS.split(segment):
+            if piece in (".", "..") or unicodedata.normalize("NFKC", piece) in (".", ".."):
+                return True
         if "%" not in segment:
             return False
         decoded = unquote(segment)

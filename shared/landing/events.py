@@ -99,7 +99,7 @@ def recover_name(url: Any, subject: Optional[str]) -> tuple[str, str, str]:
     if container != parts.container:
         raise SkipEvent("name_mismatch", f"subject names container {container!r}, data.url {parts.container!r}",
                         where)
-    if "\ufffd" in name:
+    if "\ufffd" in name and parts.rest != name and unquote(parts.rest) != name:
         recovered = _name_from_mangled_subject(name, parts.rest)
         if recovered is None:
             raise SkipEvent("name_mismatch", f"subject {shown(subject)} has lost characters and data.url does"
