@@ -204,7 +204,11 @@ def canonical_account_url(url: str) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     scheme = parts.scheme.lower()
-    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
+    try:
+        port = parts.port
+    except ValueError:  # out of range: keep the text, so it can never equal a real account
+        port = parts.netloc.rsplit(":", 1)[-1]
+    port = port if port and port != _DEFAULT_PORTS.get(scheme) else None
     netloc = host + (f":{port}" if port else "")
     path = parts.path.rstrip("/")
     return f"{scheme}://{netloc}{path}"
@@ -267,6 +271,8 @@ def split_storage_url(url: object, *, field: str = "url") -> StorageUrl:
     if not auth:
         raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {_shown(text)!r}")
     host = auth["host"].lower()
+    if auth["port"] and not 0 < int(auth["port"]) < 65536:
+        raise InvalidName(field, f"has an invalid port: {_shown(text)!r}")
     segments = path.split("/", 2) if slash else []
     if is_path_style_host(host):
         if len(segments) < 2 or not segments[0] or not segments[1]:

@@ -110,27 +110,31 @@ def recover_name(url: Any, subject: Optional[str]) -> tuple[str, str, str]:
     return parts.account_url, container, name
 
 
-def _content_length(value: Any) -> Optional[int]:
+def _committed(api: Any) -> bool:
+    return isinstance(api, str) and api in COMMITTED_APIS
+
+
+def _content_length(value: Any, where: tuple[str, str, str]) -> Optional[int]:
     if value is None or isinstance(value, bool) or not isinstance(value, int):
         return None
     if value < 0:
-        raise SkipEvent("malformed", f"data.contentLength is negative: {value}")
+        raise SkipEvent("malformed", f"data.contentLength is negative: {value}", where)
     return value
 
 
 def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Optional[str] = None,
                        event_time: Optional[str] = None) -> BlobCreated:
     """A committed blob from an event's parts, or :class:`SkipEvent` with the reason. Never raises anything else."""
-    if event_type is None and isinstance(data, Mapping) and data.get("api") in COMMITTED_APIS:
+    if event_type is None and isinstance(data, Mapping) and _committed(data.get("api")):
         event_type = BLOB_CREATED  # the type was lost on the way (an old worker decoding a CloudEvent)
-    if event_type != BLOB_CREATED:
+    if not isinstance(event_type, str) or event_type != BLOB_CREATED:
         raise SkipEvent("wrong_event_type", shown(event_type))
     if not isinstance(data, Mapping):
         raise SkipEvent("malformed", "data is not an object")
     if subject is not None and not isinstance(subject, str):
         raise SkipEvent("malformed", "subject is not a string")
     api = data.get("api")
-    if api not in COMMITTED_APIS:
+    if not _committed(api):
         where = None
         try:
             where = recover_name(data.get("url"), subject)
@@ -157,7 +161,8 @@ def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Op
     if event_id is not None and (len(event_id) > 256 or re.search(r"[\x00-\x1f\x7f-\x9f]", event_id)):
         raise SkipEvent("malformed", f"id is not a printable string of at most 256 characters: {shown(event_id)}",
                         where)
-    return BlobCreated(event_id or "", location, etag, api, _content_length(data.get("contentLength")), event_time)
+    return BlobCreated(event_id or "", location, etag, api, _content_length(data.get("contentLength"), where),
+                       event_time)
 
 
 def parse_blob_event(envelope: EventEnvelope) -> BlobCreated:
