@@ -56,8 +56,11 @@ class InvalidName(ValueError):
 
 
 def _shown(value: str, limit: int = 60) -> str:
-    """A value safe to echo in an error: control characters escaped, long values cut."""
-    text = value if len(value) <= limit else value[:limit] + "…"
+    """A value safe to echo in an error: credentials masked, control characters escaped, long values cut."""
+    from .redact import redact
+
+    text = redact(value)
+    text = text if len(text) <= limit else text[:limit] + "..."
     return text.encode("unicode_escape").decode("ascii")
 
 
