@@ -22,7 +22,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
 EVENT_GRID = "eventgrid"
 CLOUD_EVENTS = "cloudevents"

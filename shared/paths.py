@@ -71,6 +71,8 @@ def _is_dot_segment(segment: str) -> bool:
     Percent-decoding (repeated: '%252e' is '%2e' is '.') makes '%2e%2e' a '..' for whoever decodes it, and
     '%2f' / '%5c' make one raw segment several ('%2e%2e%2f%2e%2e' is '../..'; '\\' is a separator on Windows).
     """
+    if "." not in segment and "%" not in segment and segment.isascii():
+        return False  # the common case: nothing that is or decodes to a dot
     for _ in range(4):
         for piece in _SEPARATORS.split(segment):
             if piece in (".", "..") or unicodedata.normalize("NFKC", piece) in (".", ".."):
