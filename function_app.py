@@ -73,6 +73,8 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
 
 # --- Storage events --------------------------------------------------------------------------------
 # Event Grid (webhook) and Event Grid → Storage queue deliver the same BlobCreated events to one handler.
+# Both schemas: for a CloudEvents subscription the worker passes a func.CloudEvent (the func.EventGridEvent
+# annotation is accepted by its converter for both); shared.event_envelope reads either.
 
 @app.event_grid_trigger(arg_name="event")
 @app.durable_client_input(client_name="client")

@@ -22,7 +22,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Optional, Union
 
 EVENT_GRID = "eventgrid"
 CLOUD_EVENTS = "cloudevents"
@@ -133,6 +134,8 @@ def read_event(event: Any) -> EventEnvelope:
             raise SkipEvent("malformed", f"CloudEvents specversion {shown(event.get('specversion'))} is not 1.0")
     elif hasattr(event, "specversion") or (hasattr(event, "type") and not hasattr(event, "event_type")):
         cloud = True
+        if getattr(event, "specversion", "1.0") not in (None, "1.0"):
+            raise SkipEvent("malformed", f"CloudEvents specversion {shown(getattr(event, 'specversion'))} is not 1.0")
         raw = {"id": getattr(event, "id", None), "type": getattr(event, "type", None),
                "subject": getattr(event, "subject", None), "time": getattr(event, "time", None),
                "source": getattr(event, "source", None), "data": _data_of(event)}

@@ -43,6 +43,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+_SEPARATORS = re.compile(r"[/\\]")
 
 
 class InvalidName(ValueError):
@@ -55,17 +56,27 @@ class InvalidName(ValueError):
 
 
 def _shown(value: str, limit: int = 60) -> str:
-    """A value safe to echo in an error: control characters escaped, long values cut."""
-    text = value if len(value) <= limit else value[:limit] + "…"
+    """A value safe to echo in an error: credentials masked, control characters escaped, long values cut."""
+    from .redact import redact
+
+    text = redact(value)
+    text = text if len(text) <= limit else text[:limit] + "..."
     return text.encode("unicode_escape").decode("ascii")
 
 
 def _is_dot_segment(segment: str) -> bool:
-    # NFKC folds fullwidth (U+FF0E) and other compatibility dots to '.', which some stores normalise to;
-    # percent-decoding (repeated: '%252e' is '%2e' is '.') makes '%2e%2e' a '..' for whoever decodes it.
+    """Whether ``segment`` is, or hides, a '.' or '..' for some reader.
+
+    NFKC folds fullwidth (U+FF0E) and other compatibility dots to '.', which some stores normalise to.
+    Percent-decoding (repeated: '%252e' is '%2e' is '.') makes '%2e%2e' a '..' for whoever decodes it, and
+    '%2f' / '%5c' make one raw segment several ('%2e%2e%2f%2e%2e' is '../..'; '\\' is a separator on Windows).
+    """
+    if "." not in segment and "%" not in segment and segment.isascii():
+        return False  # the common case: nothing that is or decodes to a dot
     for _ in range(4):
-        if segment in (".", "..") or unicodedata.normalize("NFKC", segment) in (".", ".."):
-            return True
+        for piece in _SEPARATORS.split(segment):
+            if piece in (".", "..") or unicodedata.normalize("NFKC", piece) in (".", ".."):
+                return True
         if "%" not in segment:
             return False
         decoded = unquote(segment)
@@ -199,7 +210,11 @@ def canonical_account_url(url: str) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     scheme = parts.scheme.lower()
-    port = parts.port if parts.port and parts.port != _DEFAULT_PORTS.get(scheme) else None
+    try:
+        port = parts.port
+    except ValueError:  # out of range: keep the text, so it can never equal a real account
+        port = parts.netloc.rsplit(":", 1)[-1]
+    port = port if port and port != _DEFAULT_PORTS.get(scheme) else None
     netloc = host + (f":{port}" if port else "")
     path = parts.path.rstrip("/")
     return f"{scheme}://{netloc}{path}"
@@ -276,6 +291,8 @@ def split_storage_url(url: object, *, field: str = "url") -> StorageUrl:
     if not auth:
         raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {_shown(text)!r}")
     host = auth["host"].lower()
+    if auth["port"] and not 0 < int(auth["port"]) < 65536:
+        raise InvalidName(field, f"has an invalid port: {_shown(text)!r}")
     segments = path.split("/", 2) if slash else []
     if is_path_style_host(host):
         if len(segments) < 2 or not segments[0] or not segments[1]:
