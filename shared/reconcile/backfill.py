@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -54,7 +55,8 @@ def parse_backfill(body: dict, settings: AppSettings) -> BackfillRequest:
 
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
-        raise BadField(unknown[0], f"unknown field; the fields are {', '.join(FIELDS)}")
+        shown = unknown[0] if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", unknown[0]) else "body"
+        raise BadField(shown, f"unknown field; the fields are {', '.join(FIELDS)}")
     try:
         route_name = check_route_name(body.get("route"), field="route")
     except InvalidName as exc:
@@ -77,8 +79,7 @@ def parse_backfill(body: dict, settings: AppSettings) -> BackfillRequest:
         try:
             since = datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
-            raise BadField("since", f"must be an ISO-8601 time such as 2026-01-31T00:00:00Z, got {since!r}") \
-                from None
+            raise BadField("since", "must be an ISO-8601 time such as 2026-01-31T00:00:00Z") from None
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
