@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from ..config.models import AppSettings, Route
 from .scan import landings
-from .sweep import REPAIRED, STARTED, WOULD_START, _listed, ensure_landing
+from .sweep import REPAIRED, STARTED, WOULD_START, listed_items, ensure_landing
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ async def backfill(ctx: Any, client: Any, request: BackfillRequest, *,
     for _ in range(max_pages):
         items, continuation = await asyncio.to_thread(ctx.store.list_page, route, route.match.container,
                                                       request.prefix, continuation, page_size)
-        for landing in landings(route, account_url, route.match.container, _listed(items), since=request.since,
+        for landing in landings(route, account_url, route.match.container, listed_items(items), since=request.since,
                                 source="backfill"):
             if len(runs) >= request.max_runs:
                 break
