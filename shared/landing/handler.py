@@ -198,15 +198,32 @@ async def inspect_and_start(ctx: LandingContext, client: Any, route: Route, fold
 
 async def _start_run(ctx: LandingContext, client: Any, route: Route, location: Any, run_id: str, source: str,
                      details: dict) -> LandingOutcome:
-    from ..runs.starter import start_run
+    from ..runs.starter import ClaimMismatch, start_run
 
-    result = await start_run(client, ctx.store.ledger, ctx.settings, route, location, run_id=run_id,
-                             source=source, details=details, policy=ctx.claim_policy)
+    try:
+        result = await start_run(client, ctx.store.ledger, ctx.settings, route, location, run_id=run_id,
+                                 source=source, details=details, policy=ctx.claim_policy)
+    except ClaimMismatch:  # the run id names another input: never start it, never retry the event
+        return skip_event("claim_mismatch", f"run {run_id} was claimed for another input than {location.url}",
+                          details.get("event_id"), level=logging.WARNING)
     return _count(LandingOutcome("started" if result.started else "duplicate", "", run_id, result.how))
+
+
+async def _started_already(book: Any, key: str) -> bool:
+    """One read: a duplicate event of a landing that has started costs no listing, HEAD or create."""
+    from ..runs import claims
+
+    record = await asyncio.to_thread(book.read, key)
+    return isinstance(record, dict) and claims.state_of(record) == claims.STARTED
 
 
 async def _start_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                         created: Any) -> LandingOutcome:
+    from ..runs.ids import landing_run_id
+
+    run_id = landing_run_id(route.name, decision.folder.url, claim_etag(created.etag))
+    if await _started_already(ctx.store.ledger.claims, run_id):
+        return _count(LandingOutcome("duplicate", "", run_id, "duplicate"))
     return await inspect_and_start(ctx, client, route, decision.folder, decision.run_id,
                                    {"event_id": created.event_id},
                                    marker=(route.landing.marker_name, created.etag))
@@ -229,6 +246,9 @@ async def start_file(ctx: LandingContext, client: Any, route: Route, created: An
     """A per-file route's blob: keyed on its real ETag (it must exist), then claimed and started."""
     from ..runs.ids import landing_run_id
 
+    guess = landing_run_id(route.name, created.location.url, claim_etag(created.etag))
+    if await _started_already(ctx.store.ledger.claims, guess):
+        return _count(LandingOutcome("duplicate", "", guess, "duplicate"))
     found = await real_etag(ctx, route, created)
     if found is None:
         return skip_event("blob_missing", f"{created.location.url} does not exist", created.event_id,
@@ -263,12 +283,16 @@ async def start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, 
     from ..runs.ids import landing_run_id
     from .orchestrations import MANIFEST_ORCHESTRATOR
 
+    folder = rules.folder_of(created)
+    guess = rules.manifest_waiter_id(route.name, folder.url, claim_etag(created.etag))
+    if await _started_already(ctx.store.waiter_claims, guess):
+        return _count(LandingOutcome("duplicate", "manifest_waiter_exists",
+                                     landing_run_id(route.name, folder.url, claim_etag(created.etag)), "duplicate"))
     found = await real_etag(ctx, route, created)
     if found is None:
         return skip_event("manifest_missing", f"{created.location.url} does not exist", created.event_id,
                           level=logging.WARNING)
     etag = found[0]
-    folder = rules.folder_of(created)
     run_id = landing_run_id(route.name, folder.url, etag)
     waiter_id = rules.manifest_waiter_id(route.name, folder.url, etag)
     job = {"mode": "manifest", "route": route.name, "folder_url": folder.url,

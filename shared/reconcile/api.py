@@ -55,6 +55,7 @@ async def backfill_http(req: func.HttpRequest, client: Any, *, context: Any = No
     from ..config import ConfigError, load_settings
     from ..http_api.runs import HttpProblem, json_response, problem_response, read_json_body
     from ..landing.handler import landing_context
+    from ..redact import redact
     from .backfill import BadField, backfill, parse_backfill
 
     try:
@@ -66,7 +67,7 @@ async def backfill_http(req: func.HttpRequest, client: Any, *, context: Any = No
     except HttpProblem as problem:
         return problem_response(problem)
     except BadField as exc:
-        return _problem(400, str(exc), field=exc.field)
+        return _problem(400, redact(str(exc)), field=exc.field)
     ctx = context or landing_context(settings)
     try:
         result = await backfill(ctx, client, request)

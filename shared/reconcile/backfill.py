@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from ..config.models import AppSettings, Route
 from .scan import landings
-from .sweep import REPAIRED, STARTED, WOULD_START, _listed, ensure_landing
+from .sweep import REPAIRED, STARTED, WOULD_START, listed_items, ensure_landing
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def parse_backfill(body: dict, settings: AppSettings) -> BackfillRequest:
 
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
-        raise BadField(unknown[0], f"unknown field; the fields are {', '.join(FIELDS)}")
+        shown = unknown[0] if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", unknown[0]) else "body"
+        raise BadField(shown, f"unknown field; the fields are {', '.join(FIELDS)}")
     try:
         route_name = check_route_name(body.get("route"), field="route")
     except InvalidName as exc:
@@ -77,8 +79,7 @@ def parse_backfill(body: dict, settings: AppSettings) -> BackfillRequest:
         try:
             since = datetime.fromisoformat(since.replace("Z", "+00:00"))
         except ValueError:
-            raise BadField("since", f"must be an ISO-8601 time such as 2026-01-31T00:00:00Z, got {since!r}") \
-                from None
+            raise BadField("since", "must be an ISO-8601 time such as 2026-01-31T00:00:00Z") from None
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
@@ -104,7 +105,7 @@ async def backfill(ctx: Any, client: Any, request: BackfillRequest, *,
     for _ in range(max_pages):
         items, continuation = await asyncio.to_thread(ctx.store.list_page, route, route.match.container,
                                                       request.prefix, continuation, page_size)
-        for landing in landings(route, account_url, route.match.container, _listed(items), since=request.since,
+        for landing in landings(route, account_url, route.match.container, listed_items(items), since=request.since,
                                 source="backfill"):
             if len(runs) >= request.max_runs:
                 break

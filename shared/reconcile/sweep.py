@@ -62,7 +62,8 @@ class Cursors:
             **info})
 
 
-def _listed(items: list[Any]) -> list[Listed]:
+def listed_items(items: list[Any]) -> list[Listed]:
+    """SDK listing items (``BlobProperties``) as the scan reads them."""
     return [Listed(item.name, str(item.etag or ""), int(item.size or 0), getattr(item, "last_modified", None))
             for item in items]
 
@@ -122,7 +123,7 @@ async def sweep_route(ctx: Any, client: Any, route: Route, cursors: Cursors, lim
         items, continuation = await asyncio.to_thread(ctx.store.list_page, route, route.match.container,
                                                       route.match.prefix, continuation, limits.page_size)
         counts["blobs_listed"] += len(items)
-        for landing in landings(route, account_url, route.match.container, _listed(items)):
+        for landing in landings(route, account_url, route.match.container, listed_items(items)):
             try:
                 outcome = await ensure_landing(ctx, client, route, landing, source="reconcile")
             except Exception as exc:  # one bad folder must not stop the sweep; the next pass retries it
