@@ -356,7 +356,8 @@ def _end_by_cancelling(run: _Run, outcome: str, reason: str) -> Generator[Any, A
         return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
                                         f" {error_text(exc)}")
     if cancelled.get("error"):
-        return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed: {cancelled['error']}")
+        return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
+                                        f" {cancelled['error']}")
     for _ in range(CANCEL_CONFIRM_POLLS):
         yield from _poll(run, raced=False)
         if s.job_status and is_terminal(s.job_status):
