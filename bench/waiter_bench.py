@@ -27,14 +27,16 @@ from typing import Callable
 QUIET_SECONDS = 60
 
 
-def measure(files: int) -> tuple[float, int, int]:
-    """(replay CPU seconds, episodes, executions) for one folder of ``files`` file events."""
+def measure(files: int, handle: Callable | None = None) -> tuple[float, int, int]:
+    """(replay CPU seconds, episodes, executions) for one folder of ``files`` file events; ``handle`` is the
+    orchestrator handle to measure (default: the app's ``landing_quiet_orchestrator``)."""
     from shared.landing.orchestrations import FILE_EVENT, QUIET_ORCHESTRATOR
     from tests.app_index import functions
     from tests.support.durable_host import DurableTestHost, split_functions
 
-    orchestrators, _ = split_functions(functions().values())
-    handle = orchestrators[QUIET_ORCHESTRATOR]
+    if handle is None:
+        orchestrators, _ = split_functions(functions().values())
+        handle = orchestrators[QUIET_ORCHESTRATOR]
     spent = [0.0]
 
     def timed(body: str, _handle: Callable = handle) -> str:
@@ -79,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
           f"time spent in the orchestrator handle (best of {args.repeat})")
     print(f"{'files':>7} {'episodes':>9} {'executions':>11} {'replay CPU s':>13} {'per file ms':>12} "
           f"{'vs ' + str(base_files) + ' files':>14}")
-    worst = 0.0
+    worst = 1.0
     for n, cpu, episodes, executions in rows:
         ratio = (cpu / n) / base_per_file
-        worst = max(worst, ratio)
+        worst = max(worst, ratio) if n != base_files else worst
         print(f"{n:>7} {episodes:>9} {executions:>11} {cpu:>13.2f} {1000 * cpu / n:>12.3f} {ratio:>13.2f}x")
     verdict = "within" if worst <= 2.0 else "NOT within"
     print(f"per-file replay CPU: worst {worst:.2f}x the {base_files}-file figure ({verdict} the 2x bound)")
