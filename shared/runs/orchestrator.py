@@ -34,7 +34,7 @@ from ..durable.waiting import Arrival, StandingWaits, error_text
 from ..redact import redact
 from .models import CANCEL_EVENT, JOB_STATUS_EVENT, iso, parse_iso, run_summary
 from .schedule import NEAR_STATUSES, MonitorView, plan_next_poll
-from .state import CancelRequest, Claim, MonitorState
+from .state import CancelRequest, Claim, MonitorState, clean_event_id, clean_event_time
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class _Run:
         if payload is None:
             s.count_event("malformed")
             return
-        if s.seen_event(str(payload.get("event_id") or "") or None):
+        event_id, event_time = clean_event_id(payload.get("event_id")), clean_event_time(payload.get("event_time"))
+        if s.seen_event(event_id):
             s.count_event("duplicate")
             return
         job = payload.get("job_name")
@@ -118,10 +119,8 @@ class _Run:
         status = normalise(payload["status"])
         if is_terminal(status):
             if s.claim is None:
-                s.claim = Claim(status=status, event_id=payload.get("event_id"),
-                                event_time=payload.get("event_time"), job_name=job)
+                s.claim = Claim(status=status, event_id=event_id, event_time=event_time, job_name=clean_event_id(job))
             return
-        event_time = payload.get("event_time")
         if s.hint_time and event_time and event_time < s.hint_time:
             s.count_event("out_of_order")
             return
