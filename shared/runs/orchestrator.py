@@ -126,6 +126,11 @@ class _Run:
             return
         s.hint, s.hint_time = status, event_time or s.hint_time
 
+    def keep_waiting(self, arrival: Arrival) -> bool:
+        """``on_arrival`` for waits that nothing interrupts (the submit call: a cancel waits for its job)."""
+        self.take(arrival)
+        return False
+
     def cancel_requested(self, arrival: Arrival) -> bool:
         """``on_arrival`` for waits that only a cancel request interrupts."""
         self.take(arrival)
@@ -166,7 +171,7 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
     delay = timedelta(milliseconds=SUBMIT_RETRY.first_retry_interval_in_milliseconds)
     for attempt in range(1, SUBMIT_RETRY.max_number_of_attempts + 1):
         task = run.context.call_activity(SUBMIT_ACTIVITY, payload)
-        yield from run.waits.until(task, lambda arrival: run.take(arrival) or False)  # never interrupted
+        yield from run.waits.until(task, run.keep_waiting)
         if task.state is not TaskState.FAILED:
             break
         error = error_text(task.result)
@@ -177,10 +182,11 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
             yield from run.waits.sleep_until(run.now + delay, run.cancel_requested)
         if s.cancel is not None:
             return run.ended("Canceled", error=s.cancel.reason or "cancelled on request before a job existed")
-    submitted = task.result
-    if submitted.get("error"):
-        return run.ended("Failed", error=submitted["error"])
-    s.job_name, s.job_status = submitted["job_name"], normalise(submitted.get("status"))
+    submitted = task.result if isinstance(task.result, dict) else {}
+    if submitted.get("error") or not submitted.get("job_name"):
+        return run.ended("Failed", error=submitted.get("error") or "submitting the job returned no job name")
+    s.job_name = submitted["job_name"]
+    s.job_status = normalise(submitted["status"]) if submitted.get("status") else None
     s.studio_url, s.adopted, s.submitted_at = submitted.get("studio_url"), bool(submitted.get("adopted")), iso(run.now)
     run.publish("monitoring")
     run.info("submitted job %s%s", s.job_name, " (adopted)" if s.adopted else "")
