@@ -34,7 +34,7 @@ from ..durable.waiting import Arrival, StandingWaits, error_text
 from ..redact import redact
 from .models import CANCEL_EVENT, JOB_STATUS_EVENT, iso, parse_iso, run_summary
 from .schedule import NEAR_STATUSES, MonitorView, plan_next_poll
-from .state import CancelRequest, Claim, MonitorState
+from .state import CancelRequest, Claim, MonitorState, clean_event_id, clean_event_time
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class _Run:
         if payload is None:
             s.count_event("malformed")
             return
-        if s.seen_event(str(payload.get("event_id") or "") or None):
+        event_id, event_time = clean_event_id(payload.get("event_id")), clean_event_time(payload.get("event_time"))
+        if s.seen_event(event_id):
             s.count_event("duplicate")
             return
         job = payload.get("job_name")
@@ -118,14 +119,17 @@ class _Run:
         status = normalise(payload["status"])
         if is_terminal(status):
             if s.claim is None:
-                s.claim = Claim(status=status, event_id=payload.get("event_id"),
-                                event_time=payload.get("event_time"), job_name=job)
+                s.claim = Claim(status=status, event_id=event_id, event_time=event_time, job_name=clean_event_id(job))
             return
-        event_time = payload.get("event_time")
         if s.hint_time and event_time and event_time < s.hint_time:
             s.count_event("out_of_order")
             return
         s.hint, s.hint_time = status, event_time or s.hint_time
+
+    def keep_waiting(self, arrival: Arrival) -> bool:
+        """``on_arrival`` for waits that nothing interrupts (the submit call: a cancel waits for its job)."""
+        self.take(arrival)
+        return False
 
     def cancel_requested(self, arrival: Arrival) -> bool:
         """``on_arrival`` for waits that only a cancel request interrupts."""
@@ -167,7 +171,7 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
     delay = timedelta(milliseconds=SUBMIT_RETRY.first_retry_interval_in_milliseconds)
     for attempt in range(1, SUBMIT_RETRY.max_number_of_attempts + 1):
         task = run.context.call_activity(SUBMIT_ACTIVITY, payload)
-        yield from run.waits.until(task, lambda arrival: run.take(arrival) or False)  # never interrupted
+        yield from run.waits.until(task, run.keep_waiting)
         if task.state is not TaskState.FAILED:
             break
         error = error_text(task.result)
@@ -178,10 +182,11 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
             yield from run.waits.sleep_until(run.now + delay, run.cancel_requested)
         if s.cancel is not None:
             return run.ended("Canceled", error=s.cancel.reason or "cancelled on request before a job existed")
-    submitted = task.result
-    if submitted.get("error"):
-        return run.ended("Failed", error=submitted["error"])
-    s.job_name, s.job_status = submitted["job_name"], normalise(submitted.get("status"))
+    submitted = task.result if isinstance(task.result, dict) else {}
+    if submitted.get("error") or not submitted.get("job_name"):
+        return run.ended("Failed", error=submitted.get("error") or "submitting the job returned no job name")
+    s.job_name = submitted["job_name"]
+    s.job_status = normalise(submitted["status"]) if submitted.get("status") else None
     s.studio_url, s.adopted, s.submitted_at = submitted.get("studio_url"), bool(submitted.get("adopted")), iso(run.now)
     run.publish("monitoring")
     run.info("submitted job %s%s", s.job_name, " (adopted)" if s.adopted else "")
@@ -361,7 +366,8 @@ def _end_by_cancelling(run: _Run, outcome: str, reason: str) -> Generator[Any, A
         return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
                                         f" {error_text(exc)}")
     if cancelled.get("error"):
-        return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed: {cancelled['error']}")
+        return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
+                                        f" {cancelled['error']}")
     for _ in range(CANCEL_CONFIRM_POLLS):
         yield from _poll(run, raced=False)
         if s.job_status and is_terminal(s.job_status):

@@ -13,10 +13,34 @@ without ``claim``, ``cancel`` and ``attempt``; unknown keys are ignored, missing
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import Any, Optional
 
 VERSION = 2
 EVENT_IDS_KEPT = 20
+EVENT_ID_MAX = 200          # characters of an event id kept (ids come from outside)
+
+
+def _short(value: Any) -> Optional[str]:
+    return None if value is None else str(value)[:EVENT_ID_MAX]
+
+
+def clean_event_id(value: Any) -> Optional[str]:
+    """An event id from outside as it may be stored: redacted, at most ``EVENT_ID_MAX`` characters."""
+    from ..redact import redact
+
+    return redact(str(value))[:EVENT_ID_MAX] if value not in (None, "") else None
+
+
+def clean_event_time(value: Any) -> Optional[str]:
+    """An event time from outside: kept only when it is an ISO-8601 time (then it cannot hold a secret)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,8 +56,8 @@ class Claim:
     def from_dict(cls, data: Any) -> Optional["Claim"]:
         if not isinstance(data, dict) or not data.get("status"):
             return None
-        return cls(status=str(data["status"]), event_id=data.get("event_id"), event_time=data.get("event_time"),
-                   job_name=data.get("job_name"))
+        return cls(status=str(data["status"]), event_id=_short(data.get("event_id")),
+                   event_time=_short(data.get("event_time")), job_name=_short(data.get("job_name")))
 
 
 @dataclass(frozen=True)
@@ -44,8 +68,10 @@ class CancelRequest:
 
     @classmethod
     def from_value(cls, value: Any) -> "CancelRequest":
+        from ..redact import redact
+
         reason = value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None
-        return cls(reason=str(reason)[:500] if reason else None)
+        return cls(reason=redact(str(reason))[:500] if reason else None)
 
 
 @dataclass
@@ -125,6 +151,7 @@ class MonitorState:
         """Remember ``event_id``; True when it was seen before (a duplicate delivery)."""
         if event_id is None:
             return False
+        event_id = event_id[:EVENT_ID_MAX]
         if event_id in self.event_ids:
             return True
         self.event_ids.append(event_id)

@@ -128,7 +128,7 @@ def test_quiet_waiter_reports_files_landing_while_the_run_starts(landing_env, ap
 
 
 def test_sdk_deferred_event_quirk_is_avoided():
-    """Durable Python re-delivers a buffered event to every later wait (see _FileEvents): an event that
+    """Durable Python re-delivers a buffered event to every later wait (see shared/durable/waiting.py): an event that
     arrives while the waiter runs an activity must be taken once, not forever."""
     from shared.landing.orchestrations import quiet_orchestrator
 

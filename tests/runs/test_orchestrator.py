@@ -365,3 +365,23 @@ def test_a_job_outliving_1750_polls_is_watched_to_the_end(sim):
     assert status["output"]["outcome"] == "Succeeded"
     assert status["output"]["polls"] == 1740 + len(svc.status_calls) >= 1760
     assert {round(b - a) for (a, _), (b, _) in zip(svc.status_calls, svc.status_calls[1:])} == {120}
+
+
+def test_a_workspace_renamed_mid_run_is_waited_out_not_a_failed_run(sim):
+    """Permanent-looking 404s for two hours (the workspace was renamed, then renamed back): still watching."""
+    host, svc = sim(SimJob(timeline(4 * 3600)))
+    original = svc.get_job_status
+
+    def renamed_for_two_hours(payload):
+        if 600 <= svc.t() < 600 + 2 * 3600:
+            svc.status_calls.append((svc.t(), None))
+            return {"status": None, "error": "404 ResourceNotFound: workspace 'ws' was not found", "transient": False}
+        return original(payload)
+
+    host.activities["get_job_status"] = renamed_for_two_hours
+    start(host, PollPolicy(duration_aware=False, max_status_errors=3))
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded" and "cancel_job" not in svc.calls
+    assert status["customStatus"]["status_errors"] == 0 and status["customStatus"]["last_error"] is None
+    unreadable = [t for t, s in svc.status_calls if s is None]
+    assert len(unreadable) < 20                                           # backed off, not hammering

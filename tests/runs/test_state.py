@@ -107,3 +107,11 @@ def test_an_adopted_job_is_watched_like_a_new_one(sim):
     host.start("run_orchestrator", run_input(PollPolicy(duration_aware=False), RUN), instance_id=RUN)
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded" and status["customStatus"]["adopted"] is True
+
+
+def test_a_submit_answer_without_a_job_name_fails_the_run_cleanly(sim):
+    host, svc = sim(SimJob(timeline(60)))
+    host.activities["submit_job"] = lambda p: {"status": "Queued"}
+    host.start("run_orchestrator", run_input(PollPolicy(), RUN), instance_id=RUN)
+    out = drive(host, RUN)["output"]
+    assert out["outcome"] == "Failed" and "no job name" in out["error"]

@@ -350,7 +350,8 @@ class DurableTestHost:
     :param activity_mode: ``"inline"`` (run by the driving thread, deterministic; default for
         the simulated clock) or ``"threads"`` (a thread pool; default for the scaled clock).
     :param events_per_episode: new events delivered per episode: 1 (default) or ``None`` for
-        all that are queued, as the real host batches them.
+        all that are queued, as the real host batches them (then queued inline activities run
+        before the next episode, so the results of a fan-out arrive together).
     """
 
     def __init__(self, orchestrators: Mapping[str, Callable[[str], str]],
@@ -767,6 +768,10 @@ class DurableTestHost:
         if self._closed:
             raise HostError("host is closed")
         self._enqueue_due_timers()
+        if self.events_per_episode is None and self._work_queue:
+            # batching host: queued activities run first, so their results reach the next episode together
+            self._inflight += 1          # decremented by _execute_activity
+            return self._work_queue.popleft()
         ready = [i for i in self._instances.values() if i.ready_seq is not None and not i.held]
         if ready:
             inst = min(ready, key=lambda i: i.ready_seq)
