@@ -158,6 +158,13 @@ def cancel_job(payload: dict) -> dict:
     return activities.cancel_job(payload)
 
 
+@app.activity_trigger(input_name="payload")
+def find_attempt_job(payload: dict) -> dict:
+    from shared import activities
+
+    return activities.find_attempt_job(payload)
+
+
 # --- Delivery: copy outputs to sinks, receipts, notifications, redrive ------------------------------
 
 @app.route(route="runs/{run_id}/redeliver", methods=["POST"])

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import re
 from dataclasses import asdict
@@ -27,6 +29,40 @@ _ARM_JOB = re.compile(r"^subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]
                       re.IGNORECASE)
 
 
+# Token audiences each plane accepts (contract §1.2): the scoring URI wants https://ml.azure.com, ARM wants
+# the management resource. Only JWT-shaped tokens are checked (an opaque test token carries no audience).
+DATA_PLANE_AUDIENCES = ("https://ml.azure.com", "https://ml.azure.com/")
+MANAGEMENT_AUDIENCES = ("https://management.core.windows.net/", "https://management.core.windows.net",
+                        "https://management.azure.com/", "https://management.azure.com")
+
+
+def token_audience(token: str) -> str | None:
+    """The ``aud`` claim of a JWT-shaped token (unverified: the emulator checks shape, not signatures)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    aud = claims.get("aud") if isinstance(claims, dict) else None
+    return aud if isinstance(aud, str) else None
+
+
+def _audience_error(plane: str, aud: str) -> web.Response | None:
+    if plane == "data" and aud not in DATA_PLANE_AUDIENCES:
+        # contract §1.11 (S13): the batch endpoint's answer to a management token
+        return error_response(401, "InvalidAudience", "Audience or service not allowed",
+                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if plane == "management" and aud not in MANAGEMENT_AUDIENCES:
+        allowed = ",".join(f"'{a}'" for a in MANAGEMENT_AUDIENCES)
+        return error_response(401, "InvalidAuthenticationTokenAudience",
+                              f"The access token has been obtained for wrong audience or resource '{aud}'. It should "
+                              f"exactly match with one of the allowed audiences {allowed}.",
+                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return None
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
                    details: list[dict[str, Any]] | None = None) -> web.Response:
     return web.json_response(ContractError(status, code, message, details).body(), status=status, headers=headers)
@@ -36,8 +72,9 @@ def _contract_response(exc: ContractError) -> web.Response:
     return web.json_response(exc.body(), status=exc.status)
 
 
-async def _guard(request: web.Request, target: str) -> web.Response | None:
-    """Auth, then injected delay, then injected HTTP fault. Returns a response to short-circuit."""
+async def _guard(request: web.Request, target: str, plane: str = "data") -> web.Response | None:
+    """Auth (a bearer token; its audience when it has one), then injected delay, then injected HTTP fault.
+    Returns a response to short-circuit."""
     auth = request.headers.get("Authorization")
     if auth is None:
         return error_response(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
@@ -47,6 +84,9 @@ async def _guard(request: web.Request, target: str) -> web.Response | None:
         return error_response(401, "InvalidAuthenticationToken",
                               "The 'Authorization' header is invalid. It must be of the form 'Bearer <token>' "
                               "with a non-empty token.", {"WWW-Authenticate": "Bearer"})
+    aud = token_audience(token.strip())
+    if aud is not None and (wrong := _audience_error(plane, aud)) is not None:
+        return wrong
     emu = request.app[EMULATOR_KEY]
     delay = emu.faults.delay_for(target)
     if delay > 0:
@@ -181,11 +221,19 @@ async def management(request: web.Request) -> web.Response:
         return error_response(404, "NoRegisteredProviderFound" if m is None else "MethodNotAllowed",
                               f"[emulator] No route for {request.method} {request.path}.")
     target = "cancel" if m["cancel"] else "status"
-    if (r := await _guard(request, target)) is not None:
+    if (r := await _guard(request, target, "management")) is not None:
         return r
-    if not request.query.get("api-version"):
+    version = request.query.get("api-version")
+    if not version:
         return error_response(400, "MissingApiVersionParameter",
                               "The api-version query parameter (?api-version=) is required for all requests.")
+    if version not in emu.config.arm_api_versions:
+        kind = "workspaces/operationResults" if m["op"] else "workspaces/jobs"
+        return error_response(400, "NoRegisteredProviderFound",
+                              f"No registered resource provider found for location '{emu.config.workspace.region}' "
+                              f"and API version '{version}' for type '{kind}'. The supported api-versions are "
+                              f"'{', '.join(emu.config.arm_api_versions)}'. The supported locations are "
+                              f"'{emu.config.workspace.region}'.")
     ws = emu.config.workspace
     if (m["sub"].lower(), m["rg"].lower(), m["ws"].lower()) != (
             ws.subscription_id.lower(), ws.resource_group.lower(), ws.workspace_name.lower()):

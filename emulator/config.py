@@ -15,6 +15,15 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 OUTPUT_ACTIONS = ("append_row", "summary_only")
+# Microsoft.MachineLearningServices api-versions (Pulumi azure-native's list for jobs, plus 2025-12-01, the
+# @azure/arm-machinelearning default, contract §2.1/§2.4). Any other is refused as ARM refuses it.
+ARM_API_VERSIONS = (
+    "2021-03-01-preview", "2022-02-01-preview", "2022-05-01", "2022-06-01-preview", "2022-10-01",
+    "2022-10-01-preview", "2022-12-01-preview", "2023-02-01-preview", "2023-04-01", "2023-04-01-preview",
+    "2023-06-01-preview", "2023-08-01-preview", "2023-10-01", "2024-01-01-preview", "2024-04-01",
+    "2024-07-01-preview", "2024-10-01", "2024-10-01-preview", "2025-01-01-preview", "2025-04-01",
+    "2025-04-01-preview", "2025-06-01", "2025-07-01-preview", "2025-09-01", "2025-10-01-preview", "2025-12-01",
+)
 
 
 class ConfigError(ValueError):
@@ -166,6 +175,7 @@ class EmulatorConfig:
     faults: Mapping[str, Any] = field(default_factory=dict)  # parsed by faults.FaultState
     events: EventsConfig = EventsConfig()
     behaviour: Behaviour = Behaviour()
+    arm_api_versions: tuple[str, ...] = ARM_API_VERSIONS
     work_dir: Path | None = None  # job scratch space; a temp dir when None
 
     def with_timings(self, **seconds: float) -> "EmulatorConfig":
@@ -204,6 +214,7 @@ def _parse(raw: Mapping[str, Any], base: Path) -> EmulatorConfig:
                           datastores=datastores, default_datastore=default_ds, endpoints=endpoints,
                           timings=timings, faults=dict(raw.get("faults") or {}), events=events,
                           behaviour=Behaviour().updated(raw.get("behaviour") or {}),
+                          arm_api_versions=tuple(raw.get("arm_api_versions") or ARM_API_VERSIONS),
                           work_dir=(base / work_dir) if work_dir else None)
 
 

@@ -129,6 +129,13 @@ def parse_duration(value: Any) -> float:
     return g["d"] * 86400 + g["h"] * 3600 + g["m"] * 60 + g["s"]
 
 
+def parse_iso_duration(value: Any) -> float:
+    """Strict: only an ISO-8601 duration string (what the SDK sends, ``to_iso_duration_format``)."""
+    if not isinstance(value, str):
+        raise ValueError(f"not an ISO-8601 duration: {value!r}")
+    return parse_duration(value)
+
+
 def _canonical_type(value: Any) -> str | None:
     return _INPUT_TYPES.get(str(value).replace("_", "").replace("-", "").lower()) if value is not None else None
 
@@ -195,6 +202,10 @@ def _parse_output(props: Mapping[str, Any]) -> JobOutput | None:
         return None
     if not isinstance(outputs, Mapping):
         raise ContractError(400, "BadRequest", "'OutputData' must be an object.")
+    if len(outputs) > 1:  # model deployments have a single output, 'score' (contract §1.6)
+        raise validation_error(ValidationIssue(
+            "OutputData", f"[emulator] Model deployments have exactly one output; got {len(outputs)}: "
+                          f"{', '.join(map(str, outputs))}.", len(outputs)))
     name, spec = next(iter(outputs.items()))
     raw_type = ci_get(spec, "jobOutputType")
     jtype = _canonical_type(raw_type)
@@ -228,7 +239,7 @@ def _parse_overrides(props: Mapping[str, Any]) -> Overrides:
     timeout = None
     if ci_get(retry, "timeout") is not None:
         try:
-            timeout = parse_duration(ci_get(retry, "timeout"))
+            timeout = parse_iso_duration(ci_get(retry, "timeout"))
         except ValueError:
             issues.append(ValidationIssue("RetrySettings.Timeout", "'Timeout' must be an ISO-8601 duration.",
                                           ci_get(retry, "timeout")))

@@ -80,9 +80,13 @@ class Emulator:
         output_uri = self._output_uri(req, settings, name)
         try:
             self.storage.resolve(req.input.uri)
-            out = self.storage.resolve(output_uri)
         except StorageError as exc:
             raise ContractError(400, "UserError", str(exc)) from exc
+        try:
+            out = self.storage.resolve(output_uri)
+        except StorageError as exc:
+            raise ContractError(400, "UserError", f"Invalid output URI '{output_uri}'. {OUTPUT_STORE_MESSAGE} "
+                                                  f"[emulator] {exc}") from exc
         if out.datastore is None:
             raise ContractError(400, "UserError", f"Invalid output URI '{output_uri}'. {OUTPUT_STORE_MESSAGE}")
         job = Job(name=name, endpoint=ep.name, deployment=dep, request=req, settings=settings,

@@ -33,7 +33,9 @@ def job_tags(job: Job) -> dict[str, str]:
 
 
 def job_properties(job: Job) -> dict[str, str]:
-    return {**job.request.properties, "azureml.deploymentname": job.deployment.name, "azureml.endpointname": job.endpoint,
+    """The client's user properties, then the service's own (which win on a clash)."""
+    return {**job.request.properties,
+            "azureml.deploymentname": job.deployment.name, "azureml.endpointname": job.endpoint,
             "azureml.defaultDataStoreName": "workspaceblobstore", "azureml.runLineageType": "batchDeployment",
             "runSource": "BatchDeployment", "runType": "HTTP"}
 

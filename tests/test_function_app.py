@@ -27,6 +27,7 @@ EXPECTED_TRIGGERS = {
     "submit_job": ("activityTrigger", None, None, None),
     "get_job_status": ("activityTrigger", None, None, None),
     "cancel_job": ("activityTrigger", None, None, None),
+    "find_attempt_job": ("activityTrigger", None, None, None),
     "plan_delivery": ("activityTrigger", None, None, None),
     "copy_output": ("activityTrigger", None, None, None),
     "write_receipt": ("activityTrigger", None, None, None),

@@ -223,7 +223,12 @@ class BatchEndpointClient:
     def list_jobs(self, endpoint: EndpointConfig, management_url: str, api_version: str, *,
                   properties_filter: Optional[dict[str, str]] = None,
                   max_pages: int = 1) -> Optional[list[JobInfo]]:
-        """Up to ``max_pages`` pages of jobs, newest first; None when this endpoint offers no list."""
+        """Up to ``max_pages`` pages of jobs, newest first; None when no list can be had here.
+
+        A list is a search aid, never a reason to fail a submit: a permanent refusal or an unreadable first
+        page (e.g. a data plane that serves no list) means "no list"; a bad later page ends the scan.
+        Transient errors raise, so the caller can wait and look again.
+        """
         call: Optional[ApiCall] = list_call(endpoint, management_url, api_version,
                                             properties_filter=properties_filter)
         jobs: list[JobInfo] = []
@@ -232,17 +237,13 @@ class BatchEndpointClient:
                 break
             try:
                 response = self.send(call, what="job list")
-            except errors.PermanentError as exc:
-                if page == 0 and exc.status_code in (404, 405):
-                    return None
-                raise
-            try:
                 body = response.json()
-            except ValueError:
-                body = None
+            except (errors.PermanentError, ValueError) as exc:
+                log.warning("job list (%s %s) unusable: %s", call.method, call.url, type(exc).__name__)
+                return None if page == 0 else jobs
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-                raise errors.PermanentError(f"job list ({call.method} {call.url}): unreadable answer",
-                                            status_code=response.status_code)
+                log.warning("job list (%s %s) answered without a 'value' list", call.method, call.url)
+                return None if page == 0 else jobs
             for resource in body["value"]:
                 try:
                     jobs.append(parse_job(resource))

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 from urllib.parse import quote, urlsplit
 
 from ..config.models import EndpointConfig, JobOverrides
+from ..paths import check_job_name
 from .status import normalise
 
 DATA_PLANE_SCOPE = "https://ml.azure.com/.default"
@@ -179,6 +180,7 @@ def parse_job(resource: Any) -> JobInfo:
     name = resource.get("name") or str(resource.get("id", "")).rsplit("/", 1)[-1]
     if not name:
         raise ValueError("job resource has no name")
+    check_job_name(name)  # it goes into URLs and the run's state: never trust a remote answer's name
     status = properties.get("status") or resource.get("status")
     return JobInfo(name=name, status=normalise(status), studio_url=_studio_url(properties),
                    error=_error_text(properties), tags=_strings(properties.get("tags")),

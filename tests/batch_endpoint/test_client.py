@@ -343,3 +343,13 @@ def test_the_arm_list_asks_for_the_attempts_property(clock):
                                 "Microsoft.MachineLearningServices/workspaces/ws/jobs?api-version=2024-04-01"
                                 "&properties=batchrun.attempt_id=heart-abc-a1")
     assert credential.scopes == [("https://management.azure.com/.default",)]
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(400, json={"error": {"message": "GET not supported"}}),
+                                    httpx.Response(405, text="Method Not Allowed"),
+                                    httpx.Response(403, json={"error": {"message": "no list permission"}}),
+                                    httpx.Response(200, text="<html>hello</html>"),
+                                    httpx.Response(200, json={"jobs": []})])
+def test_a_list_the_service_does_not_offer_never_fails_a_look_up(clock, answer):
+    client, _ = make_client(clock, transport=httpx.MockTransport(lambda request: answer))
+    assert client.list_jobs(EndpointConfig(SCORING), "https://m", "v") is None
