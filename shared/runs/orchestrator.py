@@ -73,7 +73,7 @@ class _Run:
 
     def info(self, message: str, *args: Any) -> None:
         if not self.context.is_replaying:
-            log.info("run %s: " + message, self.run["run_id"], *args)
+            log.info("run %s: " + message, self.run["run_id"], *(redact(a) if isinstance(a, str) else a for a in args))
 
     def job_payload(self) -> dict:
         return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.state.job_name}
