@@ -148,7 +148,9 @@ def accepted(req: func.HttpRequest, body: dict, run_id: str) -> func.HttpRespons
     """202 + ``Location`` + ``Retry-After``; the body mirrors ``Location`` as ``status_url`` for callers that
     cannot read response headers (an ADF Web activity with ``turnOffAsync``)."""
     location = run_location(req, run_id)
-    return json_response(202, {**body, "status_url": location}, {"Location": location,
+    # The body never echoes a key: status_url is Location without ``code`` (the caller adds its own key).
+    status_url = f"{location.split('?', 1)[0]}?async=true"
+    return json_response(202, {**body, "status_url": status_url}, {"Location": location,
                                                                  "Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
