@@ -261,6 +261,9 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
     except (FileNotFoundError, KeyError, DeliveryConfigError) as exc:
         return {"error": redact(f"locating the outputs of {run['output_uri']}: {exc}")}
     except Exception as exc:
+        if _is_auth_error(exc):
+            return {"error": f"locating the outputs of {run['output_uri']}: storage refused the credentials of"
+                             f" the datastore's connection ({_describe_error(exc)})"}
         if _is_permanent(exc):
             return {"error": f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}"}
         raise RuntimeError(f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}") from None
