@@ -51,6 +51,13 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return await runs_api.cancel(req, client)
 
 
+@app.route(route="dashboard", methods=["GET"])
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import dashboard as page
+
+    return page.page()
+
+
 # --- Storage events --------------------------------------------------------------------------------
 # Event Grid (webhook) and Event Grid → Storage queue deliver the same BlobCreated events to one handler.
 

@@ -18,3 +18,13 @@ if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.p
   echo "== installing Azurite (pinned in package-lock.json)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The dashboard's browser test drives Debian's Chromium headless (Playwright, without its own browser download).
+if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing Chromium (Debian package) for the dashboard's browser test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "!! Chromium is missing: the dashboard test needs it (Debian/Ubuntu: sudo apt-get install chromium)" >&2
+  fi
+fi

@@ -17,8 +17,9 @@ def functions() -> dict:
     with _lock:
         if not _functions:
             import function_app
+            from devhost.indexing import functions_of
 
-            _functions.update({f.get_function_name(): f for f in function_app.app.get_functions()})
+            _functions.update({f.get_function_name(): f for f in functions_of(function_app.app)})
         return _functions
 
 

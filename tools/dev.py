@@ -1,7 +1,11 @@
-"""The local stack: Azurite + the batch-endpoint emulator + ``func start``, and a demo that follows a run.
+"""The local stack: Azurite + the batch-endpoint emulator + the app, and a demo that follows a run.
 
     python -m tools.dev          # up: start everything, Ctrl-C stops what it started
     python -m tools.dev demo     # land the sample folder, notify the app, follow the run to the sink
+
+The app runs on ``func start`` when Azure Functions Core Tools is on the PATH, and otherwise on the local
+development host that ships with the project (``python -m devhost``: same port, same paths). Set
+``DEV_HOST=devhost`` to use the local host even where Core Tools is installed.
 
 ``scripts/dev.sh`` sets up the environment first and then runs this.
 """
@@ -26,11 +30,8 @@ EMULATOR_PORT = 5100
 FUNC_PORT = 7071
 CONTAINERS = ("landing", "azureml-blobstore", "scores", "batchruns")
 SAMPLE = ROOT / "samples" / "heart"
-CORE_TOOLS_HELP = """\
-Azure Functions Core Tools (the `func` command) is not installed. Install version 4, then run this again:
-  npm install -g azure-functions-core-tools@4 --unsafe-perm true
-or follow https://learn.microsoft.com/azure/azure-functions/functions-run-local#install-the-azure-functions-core-tools
-(Azurite and the emulator were started and have been stopped again.)"""
+CORE_TOOLS_NOTE = ("== Core Tools (`func`) is not installed: running the app on the local development host"
+                   " (python -m devhost), same port and paths")
 
 
 def _listening(port: int) -> bool:
@@ -83,7 +84,12 @@ class Stack:
                 print(f"== stopped {name}")
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the stack like Ctrl-C: the `finally` below stops what it started
+
+
 def up(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     values = _settings_values()
     stack = Stack()
     try:
@@ -120,11 +126,13 @@ def up(args: argparse.Namespace) -> int:
                   f" (endpoint 'heart', log in .local/emulator.log)")
 
         func = shutil.which("func")
-        if func is None:
-            print(CORE_TOOLS_HELP, file=sys.stderr)
-            return 1
         env = dict(os.environ, VIRTUAL_ENV=str(Path(sys.executable).parents[1]),
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        if func is None or os.environ.get("DEV_HOST") == "devhost":
+            if func is None:
+                print(CORE_TOOLS_NOTE)
+            print(f"== the app on http://localhost:{FUNC_PORT}; in another terminal: scripts/dev.sh demo")
+            return subprocess.call([sys.executable, "-m", "devhost", "--port", str(FUNC_PORT)], cwd=ROOT, env=env)
         print(f"== func start (the app on http://localhost:{FUNC_PORT}); in another terminal: scripts/dev.sh demo")
         return subprocess.call([func, "start", "--port", str(FUNC_PORT)], cwd=ROOT, env=env)
     except KeyboardInterrupt:
@@ -151,7 +159,7 @@ def demo(args: argparse.Namespace) -> int:
     for path in [*files, None]:
         name = folder + (path.name if path else "_SUCCESS")
         data = path.read_bytes() if path else b""
-        props = landing.upload_blob(name, data, overwrite=True)
+        props = landing.get_blob_client(name).upload_blob(data, overwrite=True)
         events.append(blob_created_event(f"{landing.url}/{name}", props["etag"], content_length=len(data)))
     print(f"== landed {len(files)} files and _SUCCESS in landing/{folder}")
 
@@ -163,26 +171,64 @@ def demo(args: argparse.Namespace) -> int:
                 raise SystemExit(f"the Event Grid webhook answered {answer.status_code}: {answer.text[:300]}")
         print(f"== posted {len(events)} BlobCreated events to {webhook}")
 
-        started = time.monotonic()
-        run = None
-        last = None
-        while time.monotonic() - started < args.timeout:
-            listing = http.get(f"{base}/api/runs", params={"route": "heart"}).json()
-            run = next((r for r in listing.get("runs", []) if folder.rstrip("/") in str(r)), None)
-            if run:
-                line = f"{run.get('status')} · {run.get('phase')} · job {run.get('job_name')}" \
-                       f" {run.get('job_status') or ''} · polls {run.get('polls', 0)}"
-                if line != last:
-                    print(f"   [{time.monotonic() - started:5.1f}s] {line}", flush=True)
-                    last = line
-                if run.get("status") != "Running":
-                    break
-            time.sleep(1)
+        run = follow(http, base, folder, args.timeout)
     if not run or run.get("status") != "Succeeded":
         print(f"== the run did not succeed: {json.dumps(run, indent=2) if run else 'no run appeared'}")
         return 1
+    return show_predictions(service, run, files)
+
+
+def follow(http, base: str, folder: str, timeout: float) -> dict | None:
+    """Follow the folder's run to its end on one progress line (one line per change when not a terminal)."""
+    started, run, last = time.monotonic(), None, None
+    tty = sys.stdout.isatty()
+    while time.monotonic() - started < timeout:
+        listing = http.get(f"{base}/api/runs", params={"route": "heart"}).json()
+        run = next((r for r in listing.get("runs", []) if folder.rstrip("/") in str(r.get("input_uri", r))), None)
+        if run:
+            line = (f"run {run['run_id']} · {run.get('status')} · {run.get('phase') or '-'} · job "
+                    f"{run.get('job_status') or '-'} · polls {run.get('polls', 0)}")
+            if line != last:
+                elapsed = f"[{time.monotonic() - started:5.1f}s]"
+                print(f"\r   {elapsed} {line:<110}" if tty else f"   {elapsed} {line}", end="" if tty else "\n",
+                      flush=True)
+                last = line
+            if run.get("status") != "Running":
+                break
+        time.sleep(0.5)
+    if tty:
+        print()
+    return run
+
+
+def show_predictions(service, run: dict, files: list[Path]) -> int:
+    """Where the predictions went, their first rows, and whether they equal the model applied to the sample."""
+    from samples.heart.model import expected_lines, load_model
+
+    model = load_model()
+    expected = sorted(line for path in files for line in expected_lines(path.name, path.read_text(), model))
     for output in run.get("outputs", []):
-        print(f"== predictions delivered: {output.get('destination')}")
+        receipt = output.get("receipt") or ""
+        if "://" in receipt:
+            from shared.storage.uris import parse_blob_url
+
+            location = parse_blob_url(receipt)
+            container, name = location.container, location.path
+        else:
+            container, _, name = receipt.partition("/")
+        details = json.loads(service.get_blob_client(container, name).download_blob().readall())
+        for delivered in details.get("files", []):
+            c, _, p = delivered["path"].partition("/")
+            text = service.get_blob_client(c, p).download_blob().readall().decode("utf-8")
+            lines = [line for line in text.splitlines() if line.strip()]
+            print(f"== predictions delivered to {delivered['path']} ({len(lines)} rows); the first rows:")
+            for line in lines[:5]:
+                print(f"   {line}")
+            same = sorted(lines) == expected
+            print(f"== {'the predictions equal' if same else 'the predictions DIFFER from'} the model applied to"
+                  f" the sample ({len(expected)} rows)")
+            if not same:
+                return 1
     return 0
 
 
