@@ -23,7 +23,7 @@ CASES = [
     ("input-is-absolute", "heart", "/heart/2024-06-01/", 400),
     ("input-outside-the-route-prefix", "heart", "lungs/2024-06-01/", 400),
     ("input-is-abfss", "heart", "abfss://landing@acct.dfs.core.windows.net/heart/x/", 400),
-    ("endpoint-climbs", "heart/../lungs", "heart/2024-06-01/", 404),
+    ("endpoint-climbs", "heart/../lungs", "heart/2024-06-01/", 400),  # not a route name: 400 naming `route`
     ("endpoint-unknown", "lungs", "heart/2024-06-01/", 404),
     ("endpoint-empty", "", "heart/2024-06-01/", 400),
     ("endpoint-is-a-url", "https://heart.eastus.inference.ml.azure.com/jobs", "heart/2024-06-01/", 404),
