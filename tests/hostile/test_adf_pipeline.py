@@ -26,7 +26,7 @@ CASES = [
     ("endpoint-climbs", "heart/../lungs", "heart/2024-06-01/", 400),  # not a route name: 400 naming `route`
     ("endpoint-unknown", "lungs", "heart/2024-06-01/", 404),
     ("endpoint-empty", "", "heart/2024-06-01/", 400),
-    ("endpoint-is-a-url", "https://heart.eastus.inference.ml.azure.com/jobs", "heart/2024-06-01/", 404),
+    ("endpoint-is-a-url", "https://heart.eastus.inference.ml.azure.com/jobs", "heart/2024-06-01/", 400),
 ]
 
 
