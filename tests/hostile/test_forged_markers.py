@@ -73,7 +73,9 @@ def test_invented_etags_for_a_real_blob_start_one_run(catalogue, landing_env, ho
         genuine = deliver(env, host, ctx, real)
         started = [o for o in (forged, genuine) if o.action in ("started", "waiter_started")]
         c.check(len(started) == 1 and len(host.instance_ids()) == 1, f"{forged} / {genuine}")
-        c.check(forged.run_id == genuine.run_id, "the forged event was keyed on its own ETag")
+        # an eTag no blob can have (e.g. 300 characters) is refused outright; any other is keyed on the real one
+        c.check(forged.action == "skipped" or forged.run_id == genuine.run_id,
+                f"the forged event was keyed on its own ETag: {forged}")
 
 
 def test_a_stale_marker_event_runs_the_current_marker_once(catalogue, landing_env, host):  # noqa: F811
