@@ -102,6 +102,10 @@ def get_job_status(payload: dict, settings: Optional[AppSettings] = None,
     """
     settings = settings or load_settings()
     route = settings.route(payload["route"])
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import run_status
+
+        return run_status(route, payload, client_factory)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             job = client.get_job(route.endpoint, payload["job_name"], settings.management_url,
@@ -139,6 +143,10 @@ def find_attempt_job(payload: dict, settings: Optional[AppSettings] = None,
     settings = settings or load_settings()
     route = settings.route(payload["route"])
     identity = AttemptIdentity.of(payload["run_id"], _attempt(payload), payload.get("output_uri"))
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import find_run
+
+        return find_run(route, payload, identity, client_factory)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             found = client.find_attempt_job(route.endpoint, identity, settings.management_url,
@@ -157,6 +165,10 @@ def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()
     route = settings.route(payload["route"])
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import cancel_run
+
+        return cancel_run(route, payload, client_factory)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             client.cancel(route.endpoint, payload["job_name"], settings.management_url,

@@ -67,6 +67,9 @@ def kind_rules(route: Route, datastores: dict[str, Datastore], named: set, probl
         if route.kind == "pipeline_endpoint_v1" and output.type != "uri_folder":
             problems.add(here.key("type"), "a v1 pipeline output is a DataPath (a folder): use uri_folder")
     _sink_rules(route, names, problems, at)
+    if route.kind == "pipeline_endpoint_v1" and route.sinks and not outputs:
+        problems.add(at.key("sinks"), "a v1 pipeline run lists no outputs to deliver: give outputs (DataPath folders"
+                                      " the pipeline writes) or no sinks")
     if route.kind == "pipeline_endpoint_v1" and route.pipeline_endpoint is not None:
         _v1_rules(route, datastores, named, problems, at.key("pipeline_endpoint"))
 

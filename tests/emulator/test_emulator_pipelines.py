@@ -79,9 +79,9 @@ def test_pipeline_inputs_are_checked_against_the_component(client):
     r = client.post("/endpoints/sales/jobs", json=body)
     assert r.status_code == 400 and "'extra' is not an input" in r.json()["error"]["message"]
     body = pipeline_body(ds_uri("x/"), "o")
-    del body["properties"]["inputData"]["regions"]
+    del body["properties"]["inputData"]["sales"]
     r = client.post("/endpoints/sales/jobs", json=body)
-    assert r.status_code == 400 and "Required input 'regions'" in r.json()["error"]["message"]
+    assert r.status_code == 400 and "Required input 'sales'" in r.json()["error"]["message"]
     body = pipeline_body(ds_uri("x/"), "o", threshold="lots")
     r = client.post("/endpoints/sales/jobs", json=body)
     assert r.status_code == 400 and "not a valid number" in r.json()["error"]["message"]
@@ -112,9 +112,7 @@ def test_v1_pipeline_endpoint_submit_poll_query_and_cancel(server, client, store
     base = f"/pipelines/v1.0{WS}/PipelineRuns/PipelineEndpointSubmit/Id/{V1_PIPELINE_ENDPOINT_ID}"
     body = {"ExperimentName": "sales-exp", "RunSource": "API", "Tags": {"batchrun.attempt_id": "a-1"},
             "ParameterAssignments": {"threshold": 50},
-            "DataPathAssignments": {"sales": {"DataStoreName": "workspaceblobstore", "RelativePath": folder},
-                                    "regions": {"DataStoreName": "workspaceblobstore",
-                                                "RelativePath": "assets/regions/1"}}}
+            "DataPathAssignments": {"sales": {"DataStoreName": "workspaceblobstore", "RelativePath": folder}}}
     r = client.post(base, json=body)
     assert r.status_code == 200, r.text
     run_id = r.json()["Id"]
