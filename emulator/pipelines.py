@@ -334,7 +334,8 @@ def create_pipeline_job(emu: Any, ep: Any, dep: PipelineDeployment, raw_body: by
     job = PipelineJob(name=name, endpoint=ep.name, deployment=dep, request=request, settings=_settings(),
                       experiment_name=request.experiment_name or ep.name,
                       output_uri=next(iter(outputs.values()))[1] if outputs else "",
-                      requested_name=request.name, component=component, bindings=bindings, outputs_map=outputs)
+                      requested_name=request.name, component=component, bindings=bindings, outputs_map=outputs,
+                      faults=emu.faults.take_job_faults(ep.name, dep.name))
     job.log(f"submitted to endpoint={ep.name} deployment={dep.name} (pipeline component {component.name})")
     start(emu, job)
     return job, True
@@ -363,6 +364,7 @@ async def _lifecycle(emu: Any, job: PipelineJob) -> None:
         values = await _prepare(emu, job, job_dir)
         await _dwell(emu, job)
         store.set_status(job, JobStatus.RUNNING)
+        await emu.runner._apply_faults(job)  # the same job faults as model deployments (faults.py)
         await _run_step(job, job_dir, values)
         store.set_status(job, JobStatus.FINALIZING)
         await _upload_outputs(emu, job, job_dir)

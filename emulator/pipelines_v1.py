@@ -153,7 +153,8 @@ def _create(emu: Any, endpoint_id: str, version: str | None, raw: bytes) -> Job:
     job = PipelineJob(name=run_id, endpoint=V1_ENDPOINT_PREFIX + endpoint.id, deployment=deployment, request=req,
                       settings=_settings(), experiment_name=experiment,
                       output_uri=next(iter(outputs.values()))[1] if outputs else "", component=component,
-                      bindings=bindings, outputs_map=outputs, v1=True)
+                      bindings=bindings, outputs_map=outputs, v1=True,
+                      faults=emu.faults.take_job_faults(V1_ENDPOINT_PREFIX + endpoint.id, endpoint.name))
     job.log(f"v1 pipeline endpoint {endpoint.name} ({endpoint.id}) version {version or 'default'}")
     start(emu, job)
     return job
