@@ -10,10 +10,10 @@ own child process (peak RSS from ``os.wait4``):
 
 * ``baseline``: naive ``download_blob().readall()`` → ``upload_blob`` per file, ``--workers`` threads, no checks;
 * ``delivery``: the real delivery path minus Durable: ``plan_delivery`` (one listing of the outputs), then
-  ``pack_batches`` → one ``copy_output`` activity body per batch (500 files), each copying 16 files at a time;
-  calls run one after another, so both paths keep ``--workers`` (16) requests in flight (the Durable fan-out
-  would run the calls in parallel); strategies ``auto`` and ``streaming`` (the same for files ≤ 4 MiB: one
-  GET, one MD5-checked Put Blob) and ``server_side`` (one Copy Blob per file);
+  ``pack_batches`` → one ``copy_output`` activity body per batch (500 files), each copying 8 files at a time;
+  two calls run at once (the Durable fan-out), so both paths keep ``--workers`` (16) requests in flight;
+  strategies ``auto`` (server-side: one synchronous Copy Blob From URL per file; on Azurite the emulator
+  reads the source itself) and ``streaming`` (one ranged GET and one MD5-checked Put Blob per file);
 * ``re-delivery``: the same calls once everything is there (what a retry after a lost answer costs).
 
 Requests per file are counted at the HTTP pipeline (azure-core ``raw_request_hook``).
@@ -177,7 +177,7 @@ def child_small(mode: str, port: int, tag: str, workers: int) -> dict:
         return out["results"]
 
     # the same number of requests in flight as the baseline: each call copies ITEM_WORKERS files at a time,
-    # and only workers // ITEM_WORKERS calls run at once (on Azure the fan-out would run more)
+    # and workers // ITEM_WORKERS calls run at once, as the Durable fan-out would run them
     with ThreadPoolExecutor(max(1, workers // ITEM_WORKERS)) as pool:
         results = [r for rs in pool.map(call, batches) for r in rs]
     states = Counter(r.get("state", "error") for r in results)
@@ -241,7 +241,7 @@ def make_data(port: int, size_mib: int, small: int, small_kib: int) -> None:
 
 
 def small_files(args) -> None:
-    modes = ["baseline", "delivery:auto", "delivery:server_side"]
+    modes = ["baseline", "delivery:auto", "delivery:streaming"]
     runs: dict[str, list] = {m: [] for m in modes}
     redelivery: dict[str, list] = {m: [] for m in modes[1:]}
     for r in range(args.repeat):
@@ -415,10 +415,12 @@ def main() -> None:
         print(f"azurite on 127.0.0.1:{args.port} (data on disk in {workdir}); generated"
               f" {0 if args.skip_big else args.size_mib} MiB + {args.small} x {args.small_kib} KiB"
               f" in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs")
+        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         small_files(args)
         if not args.skip_big:
             big_file(args)
-        print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
+        print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s; load average after:"
+              f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         proc.terminate()
         try:
