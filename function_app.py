@@ -4,8 +4,14 @@ Keep this file to decorators and one-line wrappers. Every ``shared`` module load
 body that needs it, not at import: the worker imports this file on every cold start.
 """
 
+import logging
+
 import azure.durable_functions as df
 import azure.functions as func
+
+# azure-core logs every storage and HTTP request at INFO, which the host would ship to Application Insights
+# as one trace per request; warnings and errors still go through (host.json quiets the host's own Azure.Core).
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -14,9 +20,16 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    from shared.http_api import runs as runs_api
+    from shared.http_api import health as health_api
 
-    return runs_api.health()
+    return health_api.health()
+
+
+@app.route(route="health/details", methods=["GET"])
+def health_details(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import health as health_api
+
+    return health_api.details()
 
 
 @app.route(route="runs", methods=["POST"])
@@ -60,6 +73,8 @@ def dashboard(req: func.HttpRequest) -> func.HttpResponse:
 
 # --- Storage events --------------------------------------------------------------------------------
 # Event Grid (webhook) and Event Grid → Storage queue deliver the same BlobCreated events to one handler.
+# Both schemas: for a CloudEvents subscription the worker passes a func.CloudEvent (the func.EventGridEvent
+# annotation is accepted by its converter for both); shared.event_envelope reads either.
 
 @app.event_grid_trigger(arg_name="event")
 @app.durable_client_input(client_name="client")
@@ -143,6 +158,13 @@ def cancel_job(payload: dict) -> dict:
     return activities.cancel_job(payload)
 
 
+@app.activity_trigger(input_name="payload")
+def find_attempt_job(payload: dict) -> dict:
+    from shared import activities
+
+    return activities.find_attempt_job(payload)
+
+
 # --- Delivery: copy outputs to sinks, receipts, notifications, redrive ------------------------------
 
 @app.route(route="runs/{run_id}/redeliver", methods=["POST"])
@@ -210,3 +232,35 @@ def record_job_duration(payload: dict) -> dict:
     from shared.runs.history import record_job_duration as record
 
     return record(payload)
+
+
+# --- Self-healing: the reconcile sweep, backfill, the poison re-drive ------------------------------
+
+def _reconcile_schedule() -> str:
+    import os
+
+    return os.environ.get("RECONCILE_SCHEDULE", "").strip() or "0 */15 * * * *"
+
+
+@app.timer_trigger(schedule=_reconcile_schedule(), arg_name="timer", run_on_startup=False, use_monitor=True)
+@app.durable_client_input(client_name="client")
+async def reconcile_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    from shared.reconcile.api import reconcile_timer
+
+    await reconcile_timer(timer, client)
+
+
+@app.route(route="backfill", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def backfill(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import backfill_http
+
+    return await backfill_http(req, client)
+
+
+@app.route(route="landing/poison/redrive", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def redrive_landing_poison(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import redrive_poison_http
+
+    return await redrive_poison_http(req, client)

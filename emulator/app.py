@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import re
 from dataclasses import asdict
@@ -9,11 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .config import ConfigError
 from .contract import ContractError
 from .core import Emulator
-from .faults import FaultSpecError
+from .faults import FaultSpecError, HttpFault
 from .jobs import Job
-from .resources import arm_job_resource, batch_job_resource, job_logs
+from .resources import arm_job_resource, batch_job_resource, job_logs, job_properties, job_tags
 
 EMULATOR_KEY = web.AppKey("emulator", Emulator)
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -22,7 +25,42 @@ _FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGat
 # ARM paths are case-insensitive; aiohttp routes are not, so the management tail is matched here.
 _ARM_JOB = re.compile(r"^subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
                       r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)/"
-                      r"(?:jobs/(?P<job>[^/]+)(?P<cancel>/cancel)?|operationResults/(?P<op>[^/]+))/?$", re.IGNORECASE)
+                      r"(?:(?P<jobs>jobs)(?:/(?P<job>[^/]+)(?P<cancel>/cancel)?)?|operationResults/(?P<op>[^/]+))/?$",
+                      re.IGNORECASE)
+
+
+# Token audiences each plane accepts (contract §1.2): the scoring URI wants https://ml.azure.com, ARM wants
+# the management resource. Only JWT-shaped tokens are checked (an opaque test token carries no audience).
+DATA_PLANE_AUDIENCES = ("https://ml.azure.com", "https://ml.azure.com/")
+MANAGEMENT_AUDIENCES = ("https://management.core.windows.net/", "https://management.core.windows.net",
+                        "https://management.azure.com/", "https://management.azure.com")
+
+
+def token_audience(token: str) -> str | None:
+    """The ``aud`` claim of a JWT-shaped token (unverified: the emulator checks shape, not signatures)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    aud = claims.get("aud") if isinstance(claims, dict) else None
+    return aud if isinstance(aud, str) else None
+
+
+def _audience_error(plane: str, aud: str) -> web.Response | None:
+    if plane == "data" and aud not in DATA_PLANE_AUDIENCES:
+        # contract §1.11 (S13): the batch endpoint's answer to a management token
+        return error_response(401, "InvalidAudience", "Audience or service not allowed",
+                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if plane == "management" and aud not in MANAGEMENT_AUDIENCES:
+        allowed = ",".join(f"'{a}'" for a in MANAGEMENT_AUDIENCES)
+        return error_response(401, "InvalidAuthenticationTokenAudience",
+                              f"The access token has been obtained for wrong audience or resource '{aud}'. It should "
+                              f"exactly match with one of the allowed audiences {allowed}.",
+                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return None
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
@@ -34,8 +72,9 @@ def _contract_response(exc: ContractError) -> web.Response:
     return web.json_response(exc.body(), status=exc.status)
 
 
-async def _guard(request: web.Request, target: str) -> web.Response | None:
-    """Auth, then injected delay, then injected HTTP fault. Returns a response to short-circuit."""
+async def _guard(request: web.Request, target: str, plane: str = "data") -> web.Response | None:
+    """Auth (a bearer token; its audience when it has one), then injected delay, then injected HTTP fault.
+    Returns a response to short-circuit."""
     auth = request.headers.get("Authorization")
     if auth is None:
         return error_response(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
@@ -45,20 +84,37 @@ async def _guard(request: web.Request, target: str) -> web.Response | None:
         return error_response(401, "InvalidAuthenticationToken",
                               "The 'Authorization' header is invalid. It must be of the form 'Bearer <token>' "
                               "with a non-empty token.", {"WWW-Authenticate": "Bearer"})
+    aud = token_audience(token.strip())
+    if aud is not None and (wrong := _audience_error(plane, aud)) is not None:
+        return wrong
     emu = request.app[EMULATOR_KEY]
     delay = emu.faults.delay_for(target)
     if delay > 0:
         await asyncio.sleep(delay)
-    fault = emu.faults.take_http(target)
-    if fault is not None:
-        headers = {}
-        retry_after = fault.retry_after if fault.retry_after is not None else (1 if fault.status in (429, 503) else None)
-        if retry_after is not None:
-            headers["Retry-After"] = f"{retry_after:g}"
-        code = _FAULT_CODES.get(fault.status, "InjectedFault")
-        return error_response(fault.status, code, fault.message or f"[emulator] injected {fault.status} on {target}.",
-                              headers)
-    return None
+    return await _injected(request, target, "before")
+
+
+async def _injected(request: web.Request, target: str, when: str) -> web.Response | None:
+    """Apply the next HTTP fault for ``target`` at ``when``: an error answer, a dropped connection, or a
+    stall before the normal answer (returns None then, as when no fault is set)."""
+    fault: HttpFault | None = request.app[EMULATOR_KEY].faults.take_http(target, when)
+    if fault is None:
+        return None
+    if fault.effect == "stall":
+        await asyncio.sleep(fault.seconds)
+        return None
+    if fault.effect == "drop":
+        await request.read()  # the whole request arrived; only the answer is lost
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)  # never reaches the client
+    headers = {}
+    retry_after = fault.retry_after if fault.retry_after is not None else (1 if fault.status in (429, 503) else None)
+    if retry_after is not None:
+        headers["Retry-After"] = f"{retry_after:g}"
+    code = _FAULT_CODES.get(fault.status, "InjectedFault")
+    return error_response(fault.status, code, fault.message or f"[emulator] injected {fault.status} on {target}.",
+                          headers)
 
 
 def _job_or_404(emu: Emulator, name: str, endpoint: str | None = None) -> Job:
@@ -75,13 +131,51 @@ async def submit(request: web.Request) -> web.Response:
         return r
     emu = request.app[EMULATOR_KEY]
     try:
-        job = emu.submit(request.match_info["endpoint"], request.headers.get(DEPLOYMENT_HEADER), await request.read())
+        job, created = emu.create_job(request.match_info["endpoint"], request.headers.get(DEPLOYMENT_HEADER),
+                                      await request.read())
     except ContractError as exc:
         return _contract_response(exc)
-    return web.json_response(batch_job_resource(job, emu.config.workspace), status=201)
+    if (r := await _injected(request, "submit", "after")) is not None:
+        return r  # the job exists; the client never hears of it
+    return web.json_response(batch_job_resource(job, emu.config.workspace), status=201 if created else 200)
+
+
+def _page(request: web.Request, jobs: list[Job], render) -> web.Response:  # noqa: ANN001
+    """Newest first, ``list_page_size`` per page; ``$skip`` is the continuation token in ``nextLink``."""
+    size = request.app[EMULATOR_KEY].behaviour.list_page_size
+    token = request.query.get("$skip", "0")
+    if not token.isdigit():
+        return error_response(400, "BadRequest", f"[emulator] Invalid continuation token '{token}'.")
+    start = int(token)
+    newest_first = list(reversed(jobs))
+    page = newest_first[start:start + size]
+    body: dict[str, Any] = {"value": [render(j) for j in page]}
+    if start + size < len(newest_first):
+        body["nextLink"] = str(request.url.update_query({"$skip": str(start + size)}))
+    return web.json_response(body)
+
+
+def _filtered(jobs: list[Job], query) -> list[Job]:  # noqa: ANN001
+    """The ARM Jobs_List filters: ``tag`` (jobs that have this tag key; ``key=value`` also matches the
+    value [emulator assumption]), ``properties`` (comma-separated names, each optionally ``=value``) and
+    ``jobType`` (batch jobs are ``Pipeline``)."""
+    def has(mapping: dict[str, str], spec: str) -> bool:
+        key, sep, value = spec.partition("=")
+        return key in mapping and (not sep or mapping[key] == value)
+
+    out = jobs
+    if query.get("tag"):
+        out = [j for j in out if has(job_tags(j), query["tag"])]
+    for spec in [p for p in query.get("properties", "").split(",") if p]:
+        out = [j for j in out if has(job_properties(j), spec)]
+    if query.get("jobType") and query["jobType"].lower() != "pipeline":
+        out = []
+    return out
 
 
 async def list_jobs(request: web.Request) -> web.Response:
+    """The endpoint's jobs. Not a documented data-plane call (contract §2.1): served for clients without
+    workspace coordinates; same filters and paging as the ARM list."""
     if (r := await _guard(request, "status")) is not None:
         return r
     emu = request.app[EMULATOR_KEY]
@@ -89,8 +183,8 @@ async def list_jobs(request: web.Request) -> web.Response:
         emu.endpoint(request.match_info["endpoint"])
     except ContractError as exc:
         return _contract_response(exc)
-    jobs = emu.store.list(request.match_info["endpoint"])
-    return web.json_response({"value": [batch_job_resource(j, emu.config.workspace) for j in jobs]})
+    jobs = _filtered(emu.store.list(request.match_info["endpoint"]), request.query)
+    return _page(request, jobs, lambda j: batch_job_resource(j, emu.config.workspace))
 
 
 async def _endpoint_job(request: web.Request) -> tuple[Emulator, Job] | web.Response:
@@ -127,11 +221,19 @@ async def management(request: web.Request) -> web.Response:
         return error_response(404, "NoRegisteredProviderFound" if m is None else "MethodNotAllowed",
                               f"[emulator] No route for {request.method} {request.path}.")
     target = "cancel" if m["cancel"] else "status"
-    if (r := await _guard(request, target)) is not None:
+    if (r := await _guard(request, target, "management")) is not None:
         return r
-    if not request.query.get("api-version"):
+    version = request.query.get("api-version")
+    if not version:
         return error_response(400, "MissingApiVersionParameter",
                               "The api-version query parameter (?api-version=) is required for all requests.")
+    if version not in emu.config.arm_api_versions:
+        kind = "workspaces/operationResults" if m["op"] else "workspaces/jobs"
+        return error_response(400, "NoRegisteredProviderFound",
+                              f"No registered resource provider found for location '{emu.config.workspace.region}' "
+                              f"and API version '{version}' for type '{kind}'. The supported api-versions are "
+                              f"'{', '.join(emu.config.arm_api_versions)}'. The supported locations are "
+                              f"'{emu.config.workspace.region}'.")
     ws = emu.config.workspace
     if (m["sub"].lower(), m["rg"].lower(), m["ws"].lower()) != (
             ws.subscription_id.lower(), ws.resource_group.lower(), ws.workspace_name.lower()):
@@ -140,6 +242,8 @@ async def management(request: web.Request) -> web.Response:
                               f"'{ws.subscription_id}/{ws.resource_group}/{ws.workspace_name}'.")
     if m["op"]:
         return _operation_result(request, emu, m["op"])
+    if not m["job"]:  # Jobs_List
+        return _page(request, _filtered(emu.store.list(), request.query), lambda j: arm_job_resource(j, ws))
     try:
         job = _job_or_404(emu, m["job"])
     except ContractError as exc:
@@ -147,6 +251,8 @@ async def management(request: web.Request) -> web.Response:
     if not m["cancel"]:
         return web.json_response(arm_job_resource(job, ws))
     emu.cancel(job)
+    if (r := await _injected(request, "cancel", "after")) is not None:
+        return r  # the cancel was applied; the client never hears of it
     prefix = str(request.url.origin()) + emu.config.management_prefix
     location = f"{prefix}/{ws.arm_id.lstrip('/')}/operationResults/cancel-{job.name}?api-version={request.query['api-version']}"
     return web.Response(status=202, headers={"Location": location, "Retry-After": "1"})
@@ -171,7 +277,8 @@ async def emulator_jobs(request: web.Request) -> web.Response:
         out.append({"name": j.name, "endpoint": j.endpoint, "deployment": j.deployment.name, "status": j.status.value,
                     "history": [s for s, _ in j.history], "error": j.error, "output_uri": j.output_uri,
                     "input_uri": j.request.input.uri, "settings": asdict(j.settings), "counters": j.counters,
-                    "experiment_name": j.experiment_name})
+                    "experiment_name": j.experiment_name, "requested_name": j.requested_name,
+                    "tags": dict(j.request.tags), "properties": dict(j.request.properties)})
     return web.json_response({"value": out})
 
 
@@ -197,6 +304,26 @@ async def delete_faults(request: web.Request) -> web.Response:
     return await get_faults(request)
 
 
+async def get_behaviour(request: web.Request) -> web.Response:
+    return web.json_response(asdict(request.app[EMULATOR_KEY].behaviour))
+
+
+async def post_behaviour(request: web.Request) -> web.Response:
+    """Switch UNCONFIRMED service behaviour at runtime, e.g. ``{"job_names": "ignore"}``."""
+    emu = request.app[EMULATOR_KEY]
+    try:
+        emu.behaviour = emu.behaviour.updated(await request.json())
+    except (json.JSONDecodeError, ConfigError, TypeError) as exc:
+        return error_response(400, "BadRequest", f"Invalid behaviour: {exc}")
+    return await get_behaviour(request)
+
+
+async def delete_behaviour(request: web.Request) -> web.Response:
+    emu = request.app[EMULATOR_KEY]
+    emu.behaviour = emu.config.behaviour
+    return await get_behaviour(request)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -215,6 +342,9 @@ def create_app(emu: Emulator) -> web.Application:
     app.router.add_get("/_emulator/faults", get_faults)
     app.router.add_post("/_emulator/faults", post_faults)
     app.router.add_delete("/_emulator/faults", delete_faults)
+    app.router.add_get("/_emulator/behaviour", get_behaviour)
+    app.router.add_post("/_emulator/behaviour", post_behaviour)
+    app.router.add_delete("/_emulator/behaviour", delete_behaviour)
 
     async def on_cleanup(_: web.Application) -> None:
         await emu.shutdown()

@@ -15,6 +15,15 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 OUTPUT_ACTIONS = ("append_row", "summary_only")
+# Microsoft.MachineLearningServices api-versions (Pulumi azure-native's list for jobs, plus 2025-12-01, the
+# @azure/arm-machinelearning default, contract §2.1/§2.4). Any other is refused as ARM refuses it.
+ARM_API_VERSIONS = (
+    "2021-03-01-preview", "2022-02-01-preview", "2022-05-01", "2022-06-01-preview", "2022-10-01",
+    "2022-10-01-preview", "2022-12-01-preview", "2023-02-01-preview", "2023-04-01", "2023-04-01-preview",
+    "2023-06-01-preview", "2023-08-01-preview", "2023-10-01", "2024-01-01-preview", "2024-04-01",
+    "2024-07-01-preview", "2024-10-01", "2024-10-01-preview", "2025-01-01-preview", "2025-04-01",
+    "2025-04-01-preview", "2025-06-01", "2025-07-01-preview", "2025-09-01", "2025-10-01-preview", "2025-12-01",
+)
 
 
 class ConfigError(ValueError):
@@ -110,6 +119,50 @@ class EventsConfig:
     duplicate: bool = False  # deliver every event twice (Event Grid is at-least-once)
 
 
+JOB_NAME_MODES = ("honour", "ignore")
+JOB_LABEL_MODES = ("keep", "drop")
+REUSED_NAME_ANSWERS = ("conflict", "existing", "bad_request")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Answers where the real service's behaviour is UNCONFIRMED (contract §1.8), so tests can try each.
+
+    ``job_names``: ``honour`` makes a client-chosen ``properties.name`` the job name; ``ignore`` gives every
+    job a generated name, as azure-sdk-for-python#32763 reports for some deployments.
+    ``reused_job_name``: the answer to a POST whose honoured name already exists: ``conflict`` (409, what
+    the SDK maps to ResourceExistsError), ``existing`` (200 with the existing job, an idempotent create) or
+    ``bad_request`` (400 UserError).
+    ``job_labels``: ``keep`` stores the request's ``tags`` and user ``properties`` on the job; ``drop``
+    loses them (invoke-time tags are UNCONFIRMED, contract §1.7), leaving only the output path to
+    recognise a job by.
+    ``list_page_size``: jobs per page of the job lists (newest first, ``nextLink`` to the next page).
+    """
+    job_names: str = "honour"
+    reused_job_name: str = "conflict"
+    job_labels: str = "keep"
+    list_page_size: int = 50
+
+    def updated(self, spec: Mapping[str, Any]) -> "Behaviour":
+        """A copy with the keys of ``spec`` applied; unknown keys or values raise ConfigError."""
+        if not isinstance(spec, Mapping):
+            raise ConfigError("behaviour must be a JSON object")
+        unknown = set(spec) - set(Behaviour.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"behaviour: unknown key(s) {sorted(unknown)}; known: "
+                              f"{sorted(Behaviour.__dataclass_fields__)}")
+        new = replace(self, **spec)
+        if new.job_names not in JOB_NAME_MODES:
+            raise ConfigError(f"behaviour.job_names must be one of {JOB_NAME_MODES}")
+        if new.job_labels not in JOB_LABEL_MODES:
+            raise ConfigError(f"behaviour.job_labels must be one of {JOB_LABEL_MODES}")
+        if new.reused_job_name not in REUSED_NAME_ANSWERS:
+            raise ConfigError(f"behaviour.reused_job_name must be one of {REUSED_NAME_ANSWERS}")
+        if not isinstance(new.list_page_size, int) or isinstance(new.list_page_size, bool) or new.list_page_size < 1:
+            raise ConfigError("behaviour.list_page_size must be an integer >= 1")
+        return new
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     workspace: Workspace = Workspace()
@@ -121,6 +174,8 @@ class EmulatorConfig:
     timings: Timings = Timings()
     faults: Mapping[str, Any] = field(default_factory=dict)  # parsed by faults.FaultState
     events: EventsConfig = EventsConfig()
+    behaviour: Behaviour = Behaviour()
+    arm_api_versions: tuple[str, ...] = ARM_API_VERSIONS
     work_dir: Path | None = None  # job scratch space; a temp dir when None
 
     def with_timings(self, **seconds: float) -> "EmulatorConfig":
@@ -158,6 +213,8 @@ def _parse(raw: Mapping[str, Any], base: Path) -> EmulatorConfig:
     return EmulatorConfig(workspace=workspace, management_prefix=prefix, storage_accounts=accounts,
                           datastores=datastores, default_datastore=default_ds, endpoints=endpoints,
                           timings=timings, faults=dict(raw.get("faults") or {}), events=events,
+                          behaviour=Behaviour().updated(raw.get("behaviour") or {}),
+                          arm_api_versions=tuple(raw.get("arm_api_versions") or ARM_API_VERSIONS),
                           work_dir=(base / work_dir) if work_dir else None)
 
 

@@ -95,6 +95,7 @@ class SubmitRequest:
     name: str | None
     experiment_name: str | None
     tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict)  # user properties (experimentName aside)
     description: str | None = None
     input_echo: Mapping[str, Any] = field(default_factory=dict)  # camelCase echo for the resource
     output_echo: Mapping[str, Any] = field(default_factory=dict)
@@ -128,6 +129,13 @@ def parse_duration(value: Any) -> float:
     return g["d"] * 86400 + g["h"] * 3600 + g["m"] * 60 + g["s"]
 
 
+def parse_iso_duration(value: Any) -> float:
+    """Strict: only an ISO-8601 duration string (what the SDK sends, ``to_iso_duration_format``)."""
+    if not isinstance(value, str):
+        raise ValueError(f"not an ISO-8601 duration: {value!r}")
+    return parse_duration(value)
+
+
 def _canonical_type(value: Any) -> str | None:
     return _INPUT_TYPES.get(str(value).replace("_", "").replace("-", "").lower()) if value is not None else None
 
@@ -142,11 +150,18 @@ def parse_submit(raw: bytes) -> SubmitRequest:
         raise ContractError(400, "BadRequest", "The request body must be a JSON object with a 'properties' object.")
     job_input = _parse_input(props)
     job_output = _parse_output(props)
+    user_properties = ci_get(props, "properties") or {}
+    if not isinstance(user_properties, Mapping):
+        raise ContractError(400, "BadRequest", "'properties.properties' must be an object.")
+    tags = ci_get(props, "tags") or {}
+    if not isinstance(tags, Mapping):
+        raise ContractError(400, "BadRequest", "'properties.tags' must be an object.")
     return SubmitRequest(
         input=job_input, output=job_output, overrides=_parse_overrides(props),
         name=_opt_str(ci_get(props, "name")),
-        experiment_name=_opt_str(ci_get(ci_get(props, "properties") or {}, "experimentName")),
-        tags={str(k): str(v) for k, v in (ci_get(props, "tags") or {}).items()},
+        experiment_name=_opt_str(ci_get(user_properties, "experimentName")),
+        tags={str(k): str(v) for k, v in tags.items()},
+        properties={str(k): str(v) for k, v in user_properties.items() if str(k).lower() != "experimentname"},
         description=_opt_str(ci_get(props, "description")),
         input_echo={job_input.name: {"jobInputType": job_input.type, "uri": job_input.uri}},
         output_echo={job_output.name: {"jobOutputType": job_output.type, "uri": job_output.uri}} if job_output else {},
@@ -187,6 +202,10 @@ def _parse_output(props: Mapping[str, Any]) -> JobOutput | None:
         return None
     if not isinstance(outputs, Mapping):
         raise ContractError(400, "BadRequest", "'OutputData' must be an object.")
+    if len(outputs) > 1:  # model deployments have a single output, 'score' (contract §1.6)
+        raise validation_error(ValidationIssue(
+            "OutputData", f"[emulator] Model deployments have exactly one output; got {len(outputs)}: "
+                          f"{', '.join(map(str, outputs))}.", len(outputs)))
     name, spec = next(iter(outputs.items()))
     raw_type = ci_get(spec, "jobOutputType")
     jtype = _canonical_type(raw_type)
@@ -220,7 +239,7 @@ def _parse_overrides(props: Mapping[str, Any]) -> Overrides:
     timeout = None
     if ci_get(retry, "timeout") is not None:
         try:
-            timeout = parse_duration(ci_get(retry, "timeout"))
+            timeout = parse_iso_duration(ci_get(retry, "timeout"))
         except ValueError:
             issues.append(ValidationIssue("RetrySettings.Timeout", "'Timeout' must be an ISO-8601 duration.",
                                           ci_get(retry, "timeout")))

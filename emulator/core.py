@@ -4,9 +4,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
-from .config import Deployment, EmulatorConfig, Endpoint
+from .config import Behaviour, Deployment, EmulatorConfig, Endpoint
 from .contract import NO_ROUTE_MESSAGE, ContractError, SubmitRequest, parse_submit
 from .events import EventPublisher
 from .faults import FaultState
@@ -24,6 +25,7 @@ class Emulator:
         self.store = JobStore()
         self.faults = FaultState()
         self.faults.apply(config.faults)
+        self.behaviour: Behaviour = config.behaviour  # replaced whole (POST /_emulator/behaviour)
         self.storage = Storage(config)
         self._own_work_dir = config.work_dir is None
         self.work_root = Path(tempfile.mkdtemp(prefix="aml-emulator-")) if config.work_dir is None else config.work_dir
@@ -54,30 +56,50 @@ class Emulator:
 
     # -- operations ------------------------------------------------------------------------------------
     def submit(self, endpoint_name: str, deployment_header: str | None, raw_body: bytes) -> Job:
+        return self.create_job(endpoint_name, deployment_header, raw_body)[0]
+
+    def create_job(self, endpoint_name: str, deployment_header: str | None, raw_body: bytes) -> tuple[Job, bool]:
+        """``(job, created)``: ``created`` is False when a reused client name answers with the existing job."""
         ep = self.endpoint(endpoint_name)
         dep = self.route(ep, (deployment_header or "").strip() or None)
         req = parse_submit(raw_body)
-        name = req.name or f"batchjob-{uuid.uuid4()}"
-        if self.store.get(name) is not None:
-            raise ContractError(409, "Conflict", f"[emulator] A job named '{name}' already exists.")
+        behaviour = self.behaviour
+        if behaviour.job_labels == "drop":
+            req = replace(req, tags={}, properties={})
+        honoured = req.name is not None and behaviour.job_names == "honour"
+        name = req.name if honoured else f"batchjob-{uuid.uuid4()}"
+        existing = self.store.get(name)
+        if existing is not None:
+            if behaviour.reused_job_name == "existing":
+                return existing, False
+            status = 409 if behaviour.reused_job_name == "conflict" else 400
+            raise ContractError(status, "Conflict" if status == 409 else "UserError",
+                                f"[emulator] A job named '{name}' already exists in workspace "
+                                f"'{self.config.workspace.workspace_name}'.")
         settings = self._effective(dep, req)
         output_uri = self._output_uri(req, settings, name)
         try:
             self.storage.resolve(req.input.uri)
-            out = self.storage.resolve(output_uri)
         except StorageError as exc:
             raise ContractError(400, "UserError", str(exc)) from exc
+        try:
+            out = self.storage.resolve(output_uri)
+        except StorageError as exc:
+            raise ContractError(400, "UserError", f"Invalid output URI '{output_uri}'. {OUTPUT_STORE_MESSAGE} "
+                                                  f"[emulator] {exc}") from exc
         if out.datastore is None:
             raise ContractError(400, "UserError", f"Invalid output URI '{output_uri}'. {OUTPUT_STORE_MESSAGE}")
         job = Job(name=name, endpoint=ep.name, deployment=dep, request=req, settings=settings,
                   experiment_name=req.experiment_name or ep.name, output_uri=output_uri,
-                  faults=self.faults.take_job_faults(ep.name, dep.name))
+                  faults=self.faults.take_job_faults(ep.name, dep.name), requested_name=req.name)
+        if req.name and not honoured:
+            job.log(f"the client-chosen name '{req.name}' was ignored (behaviour.job_names = ignore)")
         job.log(f"submitted to endpoint={ep.name} deployment={dep.name} input={req.input.uri} output={output_uri}")
         if req.output and req.overrides.output_file_name:
             job.log("note: outputFileName is ignored because OutputData gives the full file URI")
         self.store.add(job)
         self.runner.start(job)
-        return job
+        return job, True
 
     def cancel(self, job: Job) -> None:
         self.runner.cancel(job)

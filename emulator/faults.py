@@ -10,6 +10,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 HTTP_TARGETS = ("submit", "status", "cancel", "any")
+# "status": answer with an error status; "drop": close the connection without an answer (the client sees
+# RemoteProtocolError); "stall": wait `seconds` before answering normally (the client's read timeout fires).
+HTTP_EFFECTS = ("status", "drop", "stall")
+# "before": instead of doing the work; "after": the work is done (the job is created / the cancel is
+# applied), then the answer is lost. "after" is what makes a client's retry create a second job.
+HTTP_WHEN = ("before", "after")
 JOB_EFFECTS = ("fail", "hang", "not_responding")
 
 
@@ -24,6 +30,10 @@ class HttpFault:
     count: int = 1
     retry_after: float | None = None
     message: str | None = None
+    effect: str = "status"  # status | drop | stall
+    when: str = "before"  # before | after (the work was done, the answer is lost)
+    seconds: float = 30.0  # stall: how long before the (normal) answer
+    skip: int = 0  # let this many matching calls through first ("the 4th status call fails")
 
 
 @dataclass
@@ -77,10 +87,13 @@ class FaultState:
     def delay_for(self, target: str) -> float:
         return self.delays.any + getattr(self.delays, target, 0.0)
 
-    def take_http(self, target: str) -> HttpFault | None:
+    def take_http(self, target: str, when: str = "before") -> HttpFault | None:
         with self._lock:
             for f in self.http:
-                if f.target in (target, "any"):
+                if f.target in (target, "any") and f.when == when:
+                    if f.skip > 0:
+                        f.skip -= 1
+                        return None
                     return self._consume(self.http, f)
         return None
 
@@ -111,6 +124,12 @@ class FaultState:
             raise FaultSpecError(f"http fault target must be one of {HTTP_TARGETS}")
         if not 400 <= int(f.status) <= 599:
             raise FaultSpecError("http fault status must be 4xx/5xx")
+        if f.effect not in HTTP_EFFECTS:
+            raise FaultSpecError(f"http fault effect must be one of {HTTP_EFFECTS}")
+        if f.when not in HTTP_WHEN:
+            raise FaultSpecError(f"http fault 'when' must be one of {HTTP_WHEN}")
+        if f.when == "after" and f.target not in ("submit", "cancel"):
+            raise FaultSpecError("'when': 'after' applies to submit and cancel (a GET has no work to lose)")
         return f
 
     @staticmethod

@@ -55,6 +55,7 @@ class Job:
     experiment_name: str
     output_uri: str  # full URI of the results file (append_row) / anchor of the output folder
     faults: list = field(default_factory=list)  # faults.JobFault bound at submit
+    requested_name: str | None = None  # the client-chosen properties.name, honoured or not
     status: JobStatus = JobStatus.NOT_STARTED
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     modified_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -101,6 +102,7 @@ class JobStore:
             return self._jobs.get(name)
 
     def list(self, endpoint: str | None = None) -> list[Job]:
+        """Oldest first (insertion order)."""
         with self._lock:
             jobs = list(self._jobs.values())
         return [j for j in jobs if endpoint is None or j.endpoint == endpoint]

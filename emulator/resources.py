@@ -27,13 +27,15 @@ def _system_data(job: Job) -> dict[str, Any]:
             "lastModifiedAt": iso(job.modified_at), "lastModifiedBy": "emulator", "lastModifiedByType": "User"}
 
 
-def _tags(job: Job) -> dict[str, str]:
+def job_tags(job: Job) -> dict[str, str]:
     return {"azureml.batchrun": "true", "azureml.deploymentname": job.deployment.name,
             "azureml.jobtype": "azureml.pipelinejob", **job.request.tags}
 
 
-def _properties(job: Job, ws: Workspace) -> dict[str, str]:
-    return {"azureml.deploymentname": job.deployment.name, "azureml.endpointname": job.endpoint,
+def job_properties(job: Job) -> dict[str, str]:
+    """The client's user properties, then the service's own (which win on a clash)."""
+    return {**job.request.properties,
+            "azureml.deploymentname": job.deployment.name, "azureml.endpointname": job.endpoint,
             "azureml.defaultDataStoreName": "workspaceblobstore", "azureml.runLineageType": "batchDeployment",
             "runSource": "BatchDeployment", "runType": "HTTP"}
 
@@ -61,8 +63,8 @@ def batch_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
         "retrySettings": {"maxRetries": s.max_retries, "timeout": iso_duration(s.timeout)},
         "outputFileName": s.output_file_name,
         "loggingLevel": s.logging_level,
-        "tags": _tags(job),
-        "properties": _properties(job, ws),
+        "tags": job_tags(job),
+        "properties": job_properties(job),
         "output": {},
     }
     if job.request.description:
@@ -85,8 +87,8 @@ def arm_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
         "experimentName": job.experiment_name,
         "isArchived": False,
         "services": {"Studio": {"endpoint": studio_url(job, ws), "jobServiceType": "Studio"}},
-        "tags": _tags(job),
-        "properties": _properties(job, ws),
+        "tags": job_tags(job),
+        "properties": job_properties(job),
         "inputs": {inp.name: {"jobInputType": "uri_folder" if inp.type == "UriFolder" else "uri_file",
                               "uri": inp.uri, "mode": "ReadOnlyMount"}},
         "outputs": {out_name: {"jobOutputType": "uri_file", "uri": job.output_uri, "mode": "ReadWriteMount"}},

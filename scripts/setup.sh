@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "== creating .venv"
-  "$python" -m venv .venv
+venv=${VENV:-.venv}  # scripts/test.sh: CI runs the suite in a second venv on another Python
+if [ ! -x "$venv/bin/python" ]; then
+  echo "== creating $venv ($("$python" --version))"
+  "$python" -m venv "$venv"
 fi
 echo "== installing Python packages (requirements-dev.txt)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
 if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (it brings npm), then run again" >&2; exit 1; }

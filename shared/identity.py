@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Mapping, NamedTuple
 
-from .config.loader import is_loopback_url
+from .config.checks import is_loopback_url
 
 
 class _AccessToken(NamedTuple):
@@ -21,12 +21,29 @@ class _AccessToken(NamedTuple):
 
 
 class LoopbackCredential:
-    """Hands out a fixed, meaningless token for services on this machine."""
+    """Hands out unsigned, meaningless tokens for services on this machine.
 
-    TOKEN = "local-emulator-token"
+    Each is JWT-shaped with the audience of the scope asked for (``https://ml.azure.com`` or
+    ``https://management.azure.com``), so the emulator can refuse a token sent to the wrong plane as the
+    service does, and the app's choice of scope per call is tested.
+    """
 
     def get_token(self, *scopes: str, **kwargs: Any) -> _AccessToken:
-        return _AccessToken(self.TOKEN, int(time.time()) + 3600)
+        expires_on = int(time.time()) + 3600
+        audience = scopes[0].removesuffix(".default").rstrip("/") if scopes else ""
+        return _AccessToken(unsigned_token(audience, expires_on), expires_on)
+
+
+def unsigned_token(audience: str, expires_on: int) -> str:
+    """``header.claims.`` (``alg: none``, empty signature): carries an audience, proves nothing."""
+    import base64
+    import json
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+    return (f"{part({'alg': 'none', 'typ': 'JWT'})}."
+            f"{part({'aud': audience, 'iss': 'loopback', 'exp': expires_on})}.")
 
 
 _lock = threading.Lock()

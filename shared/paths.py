@@ -11,8 +11,16 @@ The rules, decided once:
   character (C0, DEL, C1), ``?`` or ``#`` when it comes from a request (``RAW_EVENT`` names keep them: a blob
   may really be called ``a#b``), fullwidth or other look-alike dots as a whole segment, and it may not be
   longer than :data:`MAX_PATH_CHARS` characters (the Blob service's limit on a blob name is 1,024).
+  A segment that *becomes* ``.`` or ``..`` when percent-decoded (``%2e%2e``, ``%252e``) is refused too, even
+  in a raw name: some consumer downstream may decode it.
 * An **id** (run id, job name, route name) matches a closed grammar: letters, digits, ``-`` and ``_``
   (a job name also ``.``), bounded in length, never ``.`` or ``..``.
+* A **container** (or ADLS file system) name: lower-case letters, digits and ``-`` (``$root``, ``$web``).
+* **Storage URLs** are split by hand (:func:`split_storage_url`), never with ``urlsplit``: a blob name in an
+  event may hold a raw ``#`` or ``?``, which ``urlsplit`` would cut off as a fragment or query. The blob and
+  dfs endpoints (and ``abfss://``) of an account are one account: :func:`canonical_account_url`.
+* **Templates** (sink paths) are rendered from their static prefix, and the rendered rest is checked with
+  :func:`join_under`; nothing is decoded after the check (:func:`render_under`).
 
 Errors are :class:`InvalidName`, a ``ValueError`` naming the field, so an HTTP handler can answer 400 with it
 and an event handler can count a skip with it.
@@ -20,8 +28,10 @@ and an event handler can count a skip with it.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from typing import NamedTuple
 from urllib.parse import unquote
 
 MAX_PATH_CHARS = 1024
@@ -33,6 +43,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
+_SEPARATORS = re.compile(r"[/\\]")
 
 
 class InvalidName(ValueError):
@@ -45,15 +56,34 @@ class InvalidName(ValueError):
 
 
 def _shown(value: str, limit: int = 60) -> str:
-    """A value safe to echo in an error: control characters escaped, long values cut."""
-    text = value if len(value) <= limit else value[:limit] + "…"
+    """A value safe to echo in an error: credentials masked, control characters escaped, long values cut."""
+    from .redact import redact
+
+    text = redact(value)
+    text = text if len(text) <= limit else text[:limit] + "..."
     return text.encode("unicode_escape").decode("ascii")
 
 
 def _is_dot_segment(segment: str) -> bool:
-    # NFKC folds fullwidth (U+FF0E) and other compatibility dots to '.', which some stores normalise to.
-    folded = unicodedata.normalize("NFKC", segment)
-    return folded in (".", "..") or segment in (".", "..")
+    """Whether ``segment`` is, or hides, a '.' or '..' for some reader.
+
+    NFKC folds fullwidth (U+FF0E) and other compatibility dots to '.', which some stores normalise to.
+    Percent-decoding (repeated: '%252e' is '%2e' is '.') makes '%2e%2e' a '..' for whoever decodes it, and
+    '%2f' / '%5c' make one raw segment several ('%2e%2e%2f%2e%2e' is '../..'; '\\' is a separator on Windows).
+    """
+    if "." not in segment and "%" not in segment and segment.isascii():
+        return False  # the common case: nothing that is or decodes to a dot
+    for _ in range(4):
+        for piece in _SEPARATORS.split(segment):
+            if piece in (".", "..") or unicodedata.normalize("NFKC", piece) in (".", ".."):
+                return True
+        if "%" not in segment:
+            return False
+        decoded = unquote(segment)
+        if decoded == segment:
+            return False
+        segment = decoded
+    return True  # still encoded after four rounds: refuse rather than guess
 
 
 def check_relative_path(value: str, *, field: str, allow_query_chars: bool = False,
@@ -108,7 +138,8 @@ def join_under(prefix: str, relative: str, *, field: str) -> str:
 def _check_id(value: object, *, field: str, grammar: re.Pattern, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidName(field, f"must be a string, got {type(value).__name__}")
-    if not grammar.match(value) or value in (".", ".."):
+    # fullmatch: with match, "$" also matches before a trailing newline ("heart-1\n" would pass)
+    if not grammar.fullmatch(value) or value in (".", ".."):
         raise InvalidName(field, f"is not a valid {what}: {_shown(value)!r}")
     return value
 
@@ -136,17 +167,40 @@ def is_valid_run_id(value: object) -> bool:
         return False
 
 
-# --- storage accounts: the blob and dfs endpoints of one account are one account ------------------------
+# --- containers ---------------------------------------------------------------------------------------
 
-_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)$", re.IGNORECASE)
-_ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{3,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
-                   r"(?P<path>/.*)?$", re.IGNORECASE)
+_CONTAINER = re.compile(r"^(\$root|\$web|[a-z0-9][a-z0-9-]{0,62})$")
 
 
+def check_container_name(value: object, *, field: str = "container") -> str:
+    """A container (ADLS: file system) name: lower-case letters, digits and '-', at most 63 characters, or
+    ``$root`` / ``$web``. (Azure also wants at least 3 characters and no '--'; that is storage's business:
+    what matters here is that the name can never hold '/', '.', '%' or anything a URL would re-read.)"""
+    if not isinstance(value, str):
+        raise InvalidName(field, f"must be a string, got {type(value).__name__}")
+    if not _CONTAINER.match(value):
+        raise InvalidName(field, f"is not a valid container name: {_shown(value)!r}")
+    return value
+
+
+# --- storage accounts: the blob and dfs endpoints of one account are one account --------------------------
+
+MAX_URL_CHARS = 8192
+
+_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)$", re.IGNORECASE)
+_ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
+                   r"(?P<path>/.*)?$", re.IGNORECASE | re.DOTALL)
+_AUTHORITY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
+_PATH_STYLE_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[[0-9a-f:.]+\])$", re.IGNORECASE)
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{1,24}$")
+
+
+@functools.lru_cache(maxsize=4096)
 def canonical_account_url(url: str) -> str:
     """The account's blob endpoint for any endpoint of it: ``https://acct.dfs.core.windows.net`` →
-    ``https://acct.blob.core.windows.net``; lower-cased host, no trailing slash. Path-style (Azurite) URLs
-    keep their account segment."""
+    ``https://acct.blob.core.windows.net``; lower-cased scheme and host, no default port, no trailing slash.
+    Path-style (Azurite) URLs keep their account segment."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url.strip())
@@ -154,9 +208,17 @@ def canonical_account_url(url: str) -> str:
     match = _DFS_HOST.match(host)
     if match:
         host = f"{match['account'].lower()}.blob.{match['suffix'].lower()}"
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # out of range: keep the text, so it can never equal a real account
+        port = parts.netloc.rsplit(":", 1)[-1]
+    port = port if port and port != _DEFAULT_PORTS.get(scheme) else None
+    netloc = host + (f":{port}" if port else "")
     path = parts.path.rstrip("/")
-    return f"{parts.scheme.lower()}://{netloc}{path}"
+    return f"{scheme}://{netloc}{path}"
 
 
 def abfss_to_blob_url(uri: str) -> str:
@@ -165,3 +227,140 @@ def abfss_to_blob_url(uri: str) -> str:
     if not match:
         raise InvalidName("url", f"not an abfs(s):// URI: {_shown(uri)!r}")
     return f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}/{match['fs']}{match['path'] or ''}"
+
+
+# --- storage names ------------------------------------------------------------------------------------------
+
+_CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+#: The Blob service's container grammar (also ADLS Gen2 file systems and queue names): 3-63 lowercase letters,
+#: digits and single hyphens, starting and ending with a letter or digit.
+CONTAINER_NAME_PATTERN = _CONTAINER_NAME.pattern
+
+
+#: The grammar of route names (check_route_name), for schemas and editors.
+ROUTE_NAME_PATTERN = _ROUTE_NAME.pattern
+
+
+def is_container_name(value: object) -> bool:
+    return isinstance(value, str) and bool(_CONTAINER_NAME.match(value))
+def is_path_style_host(host: str) -> bool:
+    """Azurite and other emulators (an IP address or localhost) put the account name in the path."""
+    return bool(_PATH_STYLE_HOST.match(host))
+
+
+class StorageUrl(NamedTuple):
+    """A blob or dfs URL in parts. ``account_url`` is canonical (the blob endpoint); ``rest`` is the text after
+    ``<container>/`` exactly as it was in the URL: *not* decoded, and with any ``?`` or ``#`` still in it (the
+    caller decides what they mean)."""
+
+    account_url: str
+    container: str
+    rest: str
+
+
+def split_storage_url(url: object, *, field: str = "url") -> StorageUrl:
+    """Split ``https://acct.blob|dfs.<suffix>/<container>/<rest>``, Azurite's path style
+    ``http://127.0.0.1:10000/<account>/<container>/<rest>`` or ``abfs[s]://<fs>@acct.dfs.<suffix>/<rest>``.
+
+    By hand, not with ``urlsplit``: a raw ``#`` or ``?`` in ``rest`` is part of a blob name in an event. The
+    container is checked against its grammar; ``rest`` is returned as is. Credentials in the authority
+    (``user:pass@``) are refused."""
+    if not isinstance(url, str):
+        raise InvalidName(field, f"must be a string, got {type(url).__name__}")
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidName(field, f"is {len(url)} characters; the limit is {MAX_URL_CHARS}")
+    text = url.strip()
+    if _CONTROL.search(text):
+        raise InvalidName(field, f"must not contain control characters: {_shown(text)!r}")
+    scheme, sep, remainder = text.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise InvalidName(field, f"is not a URL: {_shown(text)!r}")
+    if scheme in ("abfs", "abfss"):
+        match = _ABFS.match(text)
+        if not match:
+            raise InvalidName(field, f"is not an abfs(s)://<filesystem>@<account>.dfs.<suffix>/ URI: {_shown(text)!r}")
+        account = f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}"
+        container = check_container_name(match["fs"], field=field)
+        return StorageUrl(account, container, (match["path"] or "/")[1:])
+    if scheme not in ("http", "https"):
+        raise InvalidName(field, f"must be an http(s) or abfs(s) URL: {_shown(text)!r}")
+    authority, slash, path = remainder.partition("/")
+    # The authority ends at the first '/', or at a '?'/'#' when there is no path at all.
+    authority = re.split(r"[?#]", authority, maxsplit=1)[0]
+    auth = _AUTHORITY.match(authority)
+    if not auth:
+        raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {_shown(text)!r}")
+    host = auth["host"].lower()
+    if auth["port"] and not 0 < int(auth["port"]) < 65536:
+        raise InvalidName(field, f"has an invalid port: {_shown(text)!r}")
+    segments = path.split("/", 2) if slash else []
+    if is_path_style_host(host):
+        if len(segments) < 2 or not segments[0] or not segments[1]:
+            raise InvalidName(field, f"has no account and container: {_shown(text)!r}")
+        if not _ACCOUNT_NAME.match(segments[0]):
+            raise InvalidName(field, f"has no valid account name (lower-case letters and digits): {_shown(text)!r}")
+        account = canonical_account_url(f"{scheme}://{authority}/{segments[0]}")
+        container, rest = segments[1], (segments[2] if len(segments) > 2 else "")
+    else:
+        segments = path.split("/", 1) if slash else []
+        if not segments or not segments[0]:
+            raise InvalidName(field, f"has no container: {_shown(text)!r}")
+        account = canonical_account_url(f"{scheme}://{authority}")
+        container, rest = segments[0], (segments[1] if len(segments) > 1 else "")
+    return StorageUrl(account, check_container_name(container, field=field), rest)
+
+
+# --- Event Grid blob subjects --------------------------------------------------------------------------------
+
+_SUBJECT_PREFIX = "/blobservices/default/containers/"
+
+
+def split_blob_subject(subject: object, *, field: str = "subject") -> tuple[str, str]:
+    """``(container, name)`` of ``/blobServices/default/containers/<container>/blobs/<name>``. The name is
+    returned verbatim: Event Grid writes the blob's real name in the subject, never percent-encoded."""
+    if not isinstance(subject, str):
+        raise InvalidName(field, f"must be a string, got {type(subject).__name__}")
+    if len(subject) > MAX_URL_CHARS:
+        raise InvalidName(field, f"is {len(subject)} characters; the limit is {MAX_URL_CHARS}")
+    if not subject.lower().startswith(_SUBJECT_PREFIX):
+        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {_shown(subject)!r}")
+    rest = subject[len(_SUBJECT_PREFIX):]
+    container, sep, name = rest.partition("/")
+    if not sep or not name.lower().startswith("blobs/"):
+        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {_shown(subject)!r}")
+    return check_container_name(container, field=field), name[len("blobs/"):]
+
+
+# --- templates ---------------------------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def static_prefix(template: str) -> str:
+    """The folder prefix of a path template that no placeholder can change: cut at the last '/' before the
+    first '{' (the whole template when it has none and ends with '/')."""
+    head = template[: template.index("{")] if "{" in template else template
+    return head[: head.rfind("/") + 1]
+
+
+def render_under(template: str, values: dict, *, field: str) -> str:
+    """Render a path template (``scores/{folder}/{run_id}/``) with raw values, then prove the result stays
+    under the template's static prefix: the rendered rest goes through :func:`join_under`. Values are never
+    decoded, and only ``{name}`` placeholders listed in ``values`` are known (no ``str.format``: no
+    attribute or index access). An empty value leaves no ``//`` behind."""
+    prefix = static_prefix(template)
+    check_relative_path(prefix, field=field, decode=False, allow_empty=True)
+
+    def value_of(match: re.Match) -> str:
+        name = match[1]
+        if name not in values:
+            raise InvalidName(field, f"unknown placeholder {{{name}}}; known: {', '.join(sorted(values))}")
+        return str(values[name])
+
+    tail = template[len(prefix):]
+    if "{" in _PLACEHOLDER.sub("", tail) or "}" in _PLACEHOLDER.sub("", tail):
+        raise InvalidName(field, f"has a stray '{{' or '}}': {_shown(template)!r}")
+    rest = _PLACEHOLDER.sub(value_of, tail)
+    rest = re.sub(r"/{2,}", "/", rest).lstrip("/")
+    return join_under(prefix, rest, field=field)

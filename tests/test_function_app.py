@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_TRIGGERS = {
     "health": ("httpTrigger", "health", ["GET"], "ANONYMOUS"),
+    "health_details": ("httpTrigger", "health/details", ["GET"], "FUNCTION"),
     "start_run": ("httpTrigger", "runs", ["POST"], "FUNCTION"),
     "list_runs": ("httpTrigger", "runs", ["GET"], "FUNCTION"),
     "get_run": ("httpTrigger", "runs/{run_id}", ["GET"], "FUNCTION"),
@@ -26,6 +27,7 @@ EXPECTED_TRIGGERS = {
     "submit_job": ("activityTrigger", None, None, None),
     "get_job_status": ("activityTrigger", None, None, None),
     "cancel_job": ("activityTrigger", None, None, None),
+    "find_attempt_job": ("activityTrigger", None, None, None),
     "plan_delivery": ("activityTrigger", None, None, None),
     "copy_output": ("activityTrigger", None, None, None),
     "write_receipt": ("activityTrigger", None, None, None),
@@ -33,6 +35,9 @@ EXPECTED_TRIGGERS = {
     "redeliver_run": ("httpTrigger", "runs/{run_id}/redeliver", ["POST"], "FUNCTION"),
     "on_blob_created_queued": ("queueTrigger", None, None, None),
     "on_aml_run_event": ("eventGridTrigger", None, None, None),
+    "reconcile_sweep": ("timerTrigger", None, None, None),
+    "backfill": ("httpTrigger", "backfill", ["POST"], "FUNCTION"),
+    "redrive_landing_poison": ("httpTrigger", "landing/poison/redrive", ["POST"], "FUNCTION"),
 }
 
 

@@ -507,3 +507,51 @@ def test_simulated_pump_serves_client_started_runs(jobs):
         st = h.run_until_complete(iid, timeout_s=20)
         assert st["output"]["job"] == "job-m9"
         assert h.now() == T0 + timedelta(seconds=120)
+
+
+# -- batched episodes (several new events in one episode, as the real host delivers them) ------------------
+def _episodes(history: list) -> list[list[int]]:
+    out: list[list[int]] = []
+    for e in history:
+        if e["EventType"] == int(ET.ORCHESTRATOR_STARTED):
+            out.append([])
+        elif out and e["EventType"] != int(ET.ORCHESTRATOR_COMPLETED):
+            out[-1].append(e["EventType"])
+    return out
+
+
+def test_hold_delivers_everything_queued_in_one_episode(jobs, host):
+    iid = host.start("monitor", {"model": "m"}, instance_id="batched")
+    host.run_until(lambda h: h.count(iid, ET.TASK_SCHEDULED, name="poll") == 1)
+    with host.hold(iid):
+        assert host.step(fire_timers=False)               # the poll activity runs, its result is queued
+        host.raise_event(iid, "cancel", {"by": "carol"})
+        assert host.run_until_idle(fire_timers=False) == 0   # held: no episode
+        assert [e["EventType"] for e in host.inbox(iid)] == [int(ET.TASK_COMPLETED), int(ET.EVENT_RAISED)]
+    status = host.run_until_complete(iid)
+    assert status["output"]["status"] == "Canceled" and status["output"]["polls"] == 1
+    assert [int(ET.TASK_COMPLETED), int(ET.EVENT_RAISED)] in [ep[:2] for ep in _episodes(host.history(iid))]
+
+
+def test_continue_as_new_drops_the_rest_of_its_episode_like_the_extension(host):
+    """ContinueAsNew does not preserve unprocessed events (the extension's shim calls ContinueAsNew(input)):
+    an event delivered with the timer that ends an execution is gone; one raised later carries over."""
+    iid = host.start("counter", 0, instance_id="can")
+    host.run_until_idle(fire_timers=False)
+    with host.hold(iid):
+        host.advance(10, run=False)
+        host.raise_event(iid, "unread", 1)
+    host.run_until_idle(fire_timers=False)
+    assert len(host.executions(iid)) == 2
+    assert host.count(iid, ET.EVENT_RAISED, all_executions=True) == 1     # in the first execution only
+    assert host.count(iid, ET.EVENT_RAISED) == 0
+
+
+def test_a_host_that_batches_every_episode(jobs):
+    with DurableTestHost(ORCHESTRATORS, ACTIVITIES, start=T0, events_per_episode=None) as h:
+        iid = h.start("fan_out", None)
+        status = h.run_until_complete(iid)
+    assert status["output"]["results"] == [[0, 0], [1, 10], [2, 20]]
+    assert any(ep.count(int(ET.TASK_COMPLETED)) == 3 for ep in _episodes(h.history(iid)))
+    with pytest.raises(ValueError):
+        DurableTestHost(ORCHESTRATORS, ACTIVITIES, events_per_episode=0)

@@ -1,37 +1,110 @@
-"""Event Grid events exactly as Event Grid delivers them to a webhook (Event Grid schema)."""
+"""Events exactly as Event Grid delivers them (Event Grid schema or CloudEvents 1.0), for local runs and tests.
+
+``blob_created_event`` builds a ``Microsoft.Storage.BlobCreated`` event: through the blob endpoint (``PutBlob``)
+or, with ``endpoint="dfs"``, the way an ADLS Gen2 write appears (``https://<acct>.dfs.core.windows.net/...``,
+``FlushWithClose``; ``CreateFile`` with ``contentLength`` 0 first). The ``subject`` carries the blob's real
+name; ``data.url`` carries it raw (``encode_url=False``, how a name with ``#`` or a space has been seen in
+events) or percent-encoded. ``run_status_changed_event`` builds an Azure ML run event.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Any, Optional
+from urllib.parse import quote
+
+from shared.paths import is_path_style_host, split_storage_url
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
-def blob_created_event(url: str, etag: str, *, content_length: int, api: str = "PutBlob",
-                       account: str = "devstoreaccount1", event_id: Optional[str] = None,
-                       sequencer: Optional[str] = None) -> dict:
-    """One ``Microsoft.Storage.BlobCreated`` event for the blob at ``url``."""
-    path = url.split(f"/{account}/", 1)[-1] if f"/{account}/" in url else url.split(".net/", 1)[-1]
-    container, _, blob = path.partition("/")
-    return {
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def subject_of(url: str, *, encoded: bool = False) -> str:
+    """The subject Event Grid gives the blob at ``url`` (its raw name; ``encoded``: the url is percent-encoded)."""
+    from urllib.parse import unquote
+
+    parts = split_storage_url(url)
+    name = unquote(parts.rest) if encoded else parts.rest
+    return f"/blobServices/default/containers/{parts.container}/blobs/{name}"
+
+
+def _account_of(url: str) -> str:
+    parts = split_storage_url(url)
+    host = parts.account_url.split("://", 1)[1]
+    return host.split("/", 1)[1] if is_path_style_host(host.split("/", 1)[0].rsplit(":", 1)[0]) else host.split(".")[0]
+
+
+def to_cloud_event(event: dict) -> dict:
+    """The same event in the CloudEvents 1.0 schema (what a ``CloudEventSchemaV1_0`` subscription delivers)."""
+    return {"specversion": "1.0", "id": event["id"], "source": event["topic"], "subject": event["subject"],
+            "type": event["eventType"], "time": event["eventTime"], "data": event["data"],
+            "datacontenttype": "application/json"}
+
+
+def blob_created_event(url: str, etag: str, *, content_length: int, api: Optional[str] = None,
+                       account: Optional[str] = None, event_id: Optional[str] = None,
+                       sequencer: Optional[str] = None, schema: str = "eventgrid", endpoint: str = "blob",
+                       name: Optional[str] = None, encode_url: bool = False) -> dict:
+    """One ``Microsoft.Storage.BlobCreated`` event for the blob at ``url`` (a blob-endpoint URL with the raw name).
+
+    ``endpoint="dfs"`` rewrites the host to the account's dfs endpoint and defaults ``api`` to
+    ``FlushWithClose``; ``schema="cloudevents"`` returns the CloudEvents 1.0 form; ``name`` overrides the
+    blob name (the url's text after the container, raw, by default); ``encode_url`` percent-encodes it in
+    ``data.url``."""
+    parts = split_storage_url(url)
+    blob = name if name is not None else parts.rest
+    account = account or _account_of(url)
+    base = parts.account_url
+    if endpoint == "dfs":
+        base = base.replace(".blob.", ".dfs.", 1)
+    event_url = f"{base}/{parts.container}/{quote(blob, safe='/') if encode_url else blob}"
+    event = {
         "id": event_id or str(uuid.uuid4()),
-        "topic": f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-local/providers"
+        "topic": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-local/providers"
                  f"/Microsoft.Storage/storageAccounts/{account}",
-        "subject": f"/blobServices/default/containers/{container}/blobs/{blob}",
+        "subject": f"/blobServices/default/containers/{parts.container}/blobs/{blob}",
         "eventType": "Microsoft.Storage.BlobCreated",
-        "eventTime": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "eventTime": _now(),
         "data": {
-            "api": api,
+            "api": api or ("FlushWithClose" if endpoint == "dfs" else "PutBlob"),
             "clientRequestId": str(uuid.uuid4()),
             "requestId": str(uuid.uuid4()),
             "eTag": etag,
             "contentType": "text/csv" if blob.endswith(".csv") else "application/octet-stream",
             "contentLength": content_length,
             "blobType": "BlockBlob",
-            "url": url,
+            "url": event_url,
             "sequencer": sequencer or f"{uuid.uuid4().int % 10**32:032d}",
             "storageDiagnostics": {"batchId": str(uuid.uuid4())},
         },
         "dataVersion": "",
         "metadataVersion": "1",
     }
+    if endpoint == "dfs":
+        event["data"]["contentOffset"] = 0
+    return to_cloud_event(event) if schema == "cloudevents" else event
+
+
+def run_status_changed_event(job_name: str, status: str, *, event_id: Optional[str] = None,
+                             event_time: Optional[str] = None, schema: str = "eventgrid",
+                             workspace: str = "ws-local", **data: Any) -> dict:
+    """An Azure ML ``RunStatusChanged`` event for ``job_name`` (``status`` as Azure ML writes it)."""
+    topic = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-local/providers"
+             f"/Microsoft.MachineLearningServices/workspaces/{workspace}")
+    event = {
+        "id": event_id or str(uuid.uuid4()),
+        "topic": topic,
+        "subject": f"experiments/{uuid.uuid5(uuid.NAMESPACE_URL, topic)}/runs/{job_name}",
+        "eventType": "Microsoft.MachineLearningServices.RunStatusChanged",
+        "eventTime": event_time or _now(),
+        "data": {"experimentId": str(uuid.uuid5(uuid.NAMESPACE_URL, topic)), "experimentName": "batch",
+                 "runId": job_name, "runType": "azureml.PipelineRun", "runTags": {}, "runProperties": {},
+                 "runStatus": status, **data},
+        "dataVersion": "2",
+        "metadataVersion": "1",
+    }
+    return to_cloud_event(event) if schema == "cloudevents" else event

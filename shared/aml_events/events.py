@@ -1,6 +1,7 @@
 """Azure ML ``RunStatusChanged`` / ``RunCompleted`` events (pure).
 
-Event Grid delivers an Azure ML workspace's run events with ``data.runId`` (for a batch job: the job name
+Event Grid delivers an Azure ML workspace's run events (Event Grid schema or CloudEvents 1.0, see
+:mod:`shared.event_envelope`; the event time is ``eventTime`` or ``time``) with ``data.runId`` (for a batch job: the job name
 the app got back at submit), ``data.runStatus`` (``RunStatusChanged`` only), ``data.experimentName``,
 ``data.runType``, ``data.runTags`` and ``data.runProperties``. Delivery is at-least-once and unordered, so
 an event is a hint: the orchestration confirms a terminal one with a status call before acting on it.
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any, Optional, Union
 
 from ..batch_endpoint.status import JobStatus, is_terminal, normalise
+from ..event_envelope import SkipEvent, iso_time, read_event, shown
+from ..paths import InvalidName, check_job_name
 
 RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
 RUN_COMPLETED = "Microsoft.MachineLearningServices.RunCompleted"
@@ -24,7 +26,9 @@ class NotAJobEvent(ValueError):
     """The event is not an Azure ML run event this app can use; ``reason`` is the counted reason."""
 
     def __init__(self, reason: str, message: str):
-        super().__init__(message)
+        from ..redact import redact
+
+        super().__init__(redact(message))
         self.reason = reason
 
 
@@ -47,60 +51,43 @@ class JobEvent:
 
 
 def _iso(value: Any) -> Optional[str]:
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            # Event Grid writes 7 fractional digits; fromisoformat (3.11) accepts at most 6.
-            text = value.strip().rstrip("Z")
-            head, _, frac = text.partition(".")
-            digits = "".join(ch for ch in frac if ch.isdigit())[:6]
-            try:
-                parsed = datetime.fromisoformat(head + (f".{digits}" if digits else "")).replace(tzinfo=timezone.utc)
-            except ValueError:
-                return None
-        return _iso(parsed)
-    return None
-
-
-def _field(event: Any, *names: str) -> Any:
-    """Read a field from a dict (Event Grid JSON) or a ``func.EventGridEvent``."""
-    if isinstance(event, dict):
-        for name in names:
-            if name in event:
-                return event[name]
-        return None
-    for name in names:
-        snake = "".join("_" + c.lower() if c.isupper() else c for c in name)
-        if hasattr(event, snake):
-            return getattr(event, snake)
-    return None
+    return iso_time(value)
 
 
 def parse_job_event(event: Any) -> JobEvent:
-    """Parse an Event Grid event (dict or ``func.EventGridEvent``); raise :class:`NotAJobEvent` if unusable."""
-    event_type = _field(event, "eventType", "type")
+    """Parse an Azure ML run event: a dict in either schema, a ``func.EventGridEvent`` or a ``func.CloudEvent``.
+
+    Raises :class:`NotAJobEvent` with the counted reason: ``not_a_run_event``, ``malformed`` or
+    ``unsafe_name`` (a ``runId`` outside the job-name grammar: it names blobs and a Durable instance, so
+    ``../`` or ``?`` in it never reaches storage or a URL). Never raises anything else."""
+    try:
+        envelope = read_event(event)
+    except SkipEvent as exc:
+        raise NotAJobEvent(exc.reason, str(exc)) from None
+    event_type, data = envelope.type, envelope.data
+    if event_type is None and isinstance(data, dict) and "runId" in data and "runStatus" in data:
+        event_type = RUN_STATUS_CHANGED  # the type was lost on the way (an old worker decoding a CloudEvent)
     if event_type not in RUN_EVENT_TYPES:
-        raise NotAJobEvent("not_a_run_event", f"event type {event_type!r} is not an Azure ML run event")
-    data = event.get_json() if hasattr(event, "get_json") else _field(event, "data")
+        raise NotAJobEvent("not_a_run_event", f"event type {shown(event_type)} is not an Azure ML run event")
     if not isinstance(data, dict):
         raise NotAJobEvent("malformed", "the event has no data object")
     job_name = data.get("runId")
     if not isinstance(job_name, str) or not job_name.strip():
         raise NotAJobEvent("malformed", "the event's data has no runId")
+    try:
+        job_name = check_job_name(job_name.strip(), field="data.runId")
+    except InvalidName as exc:
+        raise NotAJobEvent("unsafe_name", str(exc)) from None
     if event_type == RUN_COMPLETED:
         status = JobStatus.COMPLETED.value
     else:
-        status = normalise(data.get("runStatus"))
-        if status == JobStatus.UNKNOWN.value:
-            raise NotAJobEvent("malformed", f"runStatus {data.get('runStatus')!r} is not a job status")
-    event_id = _field(event, "id")
-    event_id = str(event_id) if event_id else f"{job_name}:{status}:{_iso(_field(event, 'eventTime'))}"
-    return JobEvent(job_name=job_name.strip(), status=status, event_id=event_id,
-                    event_time=_iso(_field(event, "eventTime")), event_type=str(event_type))
+        raw_status = data.get("runStatus")
+        status = normalise(raw_status) if isinstance(raw_status, str) and len(raw_status) <= 64 else None
+        if status is None or status == JobStatus.UNKNOWN.value:
+            raise NotAJobEvent("malformed", f"runStatus {shown(raw_status, 64)} is not a job status")
+    event_id = envelope.id or f"{job_name}:{status}:{envelope.time}"
+    return JobEvent(job_name=job_name, status=status, event_id=event_id, event_time=envelope.time,
+                    event_type=event_type)
 
 
 def payload_from_orchestration(value: Union[str, dict, None]) -> Optional[dict]:
@@ -112,7 +99,7 @@ def payload_from_orchestration(value: Union[str, dict, None]) -> Optional[dict]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if isinstance(value, str):  # doubly encoded
             return payload_from_orchestration(value)

@@ -20,6 +20,9 @@ import logging
 from collections import Counter
 from typing import Any, Optional
 
+from ..event_envelope import shown
+from ..paths import is_valid_run_id
+from ..redact import redact
 from ..runs.models import JOB_STATUS_EVENT
 from .events import JobEvent, NotAJobEvent, parse_job_event
 from .rules import FORWARD, PARK, decide, take_parked
@@ -33,7 +36,7 @@ EVENT_COUNTS: Counter = Counter()
 def _count(reason: str, event: Optional[JobEvent], detail: str = "") -> str:
     EVENT_COUNTS[reason] += 1
     job = f" job {event.job_name} {event.status}" if event else ""
-    log.info("aml event%s: %s%s", job, reason, f" ({detail})" if detail else "")
+    log.info("aml event%s: %s%s", job, reason, f" ({shown(detail, 300)})" if detail else "")
     return reason
 
 
@@ -57,10 +60,12 @@ async def handle_job_event(event: Any, client: Any, *, ledger: Any, store: Any) 
                                            lambda state: _after_park(state, job_event, run_id))
     if decision.action != FORWARD:
         return _count(decision.reason, job_event)
+    if not is_valid_run_id(run_id):  # the ledger's answer names a Durable instance: checked before any URL
+        return _count("unsafe_name", job_event, f"the ledger maps the job to an invalid run id {shown(run_id, 80)}")
     try:
         await client.raise_event(run_id, JOB_STATUS_EVENT, job_event.to_payload())
     except Exception as exc:  # the run has finished or was purged: nothing is waiting any more
-        return _count("run_not_running", job_event, f"{type(exc).__name__}: {str(exc)[:200]}")
+        return _count("run_not_running", job_event, redact(f"{type(exc).__name__}: {str(exc)[:200]}"))
     return _count("forwarded", job_event, f"run {run_id}")
 
 

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from typing import Callable, Optional, TypeVar
 
+from ..paths import check_job_name, join_under
 from ..storage.state import StateStore
 
 PREFIX = "job-events/"
 T = TypeVar("T")
 
 
+def state_path(job_name: str) -> str:
+    """``job-events/<job_name>.json``, with the job name checked against its grammar (never a path)."""
+    return join_under(PREFIX, f"{check_job_name(job_name)}.json", field="job_name")
+
+
 class JobEventStore(StateStore):
     def get(self, job_name: str) -> Optional[dict]:
-        return self.read(f"{PREFIX}{job_name}.json")
+        return self.read(state_path(job_name))
 
     def update(self, job_name: str, change: Callable[[dict], tuple[T, dict]]) -> T:  # type: ignore[override]
         """Apply ``change(state) -> (result, new_state)`` atomically (a missing state is ``{}``)."""
@@ -25,4 +31,4 @@ class JobEventStore(StateStore):
             result, new_state = change(state)
             return result, (None if new_state == state else new_state)
 
-        return super().update(f"{PREFIX}{job_name}.json", on_document)
+        return super().update(state_path(job_name), on_document)

@@ -4,6 +4,10 @@ The transport, the credential, the sleep function and the random source are inje
 it a loopback server, an ``httpx.MockTransport`` that injects faults, or a fake clock.
 A token is fetched for every attempt (azure-identity caches and refreshes it), so a 24-hour run never
 sends an expired one; tokens never reach a log line or an exception message.
+
+GETs are retried freely. A POST that creates a job is not: an answer lost after the request was sent
+(``SubmitAmbiguousError``) may mean the job exists, so ``submit_attempt`` looks for the run attempt's
+job (by name, by its labels, by its output path) and adopts it before it ever posts again.
 """
 
 from __future__ import annotations
@@ -19,17 +23,33 @@ import httpx
 
 from ..config.models import EndpointConfig
 from . import exceptions as errors
-from .requests import ApiCall, JobInfo, cancel_call, parse_job, status_call, submit_call
+from .attempts import BY_NAME, TAG_ATTEMPT_ID, AttemptIdentity, choose
+from .requests import (ApiCall, JobInfo, cancel_call, find_call, list_call, next_page_call, parse_job, status_call,
+                       submit_call)
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 RETRYABLE_EXCEPTIONS = (httpx.TimeoutException, httpx.ConnectError, httpx.RemoteProtocolError,
                         httpx.ReadError, httpx.WriteError)
+# Raised before a byte of the request left this machine: a POST that fails so created nothing.
+NOT_SENT_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Throttling is decided before the request is processed (an assumption the SDK shares: it retries 429).
+NOT_CREATED_STATUS = frozenset({429})
 
 
 class TokenCredential(Protocol):
     def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """The attempt's job, and whether it was created now or adopted (found, and how)."""
+
+    job: JobInfo
+    adopted: bool = False
+    found_by: Optional[str] = None  # attempts.BY_NAME / BY_TAG / BY_OUTPUT
+    posts: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,9 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 20.0
     max_retry_after: float = 60.0
+    looks_after_ambiguous: int = 2  # look-ups (with backoff) for the job before a POST is sent again
+    max_posts: int = 3              # POSTs per submit_attempt; then the orchestration's retry takes over
+    list_pages: int = 5             # pages of the newest jobs scanned for an attempt's labels or output
 
     def backoff(self, attempt: int, random: Callable[[], float]) -> float:
         cap = min(self.max_delay, self.base_delay * (2 ** attempt))
@@ -137,8 +160,123 @@ class BatchEndpointClient:
     # -- operations ---------------------------------------------------------------------------------
 
     def submit(self, endpoint: EndpointConfig, body: dict, request_id: str) -> JobInfo:
-        response = self.send(submit_call(endpoint, body, request_id), what="job submission")
+        """One POST. Retried only while no job can have been created (no connection, 429); any other
+        lost answer raises ``SubmitAmbiguousError``, and a reused client name ``JobNameInUseError``."""
+        try:
+            response = self.send(submit_call(endpoint, body, request_id), what="job submission", creates=True)
+        except errors.PermanentError as exc:
+            name = (body.get("properties") or {}).get("name")
+            if name and (exc.status_code == 409 or (exc.status_code == 400 and "already exists" in exc.message)):
+                raise errors.JobNameInUseError(f"job submission: the job name {name!r} is taken: {exc.message}",
+                                               status_code=exc.status_code, code=exc.code) from None
+            raise
         return self._job(response, "job submission")
+
+    def submit_attempt(self, endpoint: EndpointConfig, body: dict, identity: AttemptIdentity, request_id: str,
+                       management_url: str, api_version: str) -> SubmitOutcome:
+        """Exactly one job per run attempt, however often this runs and whatever answers get lost.
+
+        1. Look for the attempt's job first: this call may be a repeat of one whose POST went through.
+        2. POST. A taken name means the job exists: adopt it.
+        3. After an ambiguous answer, look again (with backoff) and adopt what is found; POST again only
+           when the look-ups found nothing, at most ``max_posts`` times in all.
+        A look-up that fails raises ``JobLookupError``: no POST is sent without a successful look first.
+        """
+        def find() -> Optional[tuple[JobInfo, str]]:
+            return self.find_attempt_job(endpoint, identity, management_url, api_version)
+
+        found = find()
+        if found is not None:
+            return SubmitOutcome(found[0], adopted=True, found_by=found[1])
+        posts = 0
+        while True:
+            posts += 1
+            try:
+                return SubmitOutcome(self.submit(endpoint, body, request_id), posts=posts)
+            except errors.JobNameInUseError as exc:
+                job = self.find_job(endpoint, identity.job_name, management_url, api_version)
+                if job is None:
+                    raise errors.JobLookupError(f"{exc.message}; yet no job of that name can be read") from None
+                return SubmitOutcome(job, adopted=True, found_by=BY_NAME, posts=posts)
+            except errors.SubmitAmbiguousError as exc:
+                for look in range(self._retry.looks_after_ambiguous):
+                    self._sleep(self._retry.backoff(look, self._random))
+                    found = find()
+                    if found is not None:
+                        log.info("adopted job %s of attempt %s after an ambiguous answer (%s)", found[0].name,
+                                 identity.job_name, exc)
+                        return SubmitOutcome(found[0], adopted=True, found_by=found[1], posts=posts)
+                if posts >= self._retry.max_posts:
+                    raise
+                log.warning("no job of attempt %s found after an ambiguous answer (%s); posting again",
+                            identity.job_name, exc)
+
+    def find_job(self, endpoint: EndpointConfig, job_name: str, management_url: str,
+                 api_version: str) -> Optional[JobInfo]:
+        """The job of that name, or None when the service has none."""
+        try:
+            response = self.send(find_call(endpoint, job_name, management_url, api_version), what="job status")
+        except errors.JobNotFoundError:
+            return None
+        return self._job(response, "job status")
+
+    def list_jobs(self, endpoint: EndpointConfig, management_url: str, api_version: str, *,
+                  properties_filter: Optional[dict[str, str]] = None,
+                  max_pages: int = 1) -> Optional[list[JobInfo]]:
+        """Up to ``max_pages`` pages of jobs, newest first; None when no list can be had here.
+
+        A list is a search aid, never a reason to fail a submit: a permanent refusal or an unreadable first
+        page (e.g. a data plane that serves no list) means "no list"; a bad later page ends the scan.
+        Transient errors raise, so the caller can wait and look again.
+        """
+        call: Optional[ApiCall] = list_call(endpoint, management_url, api_version,
+                                            properties_filter=properties_filter)
+        jobs: list[JobInfo] = []
+        for page in range(max_pages):
+            if call is None:
+                break
+            try:
+                response = self.send(call, what="job list")
+                body = response.json()
+            except (errors.PermanentError, ValueError) as exc:
+                log.warning("job list (%s %s) unusable: %s", call.method, call.url, type(exc).__name__)
+                return None if page == 0 else jobs
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                log.warning("job list (%s %s) answered without a 'value' list", call.method, call.url)
+                return None if page == 0 else jobs
+            for resource in body["value"]:
+                try:
+                    jobs.append(parse_job(resource))
+                except ValueError:
+                    continue
+            call = next_page_call(call, body.get("nextLink"))
+        return jobs
+
+    def find_attempt_job(self, endpoint: EndpointConfig, identity: AttemptIdentity, management_url: str,
+                         api_version: str, *, owners_only: bool = False,
+                         exclude: str = "") -> Optional[tuple[JobInfo, str]]:
+        """``(job, how)`` for the job carrying ``identity``: by name (one GET), then the job list filtered
+        on the attempt's property, then the newest ``list_pages`` pages matched on labels and output path.
+        ``owners_only`` skips failed and cancelled jobs; ``exclude`` names a job to ignore."""
+        try:
+            if identity.job_name != exclude:
+                job = self.find_job(endpoint, identity.job_name, management_url, api_version)
+                if job is not None:
+                    picked = choose(identity, [job], owners_only=owners_only)
+                    if picked is not None:
+                        return picked
+            for pages, wanted in ((1, {TAG_ATTEMPT_ID: identity.job_name}), (self._retry.list_pages, None)):
+                jobs = self.list_jobs(endpoint, management_url, api_version, properties_filter=wanted,
+                                      max_pages=pages)
+                if jobs is None:
+                    return None  # no list here: only the name look-up was possible
+                picked = choose(identity, jobs, exclude=exclude, owners_only=owners_only)
+                if picked is not None:
+                    return picked
+        except errors.TransientError as exc:
+            raise errors.JobLookupError(f"could not look for the job of attempt {identity.job_name}: {exc}",
+                                        status_code=exc.status_code) from None
+        return None
 
     def get_job(self, endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> JobInfo:
         response = self.send(status_call(endpoint, job_name, management_url, api_version), what="job status")
@@ -154,8 +292,12 @@ class BatchEndpointClient:
 
     # -- transport ----------------------------------------------------------------------------------
 
-    def send(self, call: ApiCall, *, what: str) -> httpx.Response:
-        """Send with retries on throttling, 5xx and timeouts; raise typed errors otherwise."""
+    def send(self, call: ApiCall, *, what: str, creates: bool = False) -> httpx.Response:
+        """Send with retries on throttling, 5xx and timeouts; raise typed errors otherwise.
+
+        ``creates`` (a POST that creates a job): retry only what cannot have created anything; a lost
+        answer after the request went out raises ``SubmitAmbiguousError`` at once.
+        """
         last: Optional[errors.TransientError] = None
         for attempt in range(self._retry.max_attempts):
             if attempt:
@@ -170,7 +312,10 @@ class BatchEndpointClient:
             try:
                 response = self._http.request(call.method, call.url, headers=headers, json=call.body)
             except RETRYABLE_EXCEPTIONS as exc:
-                last = errors.TransientError(f"{what} ({call.method} {call.url}) failed: {type(exc).__name__}")
+                text = f"{what} ({call.method} {call.url}) failed: {type(exc).__name__}"
+                if creates and not isinstance(exc, NOT_SENT_EXCEPTIONS):
+                    raise errors.SubmitAmbiguousError(f"{text}; the job may have been created") from None
+                last = (errors.JobNotCreatedError if creates else errors.TransientError)(text)
                 continue
             if response.status_code not in RETRYABLE_STATUS:
                 raise_for_response(response, call, what=what)
@@ -180,9 +325,14 @@ class BatchEndpointClient:
                 raise_for_response(response, call, what=what)
             except errors.TransientError as exc:
                 last = exc
+            if creates and response.status_code not in NOT_CREATED_STATUS:
+                raise errors.SubmitAmbiguousError(f"{last}; the job may have been created",
+                                                  status_code=response.status_code, retry_after=retry_after)
             if retry_after is not None and retry_after > self._retry.max_retry_after:
                 raise errors.ThrottledError(f"{last} (Retry-After {retry_after:.0f}s)",
                                             status_code=response.status_code, retry_after=retry_after)
+            if creates:
+                last = errors.JobNotCreatedError(str(last), status_code=response.status_code)
             last.retry_after = retry_after
         assert last is not None
         raise last

@@ -66,3 +66,25 @@ class ValidationError(PermanentError):
 
 class CancelNotSupportedError(PermanentError):
     """Cancelling needs the management plane, i.e. the route's ``endpoint.workspace`` coordinates."""
+
+
+# -- submit: did the POST create a job? ----------------------------------------------------------------
+
+class SubmitAmbiguousError(TransientError):
+    """The POST may have created a job: the answer was lost after the request was sent (read timeout,
+    dropped connection, 408 or 5xx). Never POST again blindly: look for the attempt's job first."""
+
+
+class JobNotCreatedError(TransientError):
+    """The service certainly created no job (the connection was never made, or 429 throttling), so the
+    same POST may be sent again."""
+
+
+class JobNameInUseError(PermanentError):
+    """The service refused the client-chosen job name because a job has it already: that job is the
+    attempt's, to be adopted (the answer to a reused name is UNCONFIRMED: 409, or a 400 saying so)."""
+
+
+class JobLookupError(TransientError):
+    """Could not find out whether the attempt's job exists (the look-up itself failed); no POST is sent
+    until a look-up succeeds."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
+from urllib.parse import quote, urlsplit
 
 from ..config.models import EndpointConfig, JobOverrides
+from ..paths import check_job_name
 from .status import normalise
 
 DATA_PLANE_SCOPE = "https://ml.azure.com/.default"
@@ -34,6 +36,9 @@ class JobInfo:
     status: str
     studio_url: Optional[str] = None
     error: Optional[str] = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, str] = field(default_factory=dict)  # user + service properties
+    output_uris: tuple[str, ...] = ()
 
 
 def iso_duration(seconds: int) -> str:
@@ -45,8 +50,13 @@ def iso_duration(seconds: int) -> str:
 
 
 def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: str, output_uri: str,
-             overrides: JobOverrides) -> dict:
-    """The documented v2 body (PascalCase data keys, camelCase override keys as the SDK sends them)."""
+             overrides: JobOverrides, job_name: Optional[str] = None,
+             labels: Optional[Mapping[str, str]] = None) -> dict:
+    """The documented v2 body (PascalCase data keys, camelCase override keys as the SDK sends them).
+
+    ``job_name`` is the client-chosen ``properties.name`` (contract §1.8); ``labels`` go out as both
+    ``tags`` and user ``properties``, so a run attempt can find its job whichever the service keeps.
+    """
     properties: dict[str, Any] = {
         "InputData": {input_name: {"JobInputType": _WIRE_INPUT_TYPES[input_type], "Uri": input_uri}},
         # Model deployments accept only a UriFile output: the full path of the results file.
@@ -67,8 +77,15 @@ def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: s
         properties["errorThreshold"] = overrides.error_threshold
     if overrides.output_file_name is not None:
         properties["outputFileName"] = overrides.output_file_name
+    user_properties: dict[str, str] = dict(labels or {})
     if overrides.experiment_name is not None:
-        properties["properties"] = {"experimentName": overrides.experiment_name}
+        user_properties["experimentName"] = overrides.experiment_name
+    if user_properties:
+        properties["properties"] = user_properties
+    if labels:
+        properties["tags"] = dict(labels)
+    if job_name is not None:
+        properties["name"] = job_name
     return {"properties": properties}
 
 
@@ -93,6 +110,40 @@ def status_call(endpoint: EndpointConfig, job_name: str, management_url: str, ap
     if url is not None:
         return ApiCall("GET", f"{url}?api-version={api_version}", MANAGEMENT_SCOPE)
     return ApiCall("GET", f"{endpoint.scoring_uri}/{job_name}", DATA_PLANE_SCOPE)
+
+
+def find_call(endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> ApiCall:
+    """A GET of one job by name (404 when there is none): the status call."""
+    return status_call(endpoint, job_name, management_url, api_version)
+
+
+def list_call(endpoint: EndpointConfig, management_url: str, api_version: str, *,
+              properties_filter: Optional[Mapping[str, str]] = None) -> ApiCall:
+    """The first page of the job list, newest first.
+
+    With workspace coordinates: the documented ARM Jobs_List, whose ``properties`` filter takes
+    ``name=value`` pairs. Without: a GET on the scoring URI, which the emulator serves and the real data
+    plane may not (UNCONFIRMED); a 404/405 there means "cannot list".
+    """
+    query = ""
+    if properties_filter:
+        query = "properties=" + quote(",".join(f"{k}={v}" for k, v in properties_filter.items()), safe="=,")
+    url = management_job_url(endpoint, "", management_url)
+    if url is not None:
+        return ApiCall("GET", f"{url.rstrip('/')}?api-version={api_version}" + (f"&{query}" if query else ""),
+                       MANAGEMENT_SCOPE)
+    return ApiCall("GET", endpoint.scoring_uri + (f"?{query}" if query else ""), DATA_PLANE_SCOPE)
+
+
+def next_page_call(previous: ApiCall, next_link: Any) -> Optional[ApiCall]:
+    """The call for a ``nextLink``, only when it stays on the same scheme and host: a token is never
+    sent where a response body pointed."""
+    if not isinstance(next_link, str) or not next_link:
+        return None
+    before, after = urlsplit(previous.url), urlsplit(next_link)
+    if (before.scheme, before.netloc.lower()) != (after.scheme, after.netloc.lower()):
+        return None
+    return ApiCall("GET", next_link, previous.scope)
 
 
 def cancel_call(endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> Optional[ApiCall]:
@@ -129,6 +180,27 @@ def parse_job(resource: Any) -> JobInfo:
     name = resource.get("name") or str(resource.get("id", "")).rsplit("/", 1)[-1]
     if not name:
         raise ValueError("job resource has no name")
+    check_job_name(name)  # it goes into URLs and the run's state: never trust a remote answer's name
     status = properties.get("status") or resource.get("status")
     return JobInfo(name=name, status=normalise(status), studio_url=_studio_url(properties),
-                   error=_error_text(properties))
+                   error=_error_text(properties), tags=_strings(properties.get("tags")),
+                   properties=_strings(properties.get("properties")), output_uris=_output_uris(properties))
+
+
+def _strings(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _output_uris(properties: dict) -> tuple[str, ...]:
+    """Output URIs of a data-plane (``outputData``) or ARM (``outputs``) job resource; keys as the
+    service deserialises them, case-insensitively."""
+    uris = []
+    for key, outputs in properties.items():
+        if key.lower() not in ("outputdata", "outputs") or not isinstance(outputs, dict):
+            continue
+        for spec in outputs.values():
+            if isinstance(spec, dict):
+                uri = next((v for k, v in spec.items() if k.lower() == "uri"), None)
+                if isinstance(uri, str) and uri:
+                    uris.append(uri)
+    return tuple(uris)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from ..redact import redact
+
 
 class ConfigError(Exception):
-    """The configuration is unusable; ``problems`` lists every reason, each naming where it is."""
+    """The configuration is unusable; ``problems`` lists every reason, each naming where it is.
+
+    Problems are redacted here, once, whatever built them: a SAS, key, password or code that reached a message
+    is masked before the error can be logged, stored or answered.
+    """
 
     def __init__(self, problems: list[str]):
-        self.problems = list(problems)
+        self.problems = [redact(problem) for problem in problems]
         summary = "; ".join(self.problems[:5])
         more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         super().__init__(f"invalid configuration: {summary}{more}")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Optional
 
+from .. import telemetry
 from ..config import AppSettings, load_settings
 from ..config.models import Route
 from ..redact import redact
@@ -118,23 +119,10 @@ class StorageClients:
         _redact_transport_logs()
 
     def service(self, connection: str) -> Any:
-        from ..config.loader import is_loopback_url
-        from ..storage.connections import AZURITE_API_VERSION, account_url_of, blob_service_client
+        from ..storage.connections import blob_service_client
 
         if connection not in self._services:
-            if not self.client_kwargs:
-                self._services[connection] = blob_service_client(connection, self.environ)
-            else:
-                from azure.storage.blob import BlobServiceClient
-
-                value = self.environ.get(connection) or ""
-                if not value or value.lower().startswith("usedevelopmentstorage"):
-                    raise DeliveryConfigError(f"connection {connection!r}: client options need a full"
-                                              " connection string")
-                extra = {"api_version": AZURITE_API_VERSION} \
-                    if is_loopback_url(account_url_of(connection, self.environ)) else {}
-                self._services[connection] = BlobServiceClient.from_connection_string(
-                    value, **extra, **self.client_kwargs)
+            self._services[connection] = blob_service_client(connection, self.environ, **self.client_kwargs)
         return self._services[connection]
 
     def account_url(self, connection: str) -> str:
@@ -294,6 +282,7 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
 ITEM_KEYS = ("file", "source_path", "destination", "bytes", "etag", "md5", "content_type")
 
 
+@telemetry.traced("copy")
 def copy_output(payload: dict, settings: Optional[AppSettings] = None,
                 clients: Optional[StorageClients] = None) -> dict:
     """Copy a batch of output files (``items``) to one sink; each is verified, or found already there.

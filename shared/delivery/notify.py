@@ -1,24 +1,27 @@
 """Notifications: a storage queue message and/or an HTTP POST to a configured webhook, per finished run.
 
 Targets come from the route's configuration only (``notify.queue``, ``notify.webhook``), never from a
-request or from history. The body is the run summary (locations, names, counts; no secrets). A webhook with
-``secret_setting`` gets an HMAC-SHA256 signature of the body in ``X-Signature-SHA256``; the key is read from
-that app setting here and goes nowhere else. Every message carries ``notification_id`` (run, outcome, end
-time) so receivers can drop the duplicates that retries may cause.
+request or from history. The body is the run summary (locations, names, counts), every text in it redacted, so
+an error built from a connection string carries no SAS or key. Webhooks are signed the Standard Webhooks way
+(:mod:`shared.delivery.signing`): ``webhook-id`` (stable across retries of one notification),
+``webhook-timestamp`` and, with ``secret_setting``, ``webhook-signature``; the secret is read from that app
+setting here and goes nowhere else. Every message also carries ``notification_id`` (run, outcome, end time) in
+its body so queue receivers can drop the duplicates that retries may cause.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
+import time
 from typing import Any, Callable, Mapping, Optional
 
+from .. import telemetry
 from ..config import AppSettings, load_settings
 from ..config.models import QueueNotification, WebhookNotification
-from .copy import redact
+from ..redact import redact, redact_data
+from .signing import secrets_of, signature_headers, webhook_id
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +44,14 @@ def _compact(body: dict, limit: int) -> bytes:
 
 
 def queue_client(target: QueueNotification, environ: Mapping[str, str] = os.environ) -> Any:
-    """A QueueClient from the Functions connection convention (connection string, or
-    ``<NAME>__queueServiceUri`` / ``<NAME>__serviceUri`` with managed identity)."""
-    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+    """A QueueClient from the Functions connection convention (shared.storage.connections)."""
+    from azure.storage.queue import TextBase64EncodePolicy
 
-    from ..config.loader import is_loopback_url
-    from ..storage.connections import AZURITE_API_VERSION, StorageConnectionError, _managed_identity
+    from ..storage.connections import queue_client as convention_queue_client
 
-    encode = {"message_encode_policy": TextBase64EncodePolicy()}  # what a Functions queue trigger expects
-    value = environ.get(target.connection)
-    if value:
-        if value.strip().lower().startswith("usedevelopmentstorage=true"):
-            value = "UseDevelopmentStorage=true"
-        parts = dict(p.split("=", 1) for p in value.split(";") if "=" in p)
-        endpoint = parts.get("QueueEndpoint", "http://127.0.0.1:10001" if "UseDevelopment" in value else "")
-        extra = {"api_version": AZURITE_API_VERSION} if endpoint and is_loopback_url(endpoint) else {}
-        return QueueClient.from_connection_string(value, target.queue, **encode, **extra)
-    for key in (f"{target.connection}__queueServiceUri", f"{target.connection}__serviceUri"):
-        if environ.get(key):
-            url = environ[key].rstrip("/")
-            extra = {"api_version": AZURITE_API_VERSION} if is_loopback_url(url) else {}
-            return QueueClient(url, target.queue, credential=_managed_identity(target.connection, environ),
-                               **encode, **extra)
-    raise StorageConnectionError(f"queue connection {target.connection!r} is not configured: set"
-                                 f" {target.connection!r} to a connection string or"
-                                 f" {target.connection}__queueServiceUri (managed identity)")
+    # Base64 text is what a Functions queue trigger expects.
+    return convention_queue_client(target.connection, target.queue, environ,
+                                   message_encode_policy=TextBase64EncodePolicy())
 
 
 def send_to_queue(target: QueueNotification, body: dict, environ: Mapping[str, str] = os.environ) -> None:
@@ -85,31 +71,41 @@ def send_to_queue(target: QueueNotification, body: dict, environ: Mapping[str, s
         client.send_message(data)
 
 
+def webhook_request(target: WebhookNotification, body: dict, environ: Mapping[str, str] = os.environ,
+                    now: Callable[[], float] = time.time) -> tuple[bytes, dict[str, str]]:
+    """The body bytes and headers of one webhook attempt (pure but for reading the secret's app setting)."""
+    data = json.dumps(body, default=str).encode()
+    keys: list[bytes] = []
+    if target.secret_setting:
+        value = environ.get(target.secret_setting)
+        if not value:
+            raise LookupError(f"app setting {target.secret_setting!r} (webhook secret) is not set")
+        keys = secrets_of(value, setting=target.secret_setting)
+    msg_id = webhook_id(str(body.get("notification_id") or data.decode()))
+    headers = {"Content-Type": "application/json", "User-Agent": "batch-endpoint-functions",
+               **signature_headers(keys, msg_id, int(now()), data)}
+    return data, headers
+
+
 def send_to_webhook(target: WebhookNotification, body: dict, environ: Mapping[str, str] = os.environ,
-                    transport: Optional[Any] = None) -> None:
+                    transport: Optional[Any] = None, now: Callable[[], float] = time.time) -> None:
     import httpx
 
-    data = json.dumps(body, default=str).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": "batch-endpoint-functions",
-               "X-Notification-Id": body.get("notification_id", "")}
-    if target.secret_setting:
-        secret = environ.get(target.secret_setting)
-        if not secret:
-            raise LookupError(f"app setting {target.secret_setting!r} (webhook secret) is not set")
-        headers["X-Signature-SHA256"] = "sha256=" + hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+    data, headers = webhook_request(target, body, environ, now)
     with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=transport, follow_redirects=False) as client:
         response = client.post(target.url, content=data, headers=headers)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code} from the webhook")
 
 
+@telemetry.traced("notify")
 def send_notification(payload: dict, settings: Optional[AppSettings] = None,
                       environ: Mapping[str, str] = os.environ,
                       senders: Optional[dict[str, Callable[..., None]]] = None) -> dict:
     """Send to every configured target (or only ``payload["targets"]``); one target's failure does not stop
     the others. Returns ``{"sent": [...], "failed": {target: reason}}`` — never raises for a target."""
     settings = settings or load_settings()
-    summary = payload["summary"]
+    summary = redact_data(payload["summary"])  # no secret leaves in a notification, whatever an error said
     route = settings.route(summary["route"])
     config = route.notify
     if summary.get("outcome") not in config.on:

@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import posixpath
 from typing import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from ..config.models import SinkConfig
-from ..storage.uris import BlobLocation, parse_blob_url
+from ..paths import (InvalidName, abfss_to_blob_url, check_relative_path, check_route_name, check_run_id, join_under,
+                     render_under, split_storage_url)
+from ..storage.uris import BlobLocation
 
 RECEIPT_NAME = "_RESULT.json"
 
 
 def blob_endpoint_url(url: str) -> str:
-    """ADLS Gen2 URL forms → the blob endpoint form; blob URLs unchanged."""
-    parts = urlsplit(url)
-    if parts.scheme == "abfss":
-        filesystem, _, host = parts.netloc.partition("@")
-        host = host.replace(".dfs.", ".blob.", 1)
-        return f"https://{host}/{filesystem}{parts.path if parts.path.startswith('/') else '/' + parts.path}"
-    if ".dfs." in (parts.hostname or ""):
-        return url.replace(parts.netloc, parts.netloc.replace(".dfs.", ".blob.", 1), 1)
-    return url
+    """ADLS Gen2 URL forms → the blob endpoint form; blob URLs unchanged (only the account part is rewritten)."""
+    if url.strip().lower().startswith(("abfs://", "abfss://")):
+        return abfss_to_blob_url(url)
+    parts = split_storage_url(url)
+    return f"{parts.account_url}/{parts.container}/{parts.rest}"
 
 
 def sink_location(sink: SinkConfig, *, route: str, folder: str, run_id: str, date: str,
@@ -35,16 +33,36 @@ def sink_location(sink: SinkConfig, *, route: str, folder: str, run_id: str, dat
     """Render a sink's template for one file. A URL ending in '/' is a folder: the file's name is appended.
 
     ``file_name`` may hold sub-folders (``summary_only`` outputs keep their layout under the output folder).
+    The order is what keeps a landed name from escaping (README, "Security"): the template (config, a URL)
+    is split into account, container and path and its path decoded once *before* any value goes in; the
+    values (raw names: a folder called ``%2e%2e`` stays ``%2e%2e``) are checked, substituted under the
+    template's static prefix and the result checked with :func:`shared.paths.join_under`. Nothing is
+    decoded afterwards, and a '?' or '#' in a value is a name character (encoded in ``BlobLocation.url``).
+    Raises :class:`~shared.paths.InvalidName` (a ``ValueError``) naming the sink field or value.
     """
-    url = blob_endpoint_url(sink.url).format(route=route, folder=folder.strip("/"), run_id=run_id, date=date,
-                                             file=file_name)
-    scheme, _, rest = url.partition("://")
-    while "//" in rest:  # an empty {folder} must not leave '//' behind
-        rest = rest.replace("//", "/")
-    url = f"{scheme}://{rest}"
-    if url.endswith("/"):
-        url += file_name
-    return parse_blob_url(url)
+    template = split_storage_url(sink.url, field="sink url")
+    if "?" in template.rest or "#" in template.rest:
+        raise InvalidName("sink url", "must not have a query or fragment (no SAS in a sink URL)")
+    path_template = unquote(template.rest)
+    values = {
+        "route": check_route_name(route),
+        "folder": check_relative_path(folder.strip("/"), field="folder", decode=False, allow_query_chars=True,
+                                      allow_empty=True),
+        "run_id": check_run_id(run_id),
+        "date": _check_date(date),
+        "file": check_relative_path(file_name, field="file", decode=False, allow_query_chars=True),
+    }
+    path = render_under(path_template, values, field="sink path")
+    if not path or path.endswith("/"):
+        path = join_under(path, values["file"], field="sink path")
+    return BlobLocation(template.account_url, template.container, path)
+
+
+def _check_date(value: str) -> str:
+    """The run's date (``YYYY-MM-DD``, or empty): one safe path segment at most."""
+    if not isinstance(value, str) or "/" in value:
+        raise InvalidName("date", f"must be one path segment (YYYY-MM-DD), got {str(value)[:40]!r}")
+    return check_relative_path(value, field="date", decode=False, allow_empty=True)
 
 
 def receipt_location(destinations: Iterable[BlobLocation]) -> BlobLocation:

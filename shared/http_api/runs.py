@@ -2,47 +2,67 @@
 
 Long work follows the async request-reply pattern that ADF's Web activity and Logic Apps follow:
 ``202 Accepted`` with ``Location`` and ``Retry-After`` until the run has ended, then ``200``.
+
+Hostile input is refused at the edge: every body goes through one reader, every query parameter and every
+``{run_id}`` is checked against its grammar before it reaches the Durable client or storage
+(:mod:`.inputs`); only run orchestrations are runs (:func:`is_run`); every answer is redacted (:mod:`.problems`,
+:func:`describe`), and every handler answers, whatever fails underneath (:func:`guarded`).
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
-from urllib.parse import urlsplit
+from typing import Any, Awaitable, Callable, Optional
+from urllib.parse import quote, urlencode, urlsplit
 
 import azure.functions as func
 
 from .. import __version__
 from ..config import AppSettings, ConfigError, UnknownRouteError, load_settings
+from ..paths import InvalidName, check_relative_path, check_route_name
+from ..redact import redact, redact_data
 from ..storage.uris import BlobLocation
+from .inputs import (MAX_BODY_BYTES, check_content_encoding, check_query, choice_param, int_param,
+                     parse_json_object, reason_field, reject_unknown, route_param, run_id_param, text_field,
+                     time_param, utc_naive)
+from .problems import HttpProblem, json_response, problem_response
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
+__all__ = ["HttpProblem", "json_response", "problem_response", "MAX_BODY_BYTES", "start", "get", "list_runs",
+           "cancel", "health", "describe", "find_run", "is_run", "read_json_body", "no_input", "parse_start", "accepted"]
+
 RETRY_AFTER_SECONDS = 10
 RUNNING_STATES = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
 API_STATUS = {"Succeeded", "Failed", "Canceled", "TimedOut"}
+START_FIELDS = frozenset({"route", "path", "container"})
+CANCEL_FIELDS = frozenset({"reason"})
+LIST_PARAMS = frozenset({"route", "status", "since", "limit"})
+DEFAULT_CANCEL_REASON = "cancelled via the HTTP API"
+START_EXAMPLE = '{"route": "heart", "path": "heart/2024-06-01/"}'
 
 
-class HttpProblem(Exception):
-    """An error answer: status code and a message a caller can act on."""
+def guarded(handler: Callable[..., Awaitable[func.HttpResponse]]) -> Callable[..., Awaitable[func.HttpResponse]]:
+    """Every HTTP handler answers: an :class:`HttpProblem` becomes its error answer, an unreachable Durable
+    task hub a 503, anything else a 500 that says nothing of its cause (the cause is logged, redacted)."""
 
-    def __init__(self, status: int, message: str, **extra: Any):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.extra = extra
+    @functools.wraps(handler)
+    async def answer(req: func.HttpRequest, *args: Any, **kwargs: Any) -> func.HttpResponse:
+        try:
+            return await handler(req, *args, **kwargs)
+        except HttpProblem as problem:
+            return problem_response(problem)
+        except (OSError, TimeoutError) as exc:  # aiohttp's connection errors are OSErrors
+            log.error("%s: the Durable task hub did not answer: %s", handler.__name__,
+                      redact(f"{type(exc).__name__}: {exc}"))
+            return problem_response(HttpProblem(503, "the orchestration service did not answer; retry later"))
+        except Exception as exc:
+            log.error("%s failed: %s", handler.__name__, redact(f"{type(exc).__name__}: {exc}"))
+            return problem_response(HttpProblem(500, "internal error; the function's log has the cause"))
 
-
-def json_response(status: int, body: Any, headers: Optional[dict] = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json",
-                             headers=headers or {})
-
-
-def problem_response(problem: HttpProblem) -> func.HttpResponse:
-    return json_response(problem.status, {"error": problem.message, **problem.extra})
+    return answer
 
 
 def _settings() -> AppSettings:
@@ -53,79 +73,100 @@ def _settings() -> AppSettings:
                           problems=exc.problems) from None
 
 
-def read_json_body(req: func.HttpRequest) -> dict:
-    body = req.get_body() or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise HttpProblem(413, f"request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
-    if not body.strip():
-        raise HttpProblem(400, "request body is empty; send a JSON object such as"
-                               ' {"route": "heart", "path": "heart/2024-06-01/"}')
+def read_json_body(req: func.HttpRequest, *, allowed: Optional[frozenset] = None, required: bool = True) -> dict:
+    """The one body reader of every endpoint (see :mod:`shared.http_api.inputs` for its rules)."""
+    check_content_encoding(req.headers)
+    return parse_json_object(req.get_body() or b"", allowed=allowed, required=required, example=START_EXAMPLE)
+
+
+def no_input(req: func.HttpRequest) -> None:
+    """For an endpoint that takes nothing but its path: no query parameter (but ``code``), no body field."""
+    check_query(req.params, ())
+    read_json_body(req, allowed=frozenset(), required=False)
+
+
+def _check_path(value: str) -> str:
+    """The ``path`` field is the blob name itself (JSON carries any character, so nothing is percent-encoded).
+    It must be a clean relative path as given *and* after one percent-decoding, so ``%2e%2e`` is refused
+    like ``..`` whatever a later step might decode."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpProblem(400, f"request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise HttpProblem(400, "request body must be a JSON object")
-    return data
-
-
-def _text_field(data: dict, key: str, *, required: bool) -> Optional[str]:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise HttpProblem(400, f"field '{key}' is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise HttpProblem(400, f"field '{key}' must be a non-empty string")
-    return value
+        check_relative_path(value, field="path", decode=True)
+        return check_relative_path(value, field="path", decode=False)
+    except InvalidName as exc:
+        raise HttpProblem(400, f"field 'path' {exc.reason}", field="path") from None
 
 
 def parse_start(data: dict, settings: AppSettings) -> tuple[Any, BlobLocation]:
     """Which route and which input. The input is a path in a container the route allows, never a URL."""
-    unknown = set(data) - {"route", "path", "container", "reason"}
-    if unknown:
-        hint = " (inputs are given as 'container' and 'path', not as URLs)" if unknown & {"url", "uri", "input_url"} \
-            else ""
-        raise HttpProblem(400, f"unknown field(s): {', '.join(sorted(unknown))}{hint}")
-    route_name = _text_field(data, "route", required=True)
+    hint = " (inputs are given as 'container' and 'path', not as URLs)" if set(data) & {"url", "uri", "input_url"} \
+        else ""
+    reject_unknown(data, START_FIELDS, what="field", hint=hint)
+    route_name = text_field(data, "route", required=True, max_chars=63)
     try:
+        check_route_name(route_name)
         route = settings.route(route_name)
+    except InvalidName as exc:
+        raise HttpProblem(400, f"field 'route' {exc.reason}", field="route") from None
     except UnknownRouteError as exc:
-        raise HttpProblem(404, str(exc)) from None
-    path = _text_field(data, "path", required=True)
-    container = _text_field(data, "container", required=False) or route.match.container
+        raise HttpProblem(404, str(exc), field="route") from None
+    path = text_field(data, "path", required=True, max_chars=4096)
+    container = text_field(data, "container", required=False, max_chars=63) or route.match.container
     if container != route.match.container:
         raise HttpProblem(400, f"field 'container': route {route.name!r} reads only from container"
-                               f" {route.match.container!r}")
-    if "://" in path or path.startswith("/") or ".." in path.split("/"):
-        raise HttpProblem(400, "field 'path' must be a blob path inside the container, like 'heart/2024-06-01/'")
+                               f" {route.match.container!r}", field="container")
+    if "://" in path:
+        raise HttpProblem(400, "field 'path' must be a blob path inside the container, like 'heart/2024-06-01/',"
+                               " not a URL", field="path")
+    path = _check_path(path)
     if not path.startswith(route.match.prefix):
-        raise HttpProblem(400, f"field 'path' must start with the route's prefix {route.match.prefix!r}")
+        raise HttpProblem(400, f"field 'path' must start with the route's prefix {route.match.prefix!r}",
+                          field="path")
     if route.input.type == "uri_file" and path.endswith("/"):
-        raise HttpProblem(400, f"field 'path': route {route.name!r} scores single files (uri_file); give a file")
+        raise HttpProblem(400, f"field 'path': route {route.name!r} scores single files (uri_file); give a file",
+                          field="path")
     from ..storage.connections import StorageConnectionError, account_url_of
 
     try:
         account_url = account_url_of(route.match.connection)
     except StorageConnectionError as exc:
-        raise HttpProblem(503, str(exc)) from None
+        raise HttpProblem(503, redact(str(exc))) from None
     return route, BlobLocation(account_url, container, path)
 
 
 def run_location(req: func.HttpRequest, run_id: str) -> str:
-    """Absolute URL of the run's status; keeps the caller's own ``code`` so a poller can follow it."""
+    """Absolute URL of the run's status in the async request-reply style (``async=true``: 202 while the run
+    is going, 200 once it has ended), so a poller that follows ``Location`` (ADF's Web activity, Logic Apps'
+    HTTP action) waits for the end. Carries the caller's own function key (``code``, or its
+    ``x-functions-key`` header) as ``code``, as Durable's status URLs do: pollers may not resend headers."""
     parts = urlsplit(req.url)
-    code = req.params.get("code")
-    return f"{parts.scheme}://{parts.netloc}/api/runs/{run_id}" + (f"?code={code}" if code else "")
+    query = {"async": "true"}
+    key = req.params.get("code") or req.headers.get("x-functions-key")
+    if key:
+        query["code"] = key
+    return f"{parts.scheme}://{parts.netloc}/api/runs/{quote(run_id, safe='')}?{urlencode(query)}"
 
 
 def accepted(req: func.HttpRequest, body: dict, run_id: str) -> func.HttpResponse:
-    return json_response(202, body, {"Location": run_location(req, run_id),
-                                     "Retry-After": str(RETRY_AFTER_SECONDS)})
+    """202 + ``Location`` + ``Retry-After``; the body mirrors ``Location`` as ``status_url`` for callers that
+    cannot read response headers (an ADF Web activity with ``turnOffAsync``)."""
+    location = run_location(req, run_id)
+    # The body never echoes a key: status_url is Location without ``code`` (the caller adds its own key).
+    status_url = f"{location.split('?', 1)[0]}?async=true"
+    return json_response(202, {**body, "status_url": status_url}, {"Location": location,
+                                                                 "Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def is_run(status: Any) -> bool:
+    """Only run orchestrations are runs. Landing waiters (``lq-…``, ``lw-…``) and any other orchestration
+    share the task hub but are not listed, read, cancelled or redelivered through the API. Decided by the
+    orchestrator's name, not an id prefix, since a route may be called ``lq``."""
+    from ..runs.models import ORCHESTRATOR_NAME
+
+    return status is not None and getattr(status, "name", None) == ORCHESTRATOR_NAME
 
 
 def describe(status: Any) -> Optional[dict]:
-    """A Durable instance status as the API's run view."""
+    """A Durable instance status as the API's run view; every text in it redacted."""
     if status is None or not getattr(status, "instance_id", None) or status.runtime_status is None:
         return None
     runtime = status.runtime_status.value if hasattr(status.runtime_status, "value") else str(status.runtime_status)
@@ -148,7 +189,16 @@ def describe(status: Any) -> Optional[dict]:
     view.pop("outcome", None)
     view["created_at"] = status.created_time
     view["updated_at"] = status.last_updated_time
-    return view
+    return redact_data(view)
+
+
+async def find_run(client: Any, run_id: str, *, show_input: bool = False) -> tuple[Any, dict]:
+    """The status and view of run ``run_id`` (already checked by :func:`inputs.run_id_param`), or 404."""
+    status = await client.get_status(run_id, show_input=show_input)
+    view = describe(status) if is_run(status) else None
+    if view is None:
+        raise HttpProblem(404, f"no run {run_id!r}", field="run_id")
+    return status, view
 
 
 def wants_async(req: func.HttpRequest) -> bool:
@@ -156,20 +206,31 @@ def wants_async(req: func.HttpRequest) -> bool:
         "respond-async" in (req.headers.get("Prefer") or "").lower()
 
 
-async def start(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+@guarded
+async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: Any = None) -> func.HttpResponse:
+    """``ledger`` and the claim ``policy`` are injectable (fault-injection tests); by default the app's run
+    ledger and the default lease. An
+    ``Idempotency-Key`` reused with a different route or path answers 422: the key's claim keeps a
+    fingerprint of the request that made it (``shared/runs/claims.py``)."""
     from ..runs.ids import fresh_run_id, idempotent_run_id
     from ..runs.ledger import RunLedger
-    from ..runs.starter import start_run
+    from ..runs.starter import ClaimMismatch, start_run
 
     try:
+        check_query(req.params, ())
         settings = _settings()
         route, location = parse_start(read_json_body(req), settings)
         key = req.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 200):
             raise HttpProblem(400, "header 'Idempotency-Key' must be 1 to 200 characters")
         run_id = idempotent_run_id(route.name, key) if key else fresh_run_id(route.name)
-        result = await start_run(client, RunLedger.from_settings(settings), settings, route, location,
-                                 run_id=run_id, source="http")
+        try:
+            result = await start_run(client, ledger or RunLedger.from_settings(settings), settings, route,
+                                     location, run_id=run_id, source="http",
+                                     **({"policy": policy} if policy is not None else {}))
+        except ClaimMismatch:
+            raise HttpProblem(422, "header 'Idempotency-Key' was already used for a different request (another"
+                                   " route or path); use a new key for a new request", run_id=run_id) from None
     except HttpProblem as problem:
         return problem_response(problem)
     body = {"run_id": result.run_id, "route": route.name, "status": "Running", "input": location.url,
@@ -177,72 +238,66 @@ async def start(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     return accepted(req, body, result.run_id)
 
 
+@guarded
 async def get(req: func.HttpRequest, client: Any) -> func.HttpResponse:
-    run_id = req.route_params.get("run_id", "")
-    view = describe(await client.get_status(run_id))
-    if view is None:
-        return problem_response(HttpProblem(404, f"no run {run_id!r}"))
-    if view["status"] == "Running" and wants_async(req):
-        return accepted(req, view, run_id)
+    run_id = run_id_param(req.route_params)
+    check_query(req.params, ("async",))
+    _, view = await find_run(client, run_id)
+    if wants_async(req):
+        # The async request-reply pattern: 202 while running; 200 with the result once ended, whatever the
+        # outcome. A failed, canceled or timed-out run is a 200 whose body says so (``status``), as Durable's
+        # own status endpoint does: pollers decide on the body (adf/pipeline.json fails on it).
+        if view["status"] == "Running":
+            return accepted(req, view, run_id)
+        return json_response(200, view, {"X-Run-Status": view["status"]})
     return json_response(200, view)
 
 
-def _since(text: Optional[str]) -> datetime:
-    if not text:
-        return datetime.now(timezone.utc) - timedelta(days=7)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise HttpProblem(400, f"query 'since' must be an ISO-8601 time, got {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
+@guarded
 async def list_runs(req: func.HttpRequest, client: Any) -> func.HttpResponse:
-    try:
-        route = req.params.get("route")
-        wanted = req.params.get("status")
-        if wanted and wanted not in API_STATUS | {"Running"}:
-            raise HttpProblem(400, f"query 'status' must be one of Running, {', '.join(sorted(API_STATUS))}")
-        limit_text = req.params.get("limit", "50")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
-            raise HttpProblem(400, "query 'limit' must be a whole number from 1 to 1000")
-        since = _since(req.params.get("since"))
-    except HttpProblem as problem:
-        return problem_response(problem)
-    statuses = await client.get_status_by(created_time_from=since, created_time_to=datetime.now(timezone.utc),
+    params = req.params
+    check_query(params, LIST_PARAMS)
+    route = route_param(params)
+    wanted = choice_param(params, "status", API_STATUS | {"Running"})
+    limit = int_param(params, "limit", default=50, low=1, high=1000)
+    now = utc_naive(datetime.now(timezone.utc))
+    since = time_param(params, "since", default=now - timedelta(days=7))
+    if since > now:
+        return json_response(200, {"runs": [], "count": 0})
+    statuses = await client.get_status_by(created_time_from=since, created_time_to=now,
                                           instance_id_prefix=f"{route}-" if route else None)
-    runs = [v for v in (describe(s) for s in statuses) if v is not None]
+    runs = [v for v in (describe(s) for s in statuses if is_run(s)) if v is not None]
     runs = [v for v in runs if (not route or v.get("route") == route) and (not wanted or v["status"] == wanted)]
     runs.sort(key=lambda v: str(v.get("created_at")), reverse=True)
-    return json_response(200, {"runs": runs[: int(limit_text)], "count": len(runs)})
+    return json_response(200, {"runs": runs[:limit], "count": len(runs)})
 
 
+@guarded
 async def cancel(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     from ..runs.models import CANCEL_EVENT
 
-    run_id = req.route_params.get("run_id", "")
-    reason = "cancelled via the HTTP API"
-    if req.get_body():
-        try:
-            body = read_json_body(req)
-            reason = _text_field(body, "reason", required=False) or reason
-        except HttpProblem as problem:
-            return problem_response(problem)
-    view = describe(await client.get_status(run_id))
-    if view is None:
-        return problem_response(HttpProblem(404, f"no run {run_id!r}"))
+    run_id = run_id_param(req.route_params)
+    check_query(req.params, ())
+    body = read_json_body(req, allowed=CANCEL_FIELDS, required=False)
+    reason = reason_field(body, "reason") or DEFAULT_CANCEL_REASON
+    _, view = await find_run(client, run_id)
     if view["status"] != "Running":
-        return problem_response(HttpProblem(409, f"run {run_id!r} has already ended ({view['status']})"))
-    await client.raise_event(run_id, CANCEL_EVENT, {"reason": reason})
-    return accepted(req, {"run_id": run_id, "status": "Running", "cancel_requested": True}, run_id)
+        raise HttpProblem(409, f"run {run_id!r} has already ended ({view['status']})", field="run_id")
+    try:
+        await client.raise_event(run_id, CANCEL_EVENT, {"reason": reason})
+    except Exception as exc:  # the SDK raises a bare Exception for 404 and 410 from the task hub
+        text = str(exc)
+        if "is gone" in text:
+            raise HttpProblem(409, f"run {run_id!r} has already ended", field="run_id") from None
+        if "No instance" in text:
+            raise HttpProblem(404, f"no run {run_id!r}", field="run_id") from None
+        raise
+    return accepted(req, {"run_id": run_id, "status": "Running", "cancel_requested": True,
+                          "reason": reason}, run_id)
 
 
 def health() -> func.HttpResponse:
-    """Anonymous: whether the configuration is valid, and the version. Nothing secret."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        return json_response(503, {"status": "invalid_configuration", "version": __version__,
-                                   "problems": exc.problems})
-    return json_response(200, {"status": "ok", "version": __version__,
-                               "routes": [route.name for route in settings.routes]})
+    """Anonymous health probe: status and counts only (shared/http_api/health.py)."""
+    from .health import health as health_probe
+
+    return health_probe()

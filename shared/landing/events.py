@@ -1,27 +1,53 @@
-"""Reading ``Microsoft.Storage.BlobCreated`` events and matching them to routes (pure)."""
+"""Reading ``Microsoft.Storage.BlobCreated`` events (pure): which blob, and is it committed?
+
+The rules, decided once (README, "Event intake rules"):
+
+* **Schemas.** Event Grid schema and CloudEvents 1.0 alike (:mod:`shared.event_envelope`). An event whose
+  type was lost (an older worker decoding a CloudEvent) counts as BlobCreated when its ``data.api`` is a
+  committing Blob/ADLS operation: no other Storage event carries one of those.
+* **Committed only.** ``PutBlob``, ``PutBlockList``, ``CopyBlob`` and ADLS Gen2's ``FlushWithClose``.
+  ADLS Gen2's ``CreateFile`` makes an empty file (``contentLength`` 0) whose content a later
+  ``FlushWithClose`` commits, so it is skipped (``uncommitted_api``), as are ``FlushWithClose``-less
+  appends and every other operation.
+* **Accounts.** ``data.url`` names the account: its blob endpoint, its dfs endpoint
+  (``https://<acct>.dfs.core.windows.net/<fs>/<path>``) and ``abfss://<fs>@<acct>.dfs...`` are one account,
+  keyed by its canonical blob endpoint (:func:`shared.paths.canonical_account_url`).
+* **Names.** The ``subject`` (``/blobServices/default/containers/<c>/blobs/<name>``) names the container and
+  the blob, verbatim: it is never percent-encoded, and a raw ``#``, ``?``, ``%`` or space in it is part of
+  the name. ``data.url`` is only cross-checked: its container must be the subject's, and its text after the
+  container must equal the name either as is (raw) or percent-decoded once; otherwise the event is skipped
+  (``name_mismatch``) rather than guessed. If the subject holds U+FFFD (Event Grid has been seen to mangle
+  characters outside the BMP there), the name comes from the url when that matches the subject around the
+  mangled characters. An event without a subject (only hand-made events: Event Grid always sets it) takes
+  the name from the url, percent-decoded once, with ``#`` and ``?`` kept as name characters.
+* **Safe names.** The recovered name must pass :func:`shared.paths.check_relative_path` (no ``.``/``..``
+  segment, also when percent-decoded, no backslash, control character, empty segment or over-long name);
+  otherwise the event is skipped (``unsafe_name``).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Optional
+from urllib.parse import unquote
 
-from ..storage.uris import BlobLocation, parse_blob_url
+from ..event_envelope import (EventEnvelope, SkipEvent, decode_queue_message, read_event,  # noqa: F401 - re-exported
+                              safe_event_id, shown)
+from ..redact import has_secret
+from ..paths import InvalidName, split_blob_subject, split_storage_url
+from ..storage.uris import BlobLocation
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 # Only these mean "the blob's content is committed" (a blob output binding alone emits three events).
 COMMITTED_APIS = frozenset({"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"})
+# Skips that are normal for a route's own marker (a CreateFile before its FlushWithClose, a BlobDeleted):
+# not worth a WARNING.
+BENIGN_SKIPS = frozenset({"wrong_event_type", "uncommitted_api"})
 
-
-class SkipEvent(Exception):
-    """The event does not concern this app; ``reason`` is a short counter key."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+MAX_ETAG_CHARS = 256
+_ETAG = re.compile(r"^[\x21-\x7e]{1,256}$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +57,7 @@ class BlobCreated:
     etag: str
     api: str
     content_length: Optional[int]
+    event_time: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -43,62 +70,113 @@ class BlobCreated:
         return path[: path.rfind("/") + 1] if "/" in path else ""
 
 
-def parse_blob_created(event_id: Any, event_type: Any, data: Any) -> BlobCreated:
-    if event_type != BLOB_CREATED:
-        raise SkipEvent("wrong_event_type", str(event_type))
-    if not isinstance(data, Mapping):
-        raise SkipEvent("malformed", "data is not an object")
-    api = data.get("api")
-    if api not in COMMITTED_APIS:
-        raise SkipEvent("uncommitted_api", str(api))
-    url = data.get("url")
+def _name_from_mangled_subject(subject_name: str, rest: str) -> Optional[str]:
+    """The url's name (raw or decoded once) when it matches a subject whose U+FFFD stand for lost characters."""
+    pattern = "".join(".+?" if part == "\ufffd" else re.escape(part)
+                      for part in re.split("(\ufffd)", re.sub("\ufffd+", "\ufffd", subject_name)) if part)
+    for candidate in (unquote(rest), rest):
+        if "\ufffd" not in candidate and re.fullmatch(pattern, candidate, re.DOTALL):
+            return candidate
+    return None
+
+
+def _may_hold_secret(url: str) -> bool:
+    """Cheap pre-check for :func:`has_secret` (the hot path: most URLs hold none of these)."""
+    return "@" in url or "=" in url or "%3" in url or "eyJ" in url or " " in url
+
+
+def recover_name(url: Any, subject: Optional[str]) -> tuple[str, str, str]:
+    """``(account_url, container, name)`` of the blob an event is about (the rule in the module docstring)."""
     if not isinstance(url, str):
         raise SkipEvent("malformed", "data.url is missing")
+    if _may_hold_secret(url) and has_secret(url):  # Event Grid never puts a SAS or user:password in data.url
+        raise SkipEvent("malformed", "data.url carries a credential (a SAS or user:password)")
     try:
-        location = parse_blob_url(url)
-    except ValueError as exc:
-        raise SkipEvent("malformed", str(exc)) from None
-    if not location.path or location.path.endswith("/"):
-        raise SkipEvent("not_a_blob", url)
-    etag = data.get("eTag") or data.get("etag")
-    if not isinstance(etag, str) or not etag:
-        raise SkipEvent("malformed", "data.eTag is missing")
-    length = data.get("contentLength")
-    return BlobCreated(str(event_id or ""), location, etag, api,
-                       length if isinstance(length, int) and not isinstance(length, bool) else None)
+        parts = split_storage_url(url, field="data.url")
+    except InvalidName as exc:
+        raise SkipEvent("malformed", shown(str(exc), 200)) from None
+    if subject is None:
+        return parts.account_url, parts.container, unquote(parts.rest)
+    try:
+        container, name = split_blob_subject(subject)
+    except InvalidName as exc:
+        raise SkipEvent("malformed", shown(str(exc), 200)) from None
+    where = (parts.account_url, container, name)
+    if container != parts.container:
+        raise SkipEvent("name_mismatch", f"subject names container {container!r}, data.url {parts.container!r}",
+                        where)
+    if "\ufffd" in name and parts.rest != name and unquote(parts.rest) != name:
+        recovered = _name_from_mangled_subject(name, parts.rest)
+        if recovered is None:
+            raise SkipEvent("name_mismatch", f"subject {shown(subject)} has lost characters and data.url does"
+                                             f" not match it", where)
+        return parts.account_url, container, recovered
+    if parts.rest != name and unquote(parts.rest) != name:
+        raise SkipEvent("name_mismatch", f"subject names blob {shown(name)}, data.url {shown(parts.rest)}", where)
+    return parts.account_url, container, name
 
 
-def decode_queue_message(body: Union[bytes, str, None]) -> list[dict]:
-    """Events in a Storage-queue message from an Event Grid → queue subscription.
+def _committed(api: Any) -> bool:
+    return isinstance(api, str) and api in COMMITTED_APIS
 
-    The body is the event's JSON (Event Grid or CloudEvents schema), sometimes still base64-encoded (the
-    Functions host decodes base64 by default, but not every producer encodes, and some encode twice).
-    A JSON array of events is accepted too. Raises :class:`SkipEvent` ("malformed") when nothing usable is in it.
-    """
-    if body is None:
-        raise SkipEvent("malformed", "empty queue message")
-    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    for _ in range(3):  # plain JSON, base64(JSON), base64(base64(JSON))
-        text = raw.strip()
-        if not text:
-            raise SkipEvent("malformed", "empty queue message")
-        if text[:1] in (b"{", b"["):
-            try:
-                document = json.loads(text)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise SkipEvent("malformed", f"queue message is not JSON: {exc}") from None
-            events = document if isinstance(document, list) else [document]
-            if not events or not all(isinstance(e, dict) for e in events):
-                raise SkipEvent("malformed", "queue message is not an event object or a list of them")
-            return events
+
+def _content_length(value: Any, where: tuple[str, str, str]) -> Optional[int]:
+    if value is None or isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if value < 0:
+        raise SkipEvent("malformed", f"data.contentLength is negative: {value}", where)
+    return value
+
+
+def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Optional[str] = None,
+                       event_time: Optional[str] = None) -> BlobCreated:
+    """A committed blob from an event's parts, or :class:`SkipEvent` with the reason. Never raises anything else."""
+    if event_type is None and isinstance(data, Mapping) and _committed(data.get("api")):
+        event_type = BLOB_CREATED  # the type was lost on the way (an old worker decoding a CloudEvent)
+    if not isinstance(event_type, str) or event_type != BLOB_CREATED:
+        raise SkipEvent("wrong_event_type", shown(event_type))
+    if not isinstance(data, Mapping):
+        raise SkipEvent("malformed", "data is not an object")
+    if subject is not None and not isinstance(subject, str):
+        raise SkipEvent("malformed", "subject is not a string")
+    api = data.get("api")
+    if not _committed(api):
+        where = None
         try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            break
-    raise SkipEvent("malformed", "queue message is neither JSON nor base64-encoded JSON")
+            where = recover_name(data.get("url"), subject)
+        except SkipEvent:
+            pass
+        detail = shown(api) + (" (ADLS Gen2 creates the file empty; its FlushWithClose commits it)"
+                               if api == "CreateFile" else "")
+        raise SkipEvent("uncommitted_api", detail, where)
+    account_url, container, name = recover_name(data.get("url"), subject)
+    where = (account_url, container, name)
+    if not name or name.endswith("/"):
+        raise SkipEvent("not_a_blob", shown(data.get("url")), where)
+    try:  # a BlobLocation checks its path (shared.paths.check_relative_path) when it is made
+        location = BlobLocation(account_url, container, name)
+    except InvalidName as exc:
+        raise SkipEvent("unsafe_name", shown(str(exc), 200), where) from None
+    etag = data.get("eTag") if data.get("eTag") is not None else data.get("etag")
+    if not isinstance(etag, str) or not _ETAG.match(etag):
+        raise SkipEvent("malformed", "data.eTag is missing or not a printable string of at most"
+                                     f" {MAX_ETAG_CHARS} characters", where)
+    if event_id is not None and not isinstance(event_id, str):
+        event_id = str(event_id) if isinstance(event_id, int) and not isinstance(event_id, bool) else None
+    if event_id is not None and (len(event_id) > 256 or re.search(r"[\x00-\x1f\x7f-\x9f]", event_id)):
+        raise SkipEvent("malformed", f"id is not a printable string of at most 256 characters: {shown(event_id)}",
+                        where)
+    return BlobCreated(event_id or "", location, etag, api, _content_length(data.get("contentLength"), where),
+                       event_time)
+
+
+def parse_blob_event(envelope: EventEnvelope) -> BlobCreated:
+    """:func:`parse_blob_created` for an :class:`EventEnvelope` (either schema)."""
+    return parse_blob_created(envelope.id, envelope.type, envelope.data, subject=envelope.subject,
+                              event_time=envelope.time)
 
 
 def event_fields(event: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """``(id, type, data)`` of an event dict in the Event Grid schema or the CloudEvents 1.0 schema."""
-    event_type = event.get("eventType", event.get("type"))
-    return event.get("id"), event_type, event.get("data")
+    envelope = read_event(event)
+    return envelope.id, envelope.type, envelope.data

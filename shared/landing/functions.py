@@ -7,10 +7,12 @@ from typing import Any, Optional
 
 from ..config import ConfigError, load_settings
 from ..config.models import AppSettings
-from .events import SkipEvent, decode_queue_message, event_fields
+from .events import SkipEvent, decode_queue_message, read_event, safe_event_id
 from .handler import LandingContext, LandingOutcome, handle_blob_created, landing_context, skip_event
 
 log = logging.getLogger(__name__)
+
+CHECK_NAMES_KEPT = 10   # names per list in a manifest check's answer (it is stored in Durable history)
 
 
 def _settings(event_id: Any) -> AppSettings:
@@ -25,14 +27,13 @@ async def handle_event_grid(event: Any, client: Any, settings: Optional[AppSetti
                             context: Optional[LandingContext] = None) -> LandingOutcome:
     """Bad events are skipped with a counted reason and never raise; infrastructure failures do raise,
     so that Event Grid redelivers the event (the run ledger keeps that from starting a second run)."""
-    event_id = getattr(event, "id", None)
     try:
-        data = event.get_json()
-    except Exception as exc:  # a body that is not JSON is a bad event, not an outage
-        return skip_event("malformed", f"data is not JSON: {type(exc).__name__}", event_id)
-    settings = settings or _settings(event_id)
-    return await handle_blob_created(event_id, getattr(event, "event_type", None), data, client, settings,
-                                     context=context)
+        envelope = read_event(event)  # a func.EventGridEvent or a func.CloudEvent (either schema)
+    except SkipEvent as exc:
+        return skip_event(exc.reason, exc.detail, safe_event_id(event))
+    settings = settings or _settings(envelope.id)
+    return await handle_blob_created(envelope.id, envelope.type, envelope.data, client, settings,
+                                     context=context, subject=envelope.subject, event_time=envelope.time)
 
 
 async def handle_queue_message(message: Any, client: Any, settings: Optional[AppSettings] = None,
@@ -51,9 +52,14 @@ async def handle_queue_message(message: Any, client: Any, settings: Optional[App
     settings = settings or _settings(message_id)
     outcomes = []
     for event in events:
-        event_id, event_type, data = event_fields(event)
-        outcomes.append(await handle_blob_created(event_id if event_id is not None else message_id, event_type,
-                                                  data, client, settings, context=context))
+        try:
+            envelope = read_event(event)
+        except SkipEvent as exc:
+            outcomes.append(skip_event(exc.reason, exc.detail, safe_event_id(event)))
+            continue
+        outcomes.append(await handle_blob_created(envelope.id if envelope.id is not None else message_id,
+                                                  envelope.type, envelope.data, client, settings, context=context,
+                                                  subject=envelope.subject, event_time=envelope.time))
     return outcomes
 
 
@@ -85,8 +91,10 @@ def check_manifest(payload: dict, settings: Optional[AppSettings] = None,
     if listing.subfolders and not route.landing.ignore_subfolders:
         return {"error": rules.assess_folder(listing, route, folder.path).detail}
     check = rules.check_manifest(entries, listing.files)
-    return {"complete": check.complete, "missing": list(check.missing), "mismatched": list(check.mismatched),
-            "listed": len(entries), "summary": check.describe()}
+    # Stored in the waiter's history at every check: counts and the first few names, never the whole lists.
+    return {"complete": check.complete, "missing": list(check.missing[:CHECK_NAMES_KEPT]),
+            "missing_count": len(check.missing), "mismatched": list(check.mismatched[:CHECK_NAMES_KEPT]),
+            "mismatched_count": len(check.mismatched), "listed": len(entries), "summary": check.describe()}
 
 
 async def start_folder_run(payload: dict, client: Any, settings: Optional[AppSettings] = None,

@@ -15,9 +15,11 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from .. import telemetry
 from ..config.models import AppSettings, Route
+from ..runs.claims import claim_etag
 from . import rules
-from .events import SkipEvent, parse_blob_created
+from .events import SkipEvent, parse_blob_created, shown
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +42,20 @@ class LandingOutcome:
     detail: str = ""
 
 
-def skip_event(reason: str, detail: str, event_id: Any) -> LandingOutcome:
+def skip_event(reason: str, detail: str, event_id: Any, level: int = logging.INFO) -> LandingOutcome:
+    """Count and log a skipped event; ``level`` is WARNING when it was a route's own marker (rules.skip_level)."""
     SKIPPED[reason] += 1
     OUTCOMES[reason] += 1
-    log.info("landing: skipped event %s (%s: %s); skipped so far: %s", event_id, reason, detail, dict(SKIPPED))
+    telemetry.count_landing("skipped", reason)
+    log.log(level, "landing: skipped event %s (%s: %s)%s; skipped so far: %s", event_id, reason, detail,
+            " - this was a route's marker or manifest: nothing starts" if level >= logging.WARNING else "",
+            dict(SKIPPED))
     return LandingOutcome("skipped", reason, detail=detail)
+
+
+def _name_in_url(data: Any) -> str:
+    url = data.get("url") if isinstance(data, dict) else None
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) else ""
 
 
 class LandingContext:
@@ -64,8 +75,14 @@ class LandingContext:
             except StorageConnectionError:
                 log.warning("landing: connection %r is not configured; its routes match no events", connection)
         self.settings = settings
+        self.account_urls = urls  # connection name → blob account URL (the sweep lists with these)
         self.index = rules.build_route_index(settings, urls, urls.get(settings.state_connection))
         self._store = store
+        self.marker_names = frozenset(route.landing.marker_name for route in settings.routes
+                                      if route.landing.mode == "marker")
+        from ..runs.starter import DEFAULT_POLICY
+
+        self.claim_policy = DEFAULT_POLICY
         self.known_waiters: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -106,15 +123,16 @@ def landing_context(settings: AppSettings) -> LandingContext:
 
 async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client: Any,
                               settings: AppSettings, ledger: Any = None, *,
-                              context: Optional[LandingContext] = None) -> LandingOutcome:
+                              context: Optional[LandingContext] = None, subject: Optional[str] = None,
+                              event_time: Optional[str] = None) -> LandingOutcome:
     """Handle one event. Bad or foreign events return a "skipped" outcome; storage or Durable failures raise
     (so the event is redelivered; the ledger claims make the redelivery harmless). ``ledger`` is accepted
     for compatibility and ignored: the context's store owns the ledger."""
     ctx = context or landing_context(settings)
     try:
-        created = parse_blob_created(event_id, event_type, data)
+        created = parse_blob_created(event_id, event_type, data, subject=subject, event_time=event_time)
     except SkipEvent as exc:
-        return skip_event(exc.reason, exc.detail, event_id)
+        return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
     excluded = ctx.index.excluded_because(created.location)
     if excluded is not None:
         return skip_event("output_location", f"{created.location.url} is in {excluded}", event_id)
@@ -124,6 +142,7 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     decision = rules.decide(route, created)
     if decision.action == rules.IGNORE:
         OUTCOMES[decision.reason] += 1
+        telemetry.count_landing("waiting", decision.reason, route.name)
         return LandingOutcome("waiting", decision.reason)
     if decision.action == rules.START_FOLDER:
         return await _start_folder(ctx, client, route, decision, created)
@@ -132,75 +151,160 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     if decision.action == rules.AWAIT_MANIFEST:
         return await _start_manifest_waiter(ctx, client, route, decision, created)
     if decision.action == rules.SIGNAL_FOLDER:
-        return await _signal_quiet_folder(ctx, client, route, decision, created)
+        return await signal_quiet_folder(ctx, client, route, decision, created)
     raise AssertionError(f"unknown decision {decision.action}")
 
 
 def _count(outcome: LandingOutcome) -> LandingOutcome:
     OUTCOMES[outcome.reason or outcome.action] += 1
+    telemetry.count_landing(outcome.action, outcome.reason)
     return outcome
 
 
 async def inspect_and_start(ctx: LandingContext, client: Any, route: Route, folder: Any, run_id: str,
-                            details: dict) -> LandingOutcome:
+                            details: dict, *, marker: Optional[tuple[str, Any]] = None,
+                            source: str = "event") -> LandingOutcome:
     """List the folder once, refuse sub-folders / empty folders with a reason, else claim and start the run.
-    Shared by the marker rule (from the event) and the waiters' ``landing_start_run`` activity."""
-    from ..runs.starter import start_run
+    Shared by the marker rule (from the event), the waiters' ``landing_start_run`` activity, the sweep and
+    backfill.
 
-    listing = await asyncio.to_thread(ctx.store.list_folder, route, folder)
+    ``marker``: ``(name, ETag the event claimed)``. The listing must hold that marker, and the run is keyed
+    on the marker's real ETag: a forged or stale event starts nothing new (issue 10)."""
+    from ..runs.ids import landing_run_id
+
+    listing, etags = await asyncio.to_thread(ctx.store.scan_folder, route, folder)
+    if marker is not None:
+        name, claimed = marker
+        real = etags.get(name)
+        if real is None:
+            return skip_event("marker_missing", f"{folder.url}{name} does not exist", details.get("event_id"),
+                              level=logging.WARNING)
+        if claim_etag(claimed) != claim_etag(real):
+            log.warning("landing: route %s: event for %s%s carries ETag %s, the blob's is %s: keyed on the"
+                        " blob's", route.name, folder.url, name, claim_etag(claimed), claim_etag(real))
+        run_id = landing_run_id(route.name, folder.url, claim_etag(real))
+        details = {**details, "marker_etag": claim_etag(real)}
     verdict = rules.assess_folder(listing, route, folder.path)
     if not verdict.ok:
         log.error("landing: route %s: not starting a run for %s: %s", route.name, folder.url, verdict.detail)
         return _count(LandingOutcome("rejected", verdict.reason, run_id, verdict.detail))
-    result = await start_run(client, ctx.store.ledger, ctx.settings, route, folder, run_id=run_id,
-                             source="event", details={**details, **verdict.details()})
-    return _count(LandingOutcome("started" if result.started else "duplicate", "", run_id))
+    return await _start_run(ctx, client, route, folder, run_id, source, {**details, **verdict.details()})
+
+
+async def _start_run(ctx: LandingContext, client: Any, route: Route, location: Any, run_id: str, source: str,
+                     details: dict) -> LandingOutcome:
+    from ..runs.starter import ClaimMismatch, start_run
+
+    try:
+        result = await start_run(client, ctx.store.ledger, ctx.settings, route, location, run_id=run_id,
+                                 source=source, details=details, policy=ctx.claim_policy)
+    except ClaimMismatch:  # the run id names another input: never start it, never retry the event
+        return skip_event("claim_mismatch", f"run {run_id} was claimed for another input than {location.url}",
+                          details.get("event_id"), level=logging.WARNING)
+    return _count(LandingOutcome("started" if result.started else "duplicate", "", run_id, result.how))
+
+
+async def _started_already(book: Any, key: str) -> bool:
+    """One read: a duplicate event of a landing that has started costs no listing, HEAD or create."""
+    from ..runs import claims
+
+    record = await asyncio.to_thread(book.read, key)
+    return isinstance(record, dict) and claims.state_of(record) == claims.STARTED
 
 
 async def _start_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                         created: Any) -> LandingOutcome:
+    from ..runs.ids import landing_run_id
+
+    run_id = landing_run_id(route.name, decision.folder.url, claim_etag(created.etag))
+    if await _started_already(ctx.store.ledger.claims, run_id):
+        return _count(LandingOutcome("duplicate", "", run_id, "duplicate"))
     return await inspect_and_start(ctx, client, route, decision.folder, decision.run_id,
-                                   {"event_id": created.event_id, "marker_etag": created.etag})
+                                   {"event_id": created.event_id},
+                                   marker=(route.landing.marker_name, created.etag))
+
+
+async def real_etag(ctx: LandingContext, route: Route, created: Any) -> Optional[tuple[str, int]]:
+    """The blob's own (claim-form ETag, size), or ``None`` when the blob the event names does not exist."""
+    found = await asyncio.to_thread(ctx.store.blob_etag, route, created.location)
+    if found is None:
+        return None
+    etag, size = found
+    if claim_etag(created.etag) != claim_etag(etag):
+        log.warning("landing: route %s: event for %s carries ETag %s, the blob's is %s: keyed on the blob's",
+                    route.name, created.location.url, claim_etag(created.etag), claim_etag(etag))
+    return claim_etag(etag), size
+
+
+async def start_file(ctx: LandingContext, client: Any, route: Route, created: Any,
+                     source: str = "event") -> LandingOutcome:
+    """A per-file route's blob: keyed on its real ETag (it must exist), then claimed and started."""
+    from ..runs.ids import landing_run_id
+
+    guess = landing_run_id(route.name, created.location.url, claim_etag(created.etag))
+    if await _started_already(ctx.store.ledger.claims, guess):
+        return _count(LandingOutcome("duplicate", "", guess, "duplicate"))
+    found = await real_etag(ctx, route, created)
+    if found is None:
+        return skip_event("blob_missing", f"{created.location.url} does not exist", created.event_id,
+                          level=logging.WARNING)
+    etag, size = found
+    run_id = landing_run_id(route.name, created.location.url, etag)
+    return await _start_run(ctx, client, route, created.location, run_id, source,
+                            {"event_id": created.event_id, "etag": etag, "file_count": 1, "total_bytes": size})
 
 
 async def _start_file(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                       created: Any) -> LandingOutcome:
-    from ..runs.starter import start_run
-
-    size = created.content_length
-    result = await start_run(client, ctx.store.ledger, ctx.settings, route, created.location,
-                             run_id=decision.run_id, source="event",
-                             details={"event_id": created.event_id, "etag": created.etag, "file_count": 1,
-                                      **({"total_bytes": size} if size is not None else {})})
-    return _count(LandingOutcome("started" if result.started else "duplicate", "", decision.run_id))
+    return await start_file(ctx, client, route, created)
 
 
 async def _start_waiter(ctx: LandingContext, client: Any, orchestrator: str, waiter_id: str,
-                        job: dict) -> bool:
-    """Claim the waiter (conditional create), then start it; False if another caller claimed it first."""
-    if not await asyncio.to_thread(ctx.store.claim_waiter, waiter_id, job):
-        return False
-    try:
-        await client.start_new(orchestrator, instance_id=waiter_id, client_input=job)
-    except Exception:
-        await asyncio.to_thread(ctx.store.release_waiter, waiter_id)
-        raise
-    return True
+                        job: dict) -> Any:
+    """Claim the waiter, then start it, through the same claims as runs (``shared/runs/starter.py``); the
+    ``StartResult`` says whether it had already been started."""
+    from ..runs import claims
+    from ..runs.starter import start_once
+
+    result = await start_once(client, ctx.store.waiter_claims, waiter_id, orchestrator, job,
+                              {**job, "waiter_id": waiter_id}, fingerprint=claims.fingerprint("waiter", waiter_id),
+                              policy=ctx.claim_policy)
+    return result
+
+
+async def start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, created: Any) -> LandingOutcome:
+    """A manifest landed: key its waiter and run on the manifest's real ETag (it must exist), start the
+    waiter once."""
+    from ..runs.ids import landing_run_id
+    from .orchestrations import MANIFEST_ORCHESTRATOR
+
+    folder = rules.folder_of(created)
+    guess = rules.manifest_waiter_id(route.name, folder.url, claim_etag(created.etag))
+    if await _started_already(ctx.store.waiter_claims, guess):
+        return _count(LandingOutcome("duplicate", "manifest_waiter_exists",
+                                     landing_run_id(route.name, folder.url, claim_etag(created.etag)), "duplicate"))
+    found = await real_etag(ctx, route, created)
+    if found is None:
+        return skip_event("manifest_missing", f"{created.location.url} does not exist", created.event_id,
+                          level=logging.WARNING)
+    etag = found[0]
+    run_id = landing_run_id(route.name, folder.url, etag)
+    waiter_id = rules.manifest_waiter_id(route.name, folder.url, etag)
+    job = {"mode": "manifest", "route": route.name, "folder_url": folder.url,
+           "run_id": run_id, "manifest_name": route.landing.manifest_name,
+           "manifest_etag": etag, "wait_minutes": route.landing.manifest_wait_minutes,
+           "event_id": created.event_id}
+    result = await _start_waiter(ctx, client, MANIFEST_ORCHESTRATOR, waiter_id, job)
+    if result.started:
+        log.info("landing: route %s: manifest %s landed; waiting for its files (%s)", route.name,
+                 created.location.url, waiter_id)
+        return _count(LandingOutcome("waiter_started", "manifest_waiter_started", run_id, result.how))
+    return _count(LandingOutcome("duplicate", "manifest_waiter_exists", run_id, result.how))
 
 
 async def _start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                                  created: Any) -> LandingOutcome:
-    from .orchestrations import MANIFEST_ORCHESTRATOR
-
-    job = {"mode": "manifest", "route": route.name, "folder_url": decision.folder.url,
-           "run_id": decision.run_id, "manifest_name": route.landing.manifest_name,
-           "manifest_etag": created.etag, "wait_minutes": route.landing.manifest_wait_minutes,
-           "event_id": created.event_id}
-    if await _start_waiter(ctx, client, MANIFEST_ORCHESTRATOR, decision.waiter_id, job):
-        log.info("landing: route %s: manifest %s landed; waiting for its files (%s)", route.name,
-                 created.location.url, decision.waiter_id)
-        return _count(LandingOutcome("waiter_started", "manifest_waiter_started", decision.run_id))
-    return _count(LandingOutcome("duplicate", "manifest_waiter_exists", decision.run_id))
+    return await start_manifest_waiter(ctx, client, route, created)
 
 
 def _status_code(exc: Exception) -> Optional[int]:
@@ -213,7 +317,7 @@ def _status_code(exc: Exception) -> Optional[int]:
     return None
 
 
-async def _signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
+async def signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                                created: Any) -> LandingOutcome:
     from .orchestrations import FILE_EVENT, QUIET_ORCHESTRATOR
 
@@ -223,10 +327,10 @@ async def _signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, d
     if waiter_id not in ctx.known_waiters:
         job = {"mode": "quiet_period", "route": route.name, "folder_url": decision.folder.url,
                "run_id": decision.run_id, "quiet_seconds": route.landing.quiet_seconds, "first_file": file}
-        started = await _start_waiter(ctx, client, QUIET_ORCHESTRATOR, waiter_id, job)
+        result = await _start_waiter(ctx, client, QUIET_ORCHESTRATOR, waiter_id, job)
         ctx.remember_waiter(waiter_id)
-        if started:
-            return _count(LandingOutcome("waiter_started", "quiet_waiter_started", decision.run_id))
+        if result.started:
+            return _count(LandingOutcome("waiter_started", "quiet_waiter_started", decision.run_id, result.how))
     for attempt in range(QUIET_SIGNAL_ATTEMPTS):
         try:
             await client.raise_event(waiter_id, FILE_EVENT, file)

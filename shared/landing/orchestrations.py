@@ -4,17 +4,21 @@ Deterministic generators: the only clock is ``context.current_utc_datetime``, ev
 call happens in an activity (``shared/landing/functions.py``), and logs are skipped while replaying. Neither
 waiter starts a run itself: when its folder is complete it calls the ``landing_start_run`` activity, which
 claims the run in the ledger and starts it (the same claim-then-start as every other run).
+
+Both stay linear and bounded however many files a folder has: what they carry is counts plus the first few
+names, and they ``continue_as_new`` every so many events or checks, so no episode replays an ever longer
+history (replaying the whole history at every file event made the quiet waiter cost N² CPU).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import timedelta
-from typing import Any, Generator
+from datetime import datetime, timedelta
+from typing import Any, Generator, Optional
 
 import azure.durable_functions as df
-from azure.durable_functions.models.Task import TaskState
+
+from ..durable.waiting import ActivityFailed, Arrival, StandingWaits
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,9 @@ ACTIVITY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max
 MANIFEST_FIRST_RECHECK_SECONDS = 2
 MANIFEST_MAX_RECHECK_SECONDS = 60
 LATE_WINDOW_MAX_SECONDS = 300
+FILE_EVENTS_PER_EXECUTION = 100   # the quiet waiter continues as new after this many file events
+CHECKS_PER_EXECUTION = 50         # the manifest waiter continues as new after this many checks
+NAMES_KEPT = 10                   # file names kept in a waiter's state and status (counts say the rest)
 
 
 class LandingFailed(Exception):
@@ -40,31 +47,51 @@ def _info(context: Any, message: str, *args: Any) -> None:
         log.info(message, *args)
 
 
-def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _job(job: dict) -> dict:
+    """The waiter's job without what it carries across ``continue_as_new``."""
+    return {k: v for k, v in job.items() if k not in ("progress", "collected")}
+
+
+# --- manifest ----------------------------------------------------------------------------------------------
+
+def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
     """Wait until every file the manifest lists is present and matches, re-checking with durable timers
-    (2 s doubling to 60 s) up to ``wait_minutes``; then start the run, or fail listing what is missing."""
-    job = context.get_input()
-    started = context.current_utc_datetime
-    deadline = started + timedelta(minutes=job["wait_minutes"])
-    delay = MANIFEST_FIRST_RECHECK_SECONDS
-    checks = 0
-    while True:
+    (2 s doubling to 60 s) up to ``wait_minutes``; then start the run, or fail saying what is missing.
+    Each check's answer holds counts and the first few names, never the whole list."""
+    given = context.get_input()
+    job = _job(given)
+    progress = dict(given.get("progress") or {"started_at": _iso(context.current_utc_datetime), "checks": 0,
+                                               "delay": MANIFEST_FIRST_RECHECK_SECONDS})
+    deadline = datetime.fromisoformat(progress["started_at"]) + timedelta(minutes=job["wait_minutes"])
+    for _ in range(CHECKS_PER_EXECUTION):
         check = yield context.call_activity_with_retry(CHECK_MANIFEST_ACTIVITY, ACTIVITY_RETRY, job)
-        checks += 1
+        progress["checks"] += 1
         if check.get("error"):
             raise LandingFailed(f"manifest {job['folder_url']}{job['manifest_name']}: {check['error']}")
         if check.get("complete"):
-            break
+            return (yield from _manifest_complete(context, job, progress["checks"]))
         now = context.current_utc_datetime
+        missing, mismatched = check.get("missing") or [], check.get("mismatched") or []
         context.set_custom_status({"phase": "waiting_for_files", "folder_url": job["folder_url"],
-                                   "checks": checks, "missing": check.get("missing", [])[:50],
-                                   "mismatched": check.get("mismatched", [])[:50],
+                                   "checks": progress["checks"], "missing": missing[:NAMES_KEPT],
+                                   "missing_count": int(check.get("missing_count", len(missing))),
+                                   "mismatched": mismatched[:NAMES_KEPT],
+                                   "mismatched_count": int(check.get("mismatched_count", len(mismatched))),
                                    "deadline": deadline.isoformat()})
         if now >= deadline:
             raise LandingFailed(f"folder {job['folder_url']} is still incomplete {job['wait_minutes']} minute(s) after"
-                                f" its manifest landed ({checks} checks): {check.get('summary', '')}")
-        yield context.create_timer(min(now + timedelta(seconds=delay), deadline))
-        delay = min(delay * 2, MANIFEST_MAX_RECHECK_SECONDS)
+                                f" its manifest landed ({progress['checks']} checks): {check.get('summary', '')}")
+        yield context.create_timer(min(now + timedelta(seconds=progress["delay"]), deadline))
+        progress["delay"] = min(progress["delay"] * 2, MANIFEST_MAX_RECHECK_SECONDS)
+    context.continue_as_new({**job, "progress": progress})
+    return None
+
+
+def _manifest_complete(context: Any, job: dict, checks: int) -> Generator[Any, Any, dict]:
     _info(context, "landing: folder %s is complete per its manifest after %d check(s)", job["folder_url"], checks)
     result = yield context.call_activity_with_retry(START_RUN_ACTIVITY, ACTIVITY_RETRY,
                                                     {**job, "details": {"manifest_etag": job["manifest_etag"],
@@ -73,98 +100,102 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
     return result
 
 
-class _FileEvents:
-    """Keeps one ``file_landed`` wait open at every yield of the quiet waiter.
+# --- quiet period ------------------------------------------------------------------------------------------
 
-    Durable Python 1.x buffers an external event that arrives while no wait for it is open in a single
-    "deferred" slot that is never cleared: every later ``wait_for_external_event`` of that name completes at
-    once with the same stale payload (checked by a replay test). So the waiter never yields on an activity or
-    a timer alone: it always races it against the open wait, and takes files as they come.
-    """
+class _Files:
+    """What the quiet waiter knows about its folder: event count, the newest event's time, the first names.
+    Carried across ``continue_as_new`` as ``collected``."""
 
-    def __init__(self, context: Any):
+    def __init__(self, context: Any, job: dict, collected: Optional[dict]):
         self.context = context
-        self.pending = context.wait_for_external_event(FILE_EVENT)
+        first = job.get("first_file") or {}
+        collected = collected or {"events": 1, "last_at": _iso(context.current_utc_datetime),
+                                  "first_names": [first["name"]] if first.get("name") else []}
+        self.events: int = int(collected["events"])
+        self.last_at = datetime.fromisoformat(collected["last_at"])
+        self.first_names: list = list(collected["first_names"])[:NAMES_KEPT]
+        self.here = 0   # file events taken in this execution
 
-    def take(self) -> Any:
-        payload = self.pending.result
-        if isinstance(payload, str):  # the Python client's raise_event arrives as JSON text (durable-python #295)
-            try:
-                payload = json.loads(payload)
-            except ValueError:
-                pass
-        self.pending = self.context.wait_for_external_event(FILE_EVENT)
-        return payload
+    def take(self, arrival: Arrival) -> bool:
+        """One ``file_landed`` event; True once this execution took its share (time to continue as new)."""
+        self.events += 1
+        self.here += 1
+        self.last_at = self.context.current_utc_datetime
+        name = arrival.value.get("name") if isinstance(arrival.value, dict) else None
+        if name and len(self.first_names) < NAMES_KEPT and name not in self.first_names:
+            self.first_names.append(name)
+        return self.here >= FILE_EVENTS_PER_EXECUTION
 
-    def until(self, task: Any, on_file: Any) -> Generator[Any, Any, Any]:
-        """Yield until ``task`` completes; hand every file that lands meanwhile to ``on_file``."""
-        while True:
-            winner = yield self.context.task_any([task, self.pending])
-            if winner is task:
-                return task
-            on_file(self.take())
-
-
-def _call_with_retry(context: Any, events: _FileEvents, name: str, payload: dict,
-                     on_file: Any) -> Generator[Any, Any, Any]:
-    """``call_activity`` with retries whose waits are raced against file events (see :class:`_FileEvents`)."""
-    delay = timedelta(milliseconds=ACTIVITY_RETRY.first_retry_interval_in_milliseconds)
-    for attempt in range(1, ACTIVITY_RETRY.max_number_of_attempts + 1):
-        task = yield from events.until(context.call_activity(name, payload), on_file)
-        if task.state is not TaskState.FAILED:
-            return task.result
-        if attempt == ACTIVITY_RETRY.max_number_of_attempts:
-            raise LandingFailed(f"activity {name} failed {attempt} times: {_error_text(task.result)}")
-        yield from events.until(context.create_timer(context.current_utc_datetime + delay), on_file)
-        delay *= 2
-    raise AssertionError("unreachable")
+    def to_dict(self) -> dict:
+        return {"events": self.events, "last_at": _iso(self.last_at), "first_names": self.first_names}
 
 
-def _error_text(error: Any) -> str:
-    text = str(error).split("$OutOfProcData$", 1)[0].strip()
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())[:1000]
+def quiet_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
+    """One per folder: every landed file raises ``file_landed``; the folder is complete once no file landed
+    for ``quiet_seconds``. Then start the folder's run. Files that land once the run is being started are
+    late: they are collected for a short window, recorded on the run's ledger record, and returned (events
+    after this orchestration ended get HTTP 410 in the landing handler, which reports them the same way).
 
-
-def quiet_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict]:
-    """One per folder: every landed file raises ``file_landed``; each resets a ``quiet_seconds`` timer. When
-    the timer wins, start the folder's run. Files that land once the run is being started are late: they are
-    collected for a short window, recorded on the run's ledger record, and returned. (Events after this
-    orchestration ended get HTTP 410 in the landing handler, which reports them the same way.)"""
-    job = context.get_input()
+    One timer at a time (a file event moves the end of the quiet period, not the timer: when the timer fires
+    early the waiter sleeps again until the new end), and ``continue_as_new`` every
+    ``FILE_EVENTS_PER_EXECUTION`` events after draining the episode's events."""
+    given = context.get_input()
+    job = _job(given)
     quiet = timedelta(seconds=job["quiet_seconds"])
-    events = _FileEvents(context)
-    files = 1
-    while True:
-        timer = context.create_timer(context.current_utc_datetime + quiet)
-        winner = yield context.task_any([timer, events.pending])
-        if winner is timer:
-            break
-        timer.cancel()
-        events.take()
-        files += 1
-        context.set_custom_status({"phase": "collecting", "folder_url": job["folder_url"], "events": files})
+    waits = StandingWaits(context, [FILE_EVENT])
+    files = _Files(context, job, given.get("collected"))
+    while context.current_utc_datetime < files.last_at + quiet:
+        if files.here >= FILE_EVENTS_PER_EXECUTION:
+            yield from waits.drain(lambda arrival: files.take(arrival) and False)
+            context.continue_as_new({**job, "collected": files.to_dict()})
+            return None
+        context.set_custom_status({"phase": "collecting", "folder_url": job["folder_url"], "events": files.events,
+                                   "first_files": files.first_names,
+                                   "quiet_until": _iso(files.last_at + quiet)})
+        yield from waits.sleep_until(files.last_at + quiet, files.take)
     _info(context, "landing: folder %s quiet for %ss after %d file event(s)", job["folder_url"],
-          job["quiet_seconds"], files)
+          job["quiet_seconds"], files.events)
 
-    late: list = []
-
-    def note_late(file: Any) -> None:
-        if file not in late:
-            late.append(file)
-
-    result = yield from _call_with_retry(context, events, START_RUN_ACTIVITY,
-                                         {**job, "details": {"file_events": files}}, note_late)
-    context.set_custom_status({"phase": "submitted", "folder_url": job["folder_url"], **result})
-    window = timedelta(seconds=min(job["quiet_seconds"], LATE_WINDOW_MAX_SECONDS))
-    yield from events.until(context.create_timer(context.current_utc_datetime + window), note_late)
-    reported = 0
-    while reported < len(late):  # files may keep landing while the report is written
-        batch = late[reported:]
-        yield from _call_with_retry(context, events, REPORT_LATE_ACTIVITY,
-                                    {"route": job["route"], "run_id": job["run_id"],
-                                     "folder_url": job["folder_url"], "files": batch}, note_late)
-        reported += len(batch)
-    if late and not context.is_replaying:
+    late = _LateFiles()
+    try:
+        _, result = yield from waits.call_with_retry(
+            START_RUN_ACTIVITY, {**job, "details": {"file_events": files.events}}, late.take,
+            attempts=ACTIVITY_RETRY.max_number_of_attempts,
+            first_delay=timedelta(milliseconds=ACTIVITY_RETRY.first_retry_interval_in_milliseconds))
+        context.set_custom_status({"phase": "submitted", "folder_url": job["folder_url"], **result})
+        window = timedelta(seconds=min(job["quiet_seconds"], LATE_WINDOW_MAX_SECONDS))
+        yield from waits.sleep_until(context.current_utc_datetime + window, late.take)
+        while late.pending:  # files may keep landing while the report is written
+            batch, late.pending = late.pending, []
+            yield from waits.call_with_retry(
+                REPORT_LATE_ACTIVITY, {"route": job["route"], "run_id": job["run_id"],
+                                       "folder_url": job["folder_url"], "files": batch}, late.take,
+                attempts=ACTIVITY_RETRY.max_number_of_attempts,
+                first_delay=timedelta(milliseconds=ACTIVITY_RETRY.first_retry_interval_in_milliseconds))
+    except ActivityFailed as exc:
+        raise LandingFailed(str(exc)) from None
+    if late.count and not context.is_replaying:
         log.warning("landing: %d file(s) landed in %s after its run %s was started; reported, not re-run",
-                    len(late), job["folder_url"], job["run_id"])
-    return {**result, "late_files": late}
+                    late.count, job["folder_url"], job["run_id"])
+    return {**result, "late_files": late.first, "late_count": late.count}
+
+
+class _LateFiles:
+    """Files that landed after the run was started: the ones still to report, a count, the first few."""
+
+    def __init__(self) -> None:
+        self.pending: list = []
+        self.first: list = []
+        self.count = 0
+        self._seen_recent: list = []
+
+    def take(self, arrival: Arrival) -> bool:
+        file = arrival.value
+        if file in self.pending or file in self._seen_recent:  # a redelivered event
+            return False
+        self.pending.append(file)
+        self._seen_recent = (self._seen_recent + [file])[-NAMES_KEPT:]
+        self.count += 1
+        if len(self.first) < NAMES_KEPT:
+            self.first.append(file)
+        return False  # never interrupts: late files are reported, the run goes on

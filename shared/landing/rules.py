@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..config.models import AppSettings, Route
+from ..event_envelope import shown
+from ..paths import InvalidName, canonical_account_url, check_relative_path, static_prefix
 from ..runs.ids import derived_run_id, landing_run_id
 from ..storage.uris import BlobLocation, parse_blob_url
-from .events import BlobCreated
+from .events import BENIGN_SKIPS, BlobCreated
 
 # --- where a blob belongs ---------------------------------------------------------------------------
 
@@ -34,9 +36,8 @@ def template_location(template_url: str) -> Optional[tuple[str, str, str]]:
         return None
     path = location.path
     if "{" in path:
-        path = path[: path.index("{")]
-        path = path[: path.rfind("/") + 1]
-    return location.account_url.rstrip("/").lower(), location.container, path
+        path = static_prefix(path)
+    return canonical_account_url(location.account_url), location.container, path
 
 
 def output_location(settings: AppSettings, route: Route) -> Optional[tuple[str, str, str]]:
@@ -44,11 +45,7 @@ def output_location(settings: AppSettings, route: Route) -> Optional[tuple[str, 
     datastore = settings.datastores.get(route.output.datastore)
     if datastore is None:
         return None
-    path = route.output.path
-    if "{" in path:
-        path = path[: path.index("{")]
-    path = path[: path.rfind("/") + 1]
-    return datastore.account_url.rstrip("/").lower(), datastore.container, path
+    return canonical_account_url(datastore.account_url), datastore.container, static_prefix(route.output.path)
 
 
 def prefixes_overlap(a: str, b: str) -> bool:
@@ -71,16 +68,38 @@ class RouteIndex:
     excluded: dict[tuple[str, str], list[_Excluded]] = field(default_factory=dict)
 
     def match(self, location: BlobLocation) -> Optional[Route]:
-        for route in self.routes.get((location.account_url.rstrip("/").lower(), location.container), ()):
-            if location.path.startswith(route.match.prefix):
+        return self._match(location.account_url, location.container, location.path)
+
+    def _match(self, account_url: str, container: str, path: str) -> Optional[Route]:
+        for route in self.routes.get((canonical_account_url(account_url), container), ()):
+            if path.startswith(route.match.prefix):
                 return route
         return None
 
     def excluded_because(self, location: BlobLocation) -> Optional[str]:
-        for item in self.excluded.get((location.account_url.rstrip("/").lower(), location.container), ()):
+        for item in self.excluded.get((canonical_account_url(location.account_url), location.container), ()):
             if location.path.startswith(item.prefix):
                 return item.why
         return None
+
+    def control_route(self, where: Optional[tuple[str, str, str]]) -> Optional[Route]:
+        """The route whose marker or manifest ``(account_url, container, name)`` is, or ``None``."""
+        if where is None:
+            return None
+        account_url, container, name = where
+        route = self._match(account_url, container, name)
+        if route is not None and name.rsplit("/", 1)[-1] in control_names(route):
+            return route
+        return None
+
+    def skip_level(self, reason: str, where: Optional[tuple[str, str, str]]) -> int:
+        """How loud a skipped event should be: WARNING when it was a route's own marker or manifest (a landing
+        that will not start anything), unless the skip is normal for one (``BENIGN_SKIPS``); else INFO."""
+        import logging
+
+        if reason not in BENIGN_SKIPS and self.control_route(where) is not None:
+            return logging.WARNING
+        return logging.INFO
 
 
 def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
@@ -92,7 +111,7 @@ def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
         account = account_urls.get(route.match.connection)
         if account is None:
             continue
-        index.routes.setdefault((account.rstrip("/").lower(), route.match.container), []).append(route)
+        index.routes.setdefault((canonical_account_url(account), route.match.container), []).append(route)
     for routes in index.routes.values():
         routes.sort(key=lambda r: len(r.match.prefix), reverse=True)
 
@@ -105,7 +124,7 @@ def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
         for n, sink in enumerate(route.sinks):
             exclude(template_location(sink.url), f"sinks[{n}] of route {route.name!r}")
     if state_account_url:
-        exclude((state_account_url.rstrip("/").lower(), settings.state_container, ""), "the app's state container")
+        exclude((canonical_account_url(state_account_url), settings.state_container, ""), "the app's state container")
     return index
 
 
@@ -241,7 +260,7 @@ class ManifestEntry:
 
 def _md5_bytes(value: Any, name: str) -> bytes:
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"file {name!r}: md5 must be a hex or base64 string")
+        raise ManifestError(f"file {shown(name)!r}: md5 must be a hex or base64 string")
     text = value.strip()
     if len(text) == 32:
         try:
@@ -253,7 +272,8 @@ def _md5_bytes(value: Any, name: str) -> bytes:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 16:
-        raise ManifestError(f"file {name!r}: md5 {value!r} is neither 32 hex digits nor base64 of 16 bytes")
+        raise ManifestError(f"file {shown(name)!r}: md5 {shown(value, 60)!r} is neither 32 hex digits nor base64"
+                            f" of 16 bytes")
     return raw
 
 
@@ -262,7 +282,9 @@ def parse_manifest(raw: bytes) -> tuple[ManifestEntry, ...]:
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"not valid JSON: {exc}") from None
+        raise ManifestError(f"not valid JSON: {shown(str(exc), 200)}") from None
+    except RecursionError:
+        raise ManifestError("not valid JSON: nested too deeply") from None
     items = document.get("files") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise ManifestError('must be a JSON list of files or an object with a "files" list')
@@ -273,8 +295,12 @@ def parse_manifest(raw: bytes) -> tuple[ManifestEntry, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise ManifestError(f"files[{n}]: must be a name or an object with a non-empty \"name\"")
         name = item["name"]
-        if "/" in name or "\\" in name or name in (".", ".."):
-            raise ManifestError(f"files[{n}]: {name!r} is not a plain file name in the folder (no sub-folders)")
+        try:
+            check_relative_path(name, field=f"files[{n}]", decode=False, allow_query_chars=True)
+        except InvalidName as exc:
+            raise ManifestError(f"{exc} (a plain file name in the folder)") from None
+        if "/" in name:
+            raise ManifestError(f"files[{n}]: {shown(name)!r} is not a plain file name in the folder (no sub-folders)")
         size = item.get("size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise ManifestError(f"files[{n}]: size must be a non-negative integer, got {size!r}")

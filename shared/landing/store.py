@@ -7,7 +7,6 @@ Blocking calls; the async handler runs them in a thread. ``service_for`` maps a 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from ..config.models import AppSettings, Route
@@ -38,7 +37,12 @@ class LandingStore:
 
     def list_folder(self, route: Route, folder: BlobLocation) -> FolderListing:
         """One listing call per 5,000 entries: the folder's top-level blobs and its sub-folder prefixes."""
+        return self.scan_folder(route, folder)[0]
+
+    def scan_folder(self, route: Route, folder: BlobLocation) -> tuple[FolderListing, dict[str, str]]:
+        """:meth:`list_folder`, plus each top-level blob's ETag (the marker's, to key its run's claim)."""
         files: dict[str, tuple[int, Optional[bytes]]] = {}
+        etags: dict[str, str] = {}
         subfolders = []
         container = self._container(route, folder.container)
         for item in container.walk_blobs(name_starts_with=folder.path or None, delimiter="/"):
@@ -49,7 +53,26 @@ class LandingStore:
             settings = getattr(item, "content_settings", None)
             md5 = getattr(settings, "content_md5", None) if settings is not None else None
             files[relative] = (int(item.size or 0), bytes(md5) if md5 else None)
-        return FolderListing(files, tuple(subfolders))
+            etags[relative] = str(item.etag or "")
+        return FolderListing(files, tuple(subfolders)), etags
+
+    def blob_etag(self, route: Route, location: BlobLocation) -> Optional[tuple[str, int]]:
+        """``(ETag, size)`` of a blob, ``None`` when it does not exist (one HEAD)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            props = self._container(route, location.container).get_blob_client(location.path).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return str(props.etag or ""), int(props.size or 0)
+
+    def list_page(self, route: Route, container: str, prefix: str, continuation: Optional[str],
+                  page_size: int) -> tuple[list[Any], Optional[str]]:
+        """One page of a flat listing under ``prefix``: (blob items, continuation token or None at the end)."""
+        pages = self._container(route, container).list_blobs(
+            name_starts_with=prefix or None, results_per_page=page_size).by_page(continuation_token=continuation)
+        items = list(next(pages, []))
+        return items, pages.continuation_token
 
     def read_blob(self, route: Route, location: BlobLocation) -> Optional[bytes]:
         from azure.core.exceptions import ResourceNotFoundError
@@ -71,14 +94,14 @@ class LandingStore:
                     self._ledger = RunLedger(service.get_container_client(self.settings.state_container))
         return self._ledger
 
-    def claim_waiter(self, waiter_id: str, record: dict) -> bool:
-        """The same conditional create (``If-None-Match: *``) as the run ledger's claim, under ``landing/``:
-        exactly one caller starts a folder's waiting orchestration."""
-        return self.ledger.create(f"{WAITER_PREFIX}{waiter_id}.json", {
-            **record, "waiter_id": waiter_id, "claimed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    @property
+    def waiter_claims(self) -> Any:
+        """Claims of folder waiters, ``landing/<waiter_id>.json`` next to the run ledger: the same records,
+        states and orphan rules as run claims (``shared/runs/claims.py``), so exactly one caller starts a
+        folder's waiting orchestration, and a crashed starter's claim is taken over."""
+        from ..runs.ledger import ClaimBook
 
-    def release_waiter(self, waiter_id: str) -> None:
-        self.ledger.delete(f"{WAITER_PREFIX}{waiter_id}.json")
+        return ClaimBook(self.ledger, WAITER_PREFIX)
 
     def report_late_file(self, run_id: str, file: dict) -> bool:
         """Append a file that landed after its folder's run was submitted to the run's ledger record

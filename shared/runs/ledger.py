@@ -1,16 +1,18 @@
-"""The run ledger: one claim record per run, created with ``If-None-Match: *``.
+"""The run ledger: one claim record per run (``runs/<run_id>.json``), plus the job index.
 
-The conditional create is atomic in Blob Storage (and Azurite), so when the same run is started from many
-places at once exactly one caller wins the claim and only that caller starts the orchestration. The
-records also let the HTTP API list runs, and let event handlers find a run by its job name.
+Claims are created with ``If-None-Match: *`` (atomic in Blob Storage and Azurite, so exactly one of many
+concurrent callers creates a record) and changed only with the ETag they were read with. Their states and
+the rules for orphans are in ``claims.py``; ``starter.py`` walks them. The records also let the HTTP API list
+runs, let the sweep find runs to repair, and let event handlers find a run by its job name.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from ..storage.state import StateStore
+from . import claims
 
 RECORD_PREFIX = "runs/"
 JOB_INDEX_PREFIX = "jobs/"
@@ -21,13 +23,81 @@ def record_name(run_id: str) -> str:
     return f"{RECORD_PREFIX}{run_id}.json"
 
 
+class ClaimBook:
+    """Claim records ``<prefix><key>.json`` in a state store. Each method is one storage read or write,
+    so a test can fail any single write (the store's container client is injected)."""
+
+    def __init__(self, store: StateStore, prefix: str):
+        self.store = store
+        self.prefix = prefix
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}{key}.json"
+
+    def create(self, key: str, record: dict) -> bool:
+        """True if this caller created the record; False if one already existed."""
+        return self.store.create(self.name(key), record)
+
+    def read(self, key: str) -> Optional[dict]:
+        record = self.store.read(self.name(key))
+        return record if isinstance(record, dict) else None
+
+    def take_over(self, key: str, seen: dict, record: dict) -> bool:
+        """Replace the orphan ``seen`` with our ``record``; False when the record changed since it was seen
+        (another caller took it over, or its owner finished)."""
+        def change(current: Optional[dict]):
+            if not isinstance(current, dict) or any(current.get(k) != seen.get(k)
+                                                    for k in ("state", "owner", "claimed_at")):
+                return False, None
+            return True, record
+
+        return self.store.update(self.name(key), change)
+
+    def mark_started(self, key: str, **extra: Any) -> Optional[dict]:
+        """Record that the instance exists (final). Whoever observed it may write this."""
+        def change(current: Optional[dict]):
+            if not isinstance(current, dict):
+                return None, None
+            if claims.state_of(current) == claims.STARTED:
+                return current, None
+            started = {**current, **extra, "state": claims.STARTED,
+                       "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+            return started, started
+
+        return self.store.update(self.name(key), change)
+
+    def release(self, key: str, token: str) -> bool:
+        """Our ``start_new`` failed and the instance does not exist: let anyone take the claim over now.
+        Only the owner's own claim is released (a taken-over claim belongs to someone else)."""
+        def change(current: Optional[dict]):
+            if not isinstance(current, dict) or current.get("owner") != token \
+                    or claims.state_of(current) != claims.CLAIMED:
+                return False, None
+            return True, {**current, "state": claims.RELEASED,
+                          "released_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+
+        return self.store.update(self.name(key), change)
+
+    def keys(self, start_after: Optional[str] = None) -> Iterator[str]:
+        for name in self.store.names(self.prefix):
+            if name.endswith(".json"):
+                key = name[len(self.prefix):-len(".json")]
+                if start_after is None or key > start_after:
+                    yield key
+
+
 class RunLedger(StateStore):
     """Claim records ``runs/<run_id>.json``, plus the job index ``jobs/<job_name>`` → run id."""
 
+    @property
+    def claims(self) -> ClaimBook:
+        return ClaimBook(self, RECORD_PREFIX)
+
     def claim(self, run_id: str, record: dict) -> bool:
-        """True if this caller created the record (and so owns starting the run)."""
+        """True if this caller created the record (a bare claim without an owner; ``starter.py`` makes
+        owned claims through :attr:`claims`)."""
         return self.create(record_name(run_id), {
-            **record, "run_id": run_id, "state": "claimed",
+            **record, "run_id": run_id, "state": claims.CLAIMED,
             "claimed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
     def get(self, run_id: str) -> Optional[dict]:
@@ -46,7 +116,7 @@ class RunLedger(StateStore):
         return self.change(run_id, merge, None)
 
     def release(self, run_id: str) -> None:
-        """Drop a claim whose orchestration could not be started, so a redelivery can try again."""
+        """Delete a claim outright (operators only: the starter releases by state, see ``ClaimBook``)."""
         self.delete(record_name(run_id))
 
     def index_job(self, job_name: str, run_id: str) -> None:

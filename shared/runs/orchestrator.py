@@ -1,13 +1,24 @@
-"""The run orchestration: submit, watch with durable timers, then deliver.
+"""The run orchestration: submit one job, watch it until it ends, deliver its outputs, notify.
+
+Read it top to bottom: :func:`run_orchestrator` → :func:`_submit` → :func:`_monitor` (the loop) → how a run
+ends (:func:`_finish_ended_job`, :func:`_end_by_cancelling`).
+
+* **State.** Everything the run knows lives in one :class:`~shared.runs.state.MonitorState`; it is the
+  ``monitor`` part of the input, the custom status, and what ``continue_as_new`` carries to the next
+  execution. A cancel request and an event's terminal claim are fields of it, so they survive too.
+* **Waiting.** Every yield races one activity or timer against the standing ``cancel`` and ``job_status``
+  waits (:mod:`shared.durable.waiting`); events are absorbed into the state as they arrive and the loop acts
+  on the state, never on an event directly.
+* **Long runs.** After ``polls_per_execution`` status calls the monitor drains the events already delivered
+  and continues as new with its state. A status it cannot read never ends the run: it keeps polling with a
+  capped back-off until the deadline, where it cancels the job first.
 
 Deterministic by construction: the only clock is ``context.current_utc_datetime``, all I/O happens in
-activities, and logging is skipped while replaying. Long monitors ``continue_as_new`` with their state so
-history stays small.
+activities, and logging is skipped while replaying.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from typing import Any, Generator, Optional
@@ -19,8 +30,11 @@ from ..aml_events.events import payload_from_orchestration
 from ..batch_endpoint.status import is_terminal, normalise
 from ..config.models import PollPolicy
 from ..delivery.orchestration import deliver_outputs, notify
+from ..durable.waiting import Arrival, StandingWaits, error_text
+from ..redact import redact
 from .models import CANCEL_EVENT, JOB_STATUS_EVENT, iso, parse_iso, run_summary
 from .schedule import NEAR_STATUSES, MonitorView, plan_next_poll
+from .state import CancelRequest, Claim, MonitorState, clean_event_id, clean_event_time
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +44,6 @@ CANCEL_ACTIVITY = "cancel_job"
 ESTIMATE_ACTIVITY = "estimate_job_duration"
 RECORD_ACTIVITY = "record_job_duration"
 EARLY_EVENTS_ACTIVITY = "take_early_job_events"
-EVENT_IDS_KEPT = 20
 
 # Retries on top of the client's own: each attempt already retried transient HTTP faults for about a minute.
 SUBMIT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=3)
@@ -38,370 +51,326 @@ CANCEL_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=10_000, max_
 CANCEL_CONFIRM_POLLS = 10
 
 
-def _error_text(exc: BaseException) -> str:
-    """A failed activity surfaces as ``Exception("<Reason>\\n<Details>...")``; keep the readable first part."""
-    text = str(exc).split("$OutOfProcData$", 1)[0].strip()
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())[:1000]
-
-
 class _Run:
-    """The orchestration's working state; ``monitor`` survives ``continue_as_new``."""
+    """One execution's view of the run: its input, its :class:`MonitorState`, and its standing waits."""
 
-    def __init__(self, context: df.DurableOrchestrationContext, state: dict):
+    def __init__(self, context: df.DurableOrchestrationContext, data: dict):
         self.context = context
-        self.run: dict = state["run"]
-        self.monitor: dict = dict(state.get("monitor") or {})
+        self.run: dict = data["run"]
+        self.state = MonitorState.from_dict(data.get("monitor"), attempt=int(self.run.get("attempt") or 1))
         self.policy = PollPolicy.from_dict(self.run["poll"])
+        self.waits = StandingWaits(context, [JOB_STATUS_EVENT], latched=[CANCEL_EVENT])
 
     @property
     def now(self):
         return self.context.current_utc_datetime
 
-    def publish(self, phase: str, **changes: Any) -> None:
-        self.monitor.update(changes, phase=phase)
-        self.context.set_custom_status({"run_id": self.run["run_id"], "route": self.run["route"], **self.monitor})
+    def publish(self, phase: Optional[str] = None) -> None:
+        if phase is not None:
+            self.state.phase = phase
+        self.context.set_custom_status({"run_id": self.run["run_id"], "route": self.run["route"],
+                                        **self.state.to_dict()})
 
     def info(self, message: str, *args: Any) -> None:
         if not self.context.is_replaying:
-            log.info("run %s: " + message, self.run["run_id"], *args)
-
-    def finish(self, outcome: str, *, error: Optional[str] = None, outputs: Optional[list] = None) -> dict:
-        self.publish(outcome, error=error)
-        self.info("ended %s%s", outcome, f": {error}" if error else "")
-        return run_summary(self.run, self.monitor, outcome, error=error, outputs=outputs,
-                           finished_at=iso(self.now))
+            log.info("run %s: " + message, self.run["run_id"], *(redact(a) if isinstance(a, str) else a for a in args))
 
     def job_payload(self) -> dict:
-        return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.monitor["job_name"]}
-
-    # -- job-status events (monitor) ----------------------------------------------------------------
-
-    claim: Optional[dict] = None           # an event claiming a terminal state, to confirm with a status call
-    ended_by_event: Optional[dict] = None  # the claim a status call confirmed
-    _attention = False
-
-    def count_event(self, reason: str) -> None:
-        counts = self.monitor.setdefault("events", {})
-        counts[reason] = counts.get(reason, 0) + 1
-
-    def absorb_event(self, value: Any) -> Optional[str]:
-        """Take one job-status event into the state; returns its id. Never acts on it directly."""
-        payload = payload_from_orchestration(value)
-        if payload is None:
-            self.count_event("malformed")
-            return None
-        event_id = str(payload.get("event_id") or "") or None
-        ids = self.monitor.setdefault("event_ids", [])
-        if event_id is not None:
-            if event_id in ids:
-                self.count_event("duplicate")
-                return event_id
-            ids.append(event_id)
-            del ids[:-EVENT_IDS_KEPT]
-        job = payload.get("job_name")
-        if job and self.monitor.get("job_name") and job != self.monitor["job_name"]:
-            self.count_event("other_job")
-            return event_id
-        self.count_event("received")
-        status = normalise(payload["status"])
-        if is_terminal(status):
-            if self.claim is None:
-                self.claim = {**payload, "status": status}
-            self._attention = True
-            return event_id
-        event_time, newest = payload.get("event_time"), self.monitor.get("hint_time")
-        if newest and event_time and event_time < newest:
-            self.count_event("out_of_order")
-            return event_id
-        self.monitor["hint"], self.monitor["hint_time"] = status, event_time or newest
-        if status in NEAR_STATUSES:
-            self._attention = True
-        return event_id
-
-    def wants_attention(self) -> bool:
-        attention, self._attention = self._attention, False
-        return attention
+        return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.state.job_name}
 
     def view(self) -> MonitorView:
-        submitted = self.monitor.get("submitted_at")
-        elapsed = (self.now - parse_iso(submitted)).total_seconds() if submitted else 0.0
-        return MonitorView(elapsed=elapsed, polls=self.monitor.get("polls", 0),
-                           status=self.monitor.get("hint") or self.monitor.get("job_status"),
-                           estimate=self.monitor.get("estimate"), recheck=bool(self.monitor.get("recheck")))
+        s = self.state
+        elapsed = (self.now - parse_iso(s.submitted_at)).total_seconds() if s.submitted_at else 0.0
+        return MonitorView(elapsed=elapsed, polls=s.polls, status=s.status_for_schedule(), estimate=s.estimate,
+                           recheck=s.recheck, status_errors=s.status_errors)
 
+    def ended(self, outcome: str, *, error: Optional[str] = None, outputs: Optional[list] = None) -> dict:
+        """The run's summary (the orchestration's output); published as the final custom status too."""
+        self.state.error = redact(error) if error else None
+        self.publish(outcome)
+        self.info("ended %s%s", outcome, f": {self.state.error}" if error else "")
+        return run_summary(self.run, self.state.to_dict(), outcome, error=self.state.error, outputs=outputs,
+                           finished_at=iso(self.now))
+
+    # -- events: absorbed into the state, never acted on here ------------------------------------------
+
+    def take(self, arrival: Arrival) -> None:
+        if arrival.name == CANCEL_EVENT:
+            if self.state.cancel is None:
+                self.state.cancel = CancelRequest.from_value(arrival.value)
+            return
+        self._take_job_event(arrival.value)
+
+    def _take_job_event(self, value: Any) -> None:
+        s = self.state
+        payload = payload_from_orchestration(value)
+        if payload is None:
+            s.count_event("malformed")
+            return
+        event_id, event_time = clean_event_id(payload.get("event_id")), clean_event_time(payload.get("event_time"))
+        if s.seen_event(event_id):
+            s.count_event("duplicate")
+            return
+        job = payload.get("job_name")
+        if job and s.job_name and job != s.job_name:
+            s.count_event("other_job")
+            return
+        s.count_event("received")
+        status = normalise(payload["status"])
+        if is_terminal(status):
+            if s.claim is None:
+                s.claim = Claim(status=status, event_id=event_id, event_time=event_time, job_name=clean_event_id(job))
+            return
+        if s.hint_time and event_time and event_time < s.hint_time:
+            s.count_event("out_of_order")
+            return
+        s.hint, s.hint_time = status, event_time or s.hint_time
+
+    def keep_waiting(self, arrival: Arrival) -> bool:
+        """``on_arrival`` for waits that nothing interrupts (the submit call: a cancel waits for its job)."""
+        self.take(arrival)
+        return False
+
+    def cancel_requested(self, arrival: Arrival) -> bool:
+        """``on_arrival`` for waits that only a cancel request interrupts."""
+        self.take(arrival)
+        return self.state.cancel is not None
+
+    def needs_attention(self, arrival: Arrival) -> bool:
+        """``on_arrival`` for waits that a cancel request or a terminal claim interrupts."""
+        self.take(arrival)
+        return self.state.cancel is not None or self.state.claim is not None
+
+
+# --- the orchestration ---------------------------------------------------------------------------------------
 
 def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
-    summary = yield from _run_phases(context)
+    run = _Run(context, context.get_input())
+    summary = None
+    if not run.state.submitted:
+        summary = yield from _submit(run)
+    if summary is None:
+        summary = yield from _monitor(run)
     if summary is not None:  # None: continued as new; every ended run notifies, whatever its outcome
         summary = yield from notify(context, summary)
     return summary
 
 
-def _run_phases(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
-    r = _Run(context, context.get_input())
-    w = _Waiters(context)
+def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
+    """Submit the job (retried on durable timers), then learn what helps watching it. Returns the summary
+    when the run ended here (submit failed, or cancelled before a job existed), else ``None``.
 
-    if "job_name" not in r.monitor:
-        deadline = r.now + timedelta(hours=r.policy.deadline_hours)
-        r.publish("submitting", started_at=iso(r.now), deadline=iso(deadline), polls=0, polls_here=0,
-                  status_errors=0, job_status=None)
-        outcome, submitted = yield from _submit(r, w)
-        if outcome == _FAILED:
-            return r.finish("Failed", error=f"submitting the job failed: {submitted}")
-        if outcome == _CANCEL and submitted is None:
-            return r.finish("Canceled", error=w.cancel_reason() or "cancelled on request before a job existed")
-        if submitted.get("error"):
-            return r.finish("Failed", error=submitted["error"])
-        r.publish("monitoring", job_name=submitted["job_name"], job_status=submitted["status"],
-                  studio_url=submitted.get("studio_url"), submitted_at=iso(r.now))
-        r.info("submitted job %s", submitted["job_name"])
-        if outcome == _CANCEL:  # asked to cancel while submitting: the job exists now, so cancel it
-            return (yield from _end_by_cancelling(r, "Canceled", w.cancel_reason() or "cancelled on request"))
-        outcome = yield from _prepare_monitor(r, w)
-        if outcome == _CANCEL:
-            return (yield from _end_by_cancelling(r, "Canceled", w.cancel_reason() or "cancelled on request"))
-
-    deadline = parse_iso(r.monitor["deadline"])
-    status: Optional[str] = r.monitor.get("job_status")
-    timer, timer_at = None, None
-    while not (status and is_terminal(status)):
-        if r.monitor["polls_here"] >= r.policy.polls_per_execution:
-            r.monitor["polls_here"] = 0
-            context.continue_as_new({"run": r.run, "monitor": r.monitor})
-            return None
-        if r.now >= deadline:
-            return (yield from _end_by_cancelling(r, "TimedOut",
-                                                  f"the job did not finish within {r.policy.deadline_hours:g} h"))
-
-        if r.claim is None:
-            if timer is None:
-                plan = plan_next_poll(r.policy, r.view())
-                timer_at = min(r.now + timedelta(seconds=plan.delay), deadline)
-                timer = context.create_timer(timer_at)
-                r.publish("monitoring", next_poll_at=iso(timer_at), poll_mode=plan.mode)
-            outcome = yield from _race(r, w, timer, wake_on_event=True)
-            if outcome == _CANCEL:
-                timer.cancel()
-                return (yield from _end_by_cancelling(r, "Canceled", w.cancel_reason() or "cancelled on request"))
-            if outcome == _EVENT:
-                if r.claim is not None:
-                    continue
-                # A hint (e.g. Finalizing) may bring the next poll forward; otherwise keep the timer.
-                plan = plan_next_poll(r.policy, r.view())
-                if r.now + timedelta(seconds=plan.delay) < timer_at:
-                    timer.cancel()
-                    timer = None
-                continue
-            timer = None
-
-        claim, r.claim = r.claim, None
-        if claim is not None and timer is not None:
-            timer.cancel()
-            timer = None
-        outcome, status = yield from _poll(r, w)
-        if outcome == _CANCEL:
-            return (yield from _end_by_cancelling(r, "Canceled", w.cancel_reason() or "cancelled on request"))
-        if claim is not None:
-            if status and is_terminal(status):
-                r.ended_by_event = claim
-            else:  # the event claimed an end the job's state does not show (yet): look again soon
-                r.count_event("unconfirmed")
-                r.monitor["recheck"] = True
-        if status is None and r.monitor["status_errors"] >= r.policy.max_status_errors:
-            return r.finish("Failed", error=f"could not read the job's status {r.monitor['status_errors']} times"
-                                            f" in a row: {r.monitor.get('last_error')}")
-
-    if status == "Completed":
-        yield from _record_duration(r)
-        r.publish("copying")
-        try:
-            outputs = yield from deliver_outputs(context, r.run, r.monitor["job_name"])
-        except Exception as exc:
-            return r.finish("Failed", error=f"the job completed but delivering its outputs failed: {_error_text(exc)}")
-        return r.finish("Succeeded", outputs=outputs)
-    if status == "Canceled":
-        return r.finish("Canceled", error="the job was cancelled outside this app")
-    return r.finish("Failed", error=r.monitor.get("job_error") or "the batch job failed; see its logs in the studio")
-
-
-# --- waiting: one standing wait per external event ----------------------------------------------------
-#
-# Why standing waits: the Durable Python SDK (1.7.0, verified with the real replay engine) resolves an
-# external event raised while *no* wait for its name is open by keeping only the newest such event, and
-# then hands that same buffered event to every later wait for the name. So a monitor that opened a fresh
-# ``wait_for_external_event`` per loop turn would lose reordered events (e.g. Running after Completed) and
-# could re-read one event forever; and a wait that lost a ``task_any`` stays registered and swallows the
-# next event of that name. Instead the monitor keeps exactly one open wait per name at every yield
-# (submit, estimate, timers, status calls all go through :func:`_race`) and opens the next one as soon as
-# the previous fired.
-
-_DONE, _CANCEL, _EVENT, _FAILED = "done", "cancel", "event", "failed"
-
-
-class _Waiters:
-    def __init__(self, context: df.DurableOrchestrationContext):
-        self.context = context
-        self.cancel = context.wait_for_external_event(CANCEL_EVENT)
-        self.status = context.wait_for_external_event(JOB_STATUS_EVENT)
-
-    def cancel_reason(self) -> Optional[str]:
-        value = self.cancel.result
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                return value or None
-        return value.get("reason") if isinstance(value, dict) else None
-
-
-def _race(r: "_Run", w: _Waiters, task: Any, *, wake_on_event: bool) -> Generator[Any, Any, str]:
-    """Wait for ``task`` while taking job-status events as they come; ``_DONE``, ``_CANCEL`` or ``_EVENT``.
-
-    Raises the task's exception if it failed. Events are absorbed into the run's state; with
-    ``wake_on_event`` an event that changes what the monitor should do returns ``_EVENT`` early.
+    A cancel request while the submit call runs is kept in the state: the job it creates is cancelled by
+    the monitor. A cancel during the wait before a retry ends the run at once: no job exists.
     """
-    last_id, repeats = None, 0
-    while True:
-        children = [task] + ([w.cancel] if not w.cancel.is_completed else []) \
-            + ([w.status] if w.status is not None else [])
-        winner = yield r.context.task_any(children)
-        if winner is w.cancel:
-            return _CANCEL
-        if winner is w.status:
-            value = w.status.result
-            w.status = r.context.wait_for_external_event(JOB_STATUS_EVENT)
-            event_id = r.absorb_event(value)
-            # Defence against the SDK re-delivering one buffered event to each new wait (see above):
-            # the same event again and again without the clock moving means no new event is coming in.
-            repeats = repeats + 1 if event_id is not None and event_id == last_id else 0
-            last_id = event_id
-            if repeats >= 2:
-                w.status = None
-            if wake_on_event and r.wants_attention():
-                return _EVENT
-            continue
-        if task.state is TaskState.FAILED:
-            raise task.result
-        return _DONE
-
-
-def _call(r: "_Run", w: Optional[_Waiters], name: str, payload: dict) -> Generator[Any, Any, tuple[str, Any]]:
-    """One activity call raced with the standing waits: (``_DONE``, result) or (``_CANCEL``, None)."""
-    task = r.context.call_activity(name, payload)
-    if w is None:  # after the monitor (cancel confirmation): no standing waits any more
-        return _DONE, (yield task)
-    outcome = yield from _race(r, w, task, wake_on_event=False)
-    return outcome, (task.result if outcome == _DONE else None)
-
-
-def _submit(r: "_Run", w: _Waiters) -> Generator[Any, Any, tuple[str, Any]]:
-    """Submit with retries on durable timers (as ``SUBMIT_RETRY``): (outcome, result or error text).
-
-    A cancel request while submitting is remembered and honoured once the job exists.
-    """
-    cancelled = False
+    s = run.state
+    s.started_at = iso(run.now)
+    s.deadline = iso(run.now + timedelta(hours=run.policy.deadline_hours))
+    run.publish("submitting")
+    payload = {"run": run.run, "attempt": s.attempt}
+    delay = timedelta(milliseconds=SUBMIT_RETRY.first_retry_interval_in_milliseconds)
     for attempt in range(1, SUBMIT_RETRY.max_number_of_attempts + 1):
-        task = r.context.call_activity(SUBMIT_ACTIVITY, {"run": r.run})
-        try:
-            outcome = yield from _race(r, w, task, wake_on_event=False)
-            while outcome == _CANCEL and not task.is_completed:
-                cancelled = True
-                outcome = yield from _race(r, w, task, wake_on_event=False)
-        except Exception as exc:
-            error = _error_text(exc)
-            if attempt == SUBMIT_RETRY.max_number_of_attempts:
-                return _FAILED, error
-            r.info("submit attempt %d failed, retrying: %s", attempt, error)
-            delay = SUBMIT_RETRY.first_retry_interval_in_milliseconds / 1000.0
-            retry_timer = r.context.create_timer(r.now + timedelta(seconds=delay))
-            outcome = yield from _race(r, w, retry_timer, wake_on_event=False)
-            if outcome == _CANCEL:  # no job exists: nothing to cancel at the service
-                retry_timer.cancel()
-                return _CANCEL, None
-            continue
-        return (_CANCEL if cancelled else _DONE), task.result
-    return _FAILED, "no attempt made"  # pragma: no cover - the loop always returns
+        task = run.context.call_activity(SUBMIT_ACTIVITY, payload)
+        yield from run.waits.until(task, run.keep_waiting)
+        if task.state is not TaskState.FAILED:
+            break
+        error = error_text(task.result)
+        if attempt == SUBMIT_RETRY.max_number_of_attempts:
+            return run.ended("Failed", error=f"submitting the job failed: {error}")
+        run.info("submit attempt %d failed, retrying: %s", attempt, error)
+        if s.cancel is None:
+            yield from run.waits.sleep_until(run.now + delay, run.cancel_requested)
+        if s.cancel is not None:
+            return run.ended("Canceled", error=s.cancel.reason or "cancelled on request before a job existed")
+    submitted = task.result if isinstance(task.result, dict) else {}
+    if submitted.get("error") or not submitted.get("job_name"):
+        return run.ended("Failed", error=submitted.get("error") or "submitting the job returned no job name")
+    s.job_name = submitted["job_name"]
+    s.job_status = normalise(submitted["status"]) if submitted.get("status") else None
+    s.studio_url, s.adopted, s.submitted_at = submitted.get("studio_url"), bool(submitted.get("adopted")), iso(run.now)
+    run.publish("monitoring")
+    run.info("submitted job %s%s", s.job_name, " (adopted)" if s.adopted else "")
+    if s.cancel is not None:
+        return None  # the monitor cancels the job first thing
 
-
-def _prepare_monitor(r: "_Run", w: _Waiters) -> Generator[Any, Any, str]:
-    """After submit: the route's expected duration (for the schedule), and events that beat the ledger."""
-    if r.policy.duration_aware and not r.policy.events:
+    # What helps watching it, best effort: the route's expected duration, and events that beat the ledger.
+    if run.policy.duration_aware and not run.policy.events:
         try:
-            outcome, result = yield from _call(r, w, ESTIMATE_ACTIVITY, {"run": r.run})
+            arrival, result = yield from run.waits.call(ESTIMATE_ACTIVITY, {"run": run.run}, run.cancel_requested)
         except Exception as exc:  # no estimate: the adaptive schedule
-            r.info("no duration estimate: %s", _error_text(exc))
-            outcome, result = _DONE, None
-        if outcome == _CANCEL:
-            return _CANCEL
-        r.publish("monitoring", estimate=(result or {}).get("estimate"))
-    if r.policy.events:
+            run.info("no duration estimate: %s", error_text(exc))
+            arrival, result = None, None
+        if arrival is not None:
+            return None
+        s.estimate = (result or {}).get("estimate")
+        run.publish("monitoring")
+    if run.policy.events:
         try:
-            outcome, result = yield from _call(r, w, EARLY_EVENTS_ACTIVITY, r.job_payload())
+            arrival, result = yield from run.waits.call(EARLY_EVENTS_ACTIVITY, run.job_payload(),
+                                                        run.cancel_requested)
         except Exception as exc:
-            r.info("could not collect early job events: %s", _error_text(exc))
-            outcome, result = _DONE, None
-        if outcome == _CANCEL:
-            return _CANCEL
+            run.info("could not collect early job events: %s", error_text(exc))
+            arrival, result = None, None
         for payload in (result or {}).get("events") or []:
-            r.absorb_event(payload)
-    return _DONE
+            run._take_job_event(payload)
+    return None
 
 
-def _poll(r: "_Run", w: Optional[_Waiters]) -> Generator[Any, Any, tuple[str, Optional[str]]]:
-    """One status call; (outcome, status) with status ``None`` when it could not be read."""
+def _monitor(run: _Run) -> Generator[Any, Any, Optional[dict]]:
+    """Watch the job until it ends. Each turn acts on the state, in this order: a job that ended; a cancel
+    request; the deadline; the end of this execution (once a pending claim was checked); otherwise wait for
+    the next poll (unless a claim wants a status call now) and poll. Returns the summary, or ``None`` after
+    ``continue_as_new``."""
+    s = run.state
+    deadline = parse_iso(s.deadline)
+    poll_due = False
+    while True:
+        if s.job_status and is_terminal(s.job_status):
+            return (yield from _finish_ended_job(run))
+        if s.cancel is not None:
+            return (yield from _end_by_cancelling(run, "Canceled", s.cancel.reason or "cancelled on request"))
+        if run.now >= deadline:
+            return (yield from _end_by_cancelling(
+                run, "TimedOut", f"the job did not finish within {run.policy.deadline_hours:g} h"))
+        if s.polls_here >= run.policy.polls_per_execution and s.claim is None:
+            if (yield from _continue_as_new(run)):
+                return None
+            continue  # an event drained on the way out needs acting on first
+        wants_status_now = s.claim is not None and s.status_errors == 0
+        if not (poll_due or wants_status_now):
+            poll_due = yield from _wait_for_next_poll(run, deadline)
+            continue
+        poll_due = False
+        yield from _poll(run)
+
+
+def _wait_for_next_poll(run: _Run, deadline: Any) -> Generator[Any, Any, bool]:
+    """Sleep until the schedule's next poll (never past the deadline). True: the poll is due; False: an event
+    interrupted (a cancel, a terminal claim, or a hint such as Finalizing that brings the poll forward)."""
+    plan = plan_next_poll(run.policy, run.view())
+    poll_at = min(run.now + timedelta(seconds=plan.delay), deadline)
+    run.state.next_poll_at, run.state.poll_mode = iso(poll_at), plan.mode
+    run.publish("status_outage" if run.state.status_errors >= run.policy.max_status_errors else "monitoring")
+
+    def interrupts(arrival: Arrival) -> bool:
+        if run.needs_attention(arrival):
+            return True
+        if run.state.hint in NEAR_STATUSES:
+            sooner = run.now + timedelta(seconds=plan_next_poll(run.policy, run.view()).delay)
+            return sooner < poll_at
+        return False
+
+    arrival = yield from run.waits.sleep_until(poll_at, interrupts)
+    return arrival is None
+
+
+def _poll(run: _Run, *, raced: bool = True) -> Generator[Any, Any, None]:
+    """One status call; the state takes its answer. Confirms or denies a pending claim. An unreadable status
+    is counted (the schedule then backs off), never fatal. ``raced=False``: after the monitor, no waits."""
+    s = run.state
+    claim = s.claim
     try:
-        outcome, result = yield from _call(r, w, STATUS_ACTIVITY, r.job_payload())
+        if raced:
+            arrival, result = yield from run.waits.call(STATUS_ACTIVITY, run.job_payload(), run.cancel_requested)
+            if arrival is not None:  # a cancel: the monitor acts on it next
+                return
+        else:
+            result = yield run.context.call_activity(STATUS_ACTIVITY, run.job_payload())
     except Exception as exc:  # the activity itself crashed: counted like a status error
-        outcome, result = _DONE, {"status": None, "error": _error_text(exc)}
-    if outcome == _CANCEL:
-        return _CANCEL, None
-    r.monitor["polls"] += 1
-    r.monitor["polls_here"] += 1
-    r.monitor.pop("recheck", None)
-    r.monitor.pop("hint", None)
-    if result.get("error"):
-        r.publish("monitoring", status_errors=r.monitor["status_errors"] + 1, last_error=result["error"],
-                  last_polled_at=iso(r.now))
-        return _DONE, None
-    r.publish("monitoring", job_status=result["status"], status_errors=0, last_polled_at=iso(r.now),
-              job_error=result.get("job_error"), studio_url=result.get("studio_url") or r.monitor.get("studio_url"))
-    return _DONE, result["status"]
-
-
-def _record_duration(r: "_Run") -> Generator[Any, Any, None]:
-    """Add this job's duration (submit → completion) to the route's history; best effort."""
-    submitted = r.monitor.get("submitted_at")
-    if not submitted:
+        result = {"status": None, "error": error_text(exc)}
+    s.polls += 1
+    s.polls_here += 1
+    s.last_polled_at = iso(run.now)
+    s.recheck, s.hint = False, None
+    if result.get("error") or not result.get("status"):
+        s.status_errors += 1
+        s.last_error = redact(result.get("error") or "the status call returned no status")
+        if s.status_errors == run.policy.max_status_errors and not run.context.is_replaying:
+            log.warning("run %s: the status of job %s was unreadable %d times in a row; still watching: %s",
+                        run.run["run_id"], s.job_name, s.status_errors, s.last_error)
+        run.publish()
         return
-    end = r.now
-    claim_time = (r.ended_by_event or {}).get("event_time")
-    if claim_time:
+    if result.get("job_name") and result["job_name"] != s.job_name:
+        # a duplicate job failed on this attempt's output path: the status call handed the run to the job that
+        # owns the path (shared/activities.py), and the run follows that job from now on
+        run.info("following job %s, which owns the output path (was %s)", result["job_name"], s.job_name)
+        s.job_name = result["job_name"]
+    s.job_status, s.status_errors, s.last_error = normalise(result["status"]), 0, None
+    s.job_error = redact(result["job_error"]) if result.get("job_error") else None
+    s.studio_url = result.get("studio_url") or s.studio_url
+    if claim is not None and s.claim == claim and not is_terminal(s.job_status):
+        # the event claimed an end the job's state does not show (yet): look again soon
+        s.count_event("unconfirmed")
+        s.claim, s.recheck = None, True
+    run.publish("monitoring")
+
+
+def _continue_as_new(run: _Run) -> Generator[Any, Any, bool]:
+    """Start the next execution with the state, after taking every event this episode already delivered
+    (``continue_as_new`` would drop them). False when one of them must be acted on first."""
+    arrival = yield from run.waits.drain(run.needs_attention)
+    if arrival is not None:
+        return False
+    run.state.polls_here = 0
+    run.publish()
+    run.context.continue_as_new({"run": run.run, "monitor": run.state.to_dict()})
+    return True
+
+
+# --- how a run ends ------------------------------------------------------------------------------------------
+
+def _finish_ended_job(run: _Run) -> Generator[Any, Any, dict]:
+    s = run.state
+    if s.job_status == "Completed":
+        yield from _record_duration(run)
+        run.publish("copying")
         try:
-            end = min(end, max(parse_iso(claim_time), parse_iso(submitted)))
+            outputs = yield from deliver_outputs(run.context, run.run, s.job_name)
+        except Exception as exc:
+            return run.ended("Failed", error=f"the job completed but delivering its outputs failed: {error_text(exc)}")
+        return run.ended("Succeeded", outputs=outputs)
+    if s.job_status == "Canceled":
+        return run.ended("Canceled", error="the job was cancelled outside this app")
+    return run.ended("Failed", error=s.job_error or "the batch job failed; see its logs in the studio")
+
+
+def _record_duration(run: _Run) -> Generator[Any, Any, None]:
+    """Add this job's duration (submit → completion) to the route's history; best effort."""
+    s = run.state
+    if not s.submitted_at:
+        return
+    end = run.now
+    if s.claim is not None and s.claim.event_time:  # the event said when it ended; the poll came later
+        try:
+            end = min(end, max(parse_iso(s.claim.event_time), parse_iso(s.submitted_at)))
         except ValueError:
             pass
-    seconds = (end - parse_iso(submitted)).total_seconds()
+    seconds = (end - parse_iso(s.submitted_at)).total_seconds()
     if seconds <= 0:
         return
     try:
-        yield r.context.call_activity(RECORD_ACTIVITY, {"run": r.run, "job_name": r.monitor["job_name"],
-                                                        "seconds": seconds, "at": iso(end)})
+        yield run.context.call_activity(RECORD_ACTIVITY, {"run": run.run, "job_name": s.job_name,
+                                                          "seconds": seconds, "at": iso(end)})
     except Exception as exc:
-        r.info("could not record the job duration: %s", _error_text(exc))
+        run.info("could not record the job duration: %s", error_text(exc))
 
 
-def _end_by_cancelling(r: _Run, outcome: str, reason: str) -> Generator[Any, Any, dict]:
-    """Ask the service to cancel, then confirm for a short while; the run ends either way."""
-    r.publish("cancelling", cancel_reason=reason)
+def _end_by_cancelling(run: _Run, outcome: str, reason: str) -> Generator[Any, Any, dict]:
+    """Ask the service to cancel the job, then confirm for a short while; the run ends either way."""
+    s = run.state
+    s.cancel_reason = reason
+    run.publish("cancelling")
     try:
-        cancelled = yield r.context.call_activity_with_retry(CANCEL_ACTIVITY, CANCEL_RETRY, r.job_payload())
+        cancelled = yield run.context.call_activity_with_retry(CANCEL_ACTIVITY, CANCEL_RETRY, run.job_payload())
     except Exception as exc:
-        return r.finish(outcome, error=f"{reason}; cancelling the job failed: {_error_text(exc)}")
+        return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
+                                        f" {error_text(exc)}")
     if cancelled.get("error"):
-        return r.finish(outcome, error=f"{reason}; {cancelled['error']}")
+        return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
+                                        f" {cancelled['error']}")
     for _ in range(CANCEL_CONFIRM_POLLS):
-        _, status = yield from _poll(r, None)
-        if status and is_terminal(status):
+        yield from _poll(run, raced=False)
+        if s.job_status and is_terminal(s.job_status):
             break
-        yield r.context.create_timer(r.now + timedelta(seconds=r.policy.initial_seconds))
-    return r.finish(outcome, error=reason)
+        yield run.context.create_timer(run.now + timedelta(seconds=run.policy.initial_seconds))
+    return run.ended(outcome, error=reason)

@@ -11,6 +11,12 @@ Three policies, picked from what the run knows (see :func:`plan_next_poll`):
 
 In every mode ``Finalizing`` (seen by a poll or announced by an event) means the end is near, and an
 event claiming a terminal state that the status call did not confirm brings one quick re-check.
+
+**Outage** (the last status calls failed: a management API outage, a workspace renamed mid-run): the run
+never gives up on its job. It keeps polling with a capped exponential back-off (``initial_seconds`` doubling
+up to :func:`outage_cap`) until the deadline, where it cancels the job first.
+
+All arithmetic stays finite however long a run lives: exponents are clamped before they are raised.
 """
 
 from __future__ import annotations
@@ -22,11 +28,33 @@ from typing import Optional
 from ..config.models import PollPolicy
 
 NEAR_STATUSES = frozenset({"Finalizing"})
+OUTAGE_MAX_SECONDS = 900.0
+
+
+def capped_growth(first: float, factor: float, steps: int, cap: float) -> float:
+    """``min(cap, first * factor ** steps)`` without overflow for any ``steps`` (the exponent is clamped at
+    the step that reaches ``cap``; ``float ** int`` overflows past about 1.8e308)."""
+    if first >= cap:
+        return cap
+    if factor <= 1.0 or first <= 0:
+        return first
+    reach = math.ceil(math.log(cap / first) / math.log(factor))
+    return min(cap, first * factor ** min(max(0, steps), reach))
+
+
+def outage_cap(policy: PollPolicy) -> float:
+    """The longest gap between two status calls while statuses are unreadable."""
+    return max(policy.max_seconds, OUTAGE_MAX_SECONDS)
+
+
+def outage_delay(policy: PollPolicy, errors_in_a_row: int) -> float:
+    """Back-off after ``errors_in_a_row`` unreadable statuses: ``initial_seconds`` doubling, capped."""
+    return capped_growth(policy.initial_seconds, 2.0, errors_in_a_row - 1, outage_cap(policy))
 
 
 def next_poll_delay(policy: PollPolicy, polls_done: int, last_status: str | None) -> float:
     """Short first intervals growing geometrically to ``max_seconds``; ``Finalizing`` means the end is near."""
-    delay = min(policy.max_seconds, policy.initial_seconds * (policy.growth ** max(0, polls_done)))
+    delay = capped_growth(policy.initial_seconds, policy.growth, polls_done, policy.max_seconds)
     if last_status == "Finalizing":
         delay = min(delay, policy.initial_seconds)
     return delay
@@ -41,12 +69,13 @@ class MonitorView:
     status: Optional[str]               # newest known status (a poll's, or a newer event's hint)
     estimate: Optional[dict] = None     # {"expected", "low", "high"} seconds since submit, from history
     recheck: bool = False               # an event claimed a terminal state the status call did not confirm
+    status_errors: int = 0              # unreadable statuses in a row (an outage when > 0)
 
 
 @dataclass(frozen=True)
 class PollPlan:
     delay: float   # seconds from now
-    mode: str      # adaptive | duration | fallback | near | recheck
+    mode: str      # adaptive | duration | fallback | near | recheck | outage
 
 
 def window_step(policy: PollPolicy, low: float, high: float) -> float:
@@ -77,6 +106,8 @@ def _duration_delay(policy: PollPolicy, t: float, estimate: dict) -> float:
 
 def plan_next_poll(policy: PollPolicy, view: MonitorView) -> PollPlan:
     """The delay until the next status call, and which rule chose it."""
+    if view.status_errors > 0:
+        return PollPlan(outage_delay(policy, view.status_errors), "outage")
     if view.recheck:
         return PollPlan(policy.near_seconds, "recheck")
     near = view.status in NEAR_STATUSES

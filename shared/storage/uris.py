@@ -1,4 +1,10 @@
-"""Pure helpers for blob locations and ``azureml://datastores/...`` URIs. No Azure SDK imports."""
+"""Pure helpers for blob locations and ``azureml://datastores/...`` URIs. No Azure SDK imports.
+
+A :class:`BlobLocation` is checked when it is made (container grammar; a path with no '.'/'..' segment, even
+percent-encoded, no backslash, control character or '//'; see :mod:`shared.paths`), so no code can build a
+location outside its container. Its ``url`` is always percent-encoded; :func:`parse_blob_url` reads such URLs
+back (decoding once) and refuses a query or fragment instead of silently cutting the path there.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Mapping, Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from ..config.models import Datastore
+from ..paths import InvalidName, canonical_account_url, check_container_name, check_relative_path, split_storage_url
 
 _AZUREML = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$")
 _IP_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[?::1\]?)$")
@@ -20,6 +27,10 @@ class BlobLocation:
     account_url: str
     container: str
     path: str = ""
+
+    def __post_init__(self) -> None:
+        check_container_name(self.container)
+        check_relative_path(self.path, field="path", decode=False, allow_query_chars=True, allow_empty=True)
 
     @property
     def url(self) -> str:
@@ -47,36 +58,36 @@ def account_name(account_url: str) -> str:
 
 
 def parse_blob_url(url: str) -> BlobLocation:
-    """Split a blob URL (``https://acct.blob.core.windows.net/c/p`` or Azurite's path style) into parts."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not a blob URL: {url!r}")
-    segments = unquote(parts.path).lstrip("/").split("/")
-    if is_path_style(parts.netloc):
-        if len(segments) < 2 or not segments[0] or not segments[1]:
-            raise ValueError(f"blob URL has no account and container: {url!r}")
-        account_url = f"{parts.scheme}://{parts.netloc}/{segments[0]}"
-        segments = segments[1:]
-    else:
-        if not segments or not segments[0]:
-            raise ValueError(f"blob URL has no container: {url!r}")
-        account_url = f"{parts.scheme}://{parts.netloc}"
-    return BlobLocation(account_url, segments[0], "/".join(segments[1:]))
+    """Split a percent-encoded blob URL (``https://acct.blob.core.windows.net/c/p``, the dfs endpoint,
+    ``abfss://``, or Azurite's path style) into parts; the path is decoded once. A URL with a query or a
+    fragment is refused (``ValueError``): a raw '?' or '#' is never silently cut off a path here. Event URLs,
+    whose names may hold raw '#', are read by :mod:`shared.landing.events` instead."""
+    try:
+        parts = split_storage_url(url)
+        if "?" in parts.rest or "#" in parts.rest:
+            raise InvalidName("url", "has a query or fragment; encode '?' and '#' in blob names as %3F and %23")
+        return BlobLocation(parts.account_url, parts.container, unquote(parts.rest))
+    except InvalidName as exc:
+        raise ValueError(f"not a blob URL: {exc}") from None
 
 
 def azureml_uri(datastore: str, path: str) -> str:
-    return f"azureml://datastores/{datastore}/paths/{path.lstrip('/')}"
+    """``azureml://datastores/<datastore>/paths/<path>`` with the path percent-encoded ('/' kept), so a blob name
+    with '#', '?', '%' or a space stays one path for the batch service (plain names are unchanged)."""
+    return f"azureml://datastores/{datastore}/paths/{quote(path.lstrip('/'), safe='/')}"
 
 
 def parse_azureml_uri(uri: str) -> tuple[str, str]:
+    """``(datastore, path)`` of a datastore URI; the path is decoded once (the inverse of :func:`azureml_uri`)."""
     match = _AZUREML.match(uri)
     if not match:
         raise ValueError(f"not an azureml://datastores/<name>/paths/<path> URI: {uri!r}")
-    return match["ds"], match["path"]
+    return match["ds"], unquote(match["path"])
 
 
 def same_account(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
+    """One account, whichever endpoint (blob or dfs), case or trailing slash names it."""
+    return canonical_account_url(a) == canonical_account_url(b)
 
 
 def datastore_for(location: BlobLocation, datastores: Mapping[str, Datastore]) -> Optional[Datastore]:

@@ -210,7 +210,146 @@ def test_tokens_never_reach_logs_or_errors(server, clock, caplog):
     client, credential = make_client(clock)
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(errors.AuthenticationError) as caught:
-            client.submit(endpoint(server), {}, "r")
+            client.get_job(endpoint(server), "job-1", "unused", "2024-04-01")
     token = credential.issued[0].token
     assert token not in caplog.text and token not in str(caught.value)
-    assert "retrying job submission" in caplog.text
+    assert "retrying job status" in caplog.text
+
+
+# -- a POST that creates a job: ambiguous vs definitely-not-created answers (HTTP-boundary faults) ---------
+
+SCORING = "https://heart.eastus.inference.ml.azure.com/jobs"
+
+
+def counting(fault_for_call):
+    """A MockTransport handler: ``fault_for_call(n, request)`` raises, returns a Response, or None (201 JOB)."""
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        answer = fault_for_call(len(calls), request)
+        return answer if answer is not None else httpx.Response(201, json=JOB)
+    return handler, calls
+
+
+@pytest.mark.parametrize("fault", [httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError,
+                                   httpx.WriteError, httpx.WriteTimeout])
+def test_a_lost_answer_to_a_post_is_ambiguous_and_never_retried_blindly(clock, fault):
+    def fail(n, request):
+        raise fault("injected", request=request)
+    handler, calls = counting(fail)
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    with pytest.raises(errors.SubmitAmbiguousError, match="may have been created"):
+        client.submit(EndpointConfig(SCORING), {"properties": {}}, "r")
+    assert len(calls) == 1 and clock.slept == []
+
+
+@pytest.mark.parametrize("status", [408, 500, 502, 503, 504])
+def test_a_5xx_or_408_to_a_post_is_ambiguous(clock, status):
+    handler, calls = counting(lambda n, r: httpx.Response(status, json={"error": {"message": "busy"}}))
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    with pytest.raises(errors.SubmitAmbiguousError) as caught:
+        client.submit(EndpointConfig(SCORING), {"properties": {}}, "r")
+    assert isinstance(caught.value, errors.TransientError) and caught.value.status_code == status
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("fault", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+def test_a_post_that_never_left_is_sent_again(clock, fault):
+    def fail(n, request):
+        if n < 3:
+            raise fault("injected", request=request)
+    handler, calls = counting(fail)
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    assert client.submit(EndpointConfig(SCORING), {"properties": {}}, "r").name == "job-1"
+    assert len(calls) == 3
+
+
+def test_a_post_that_never_connects_ends_as_not_created(clock):
+    def fail(n, request):
+        raise httpx.ConnectError("refused", request=request)
+    handler, calls = counting(fail)
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler), max_attempts=2)
+    with pytest.raises(errors.JobNotCreatedError):
+        client.submit(EndpointConfig(SCORING), {"properties": {}}, "r")
+
+
+def test_throttled_posts_end_as_not_created(clock):
+    handler, calls = counting(lambda n, r: httpx.Response(429, json={"error": {"message": "slow"}},
+                                                          headers={"Retry-After": "1"}))
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler), max_attempts=3)
+    with pytest.raises(errors.JobNotCreatedError):
+        client.submit(EndpointConfig(SCORING), {"properties": {}}, "r")
+    assert len(calls) == 3 and clock.slept == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("status, message", [(409, "Conflict"), (400, "A job named 'n' already exists")])
+def test_a_taken_client_name_is_its_own_error(clock, status, message):
+    handler, _ = counting(lambda n, r: httpx.Response(status, json={"error": {"message": message}}))
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    with pytest.raises(errors.JobNameInUseError, match="'n' is taken"):
+        client.submit(EndpointConfig(SCORING), {"properties": {"name": "n"}}, "r")
+
+
+def test_a_400_without_a_client_name_stays_a_validation_error(clock):
+    handler, _ = counting(lambda n, r: httpx.Response(400, json=VALIDATION_BODY))
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    with pytest.raises(errors.ValidationError):
+        client.submit(EndpointConfig(SCORING), {"properties": {}}, "r")
+
+
+def test_a_next_link_to_another_host_is_not_followed_with_our_token(clock):
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"value": [JOB], "nextLink": "https://evil.example/steal?page=2"})
+
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    jobs = client.list_jobs(EndpointConfig(SCORING), "https://management.azure.com", "2024-04-01", max_pages=5)
+    assert [j.name for j in jobs] == ["job-1"] and len(seen) == 1
+
+
+def test_pages_are_followed_on_the_same_host_up_to_the_limit(clock):
+    def handler(request):
+        page = int(request.url.params.get("$skip", "0"))
+        return httpx.Response(200, json={"value": [{**JOB, "name": f"job-{page}"}],
+                                         "nextLink": f"{SCORING}?$skip={page + 1}"})
+
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    jobs = client.list_jobs(EndpointConfig(SCORING), "https://m", "v", max_pages=3)
+    assert [j.name for j in jobs] == ["job-0", "job-1", "job-2"]
+
+
+def test_a_data_plane_without_a_job_list_means_only_the_name_can_be_looked_up(clock):
+    handler, calls = counting(lambda n, r: httpx.Response(404 if r.method == "GET" else 201,
+                                                          json={"error": {"message": "nope"}}))
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    assert client.list_jobs(EndpointConfig(SCORING), "https://m", "v") is None
+
+
+def test_the_arm_list_asks_for_the_attempts_property(clock):
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200, json={"value": []})
+
+    client, credential = make_client(clock, transport=httpx.MockTransport(handler))
+    ws = Workspace("sub", "rg", "ws")
+    client.list_jobs(EndpointConfig(SCORING, None, ws), "https://management.azure.com", "2024-04-01",
+                     properties_filter={"batchrun.attempt_id": "heart-abc-a1"})
+    assert str(seen[0].url) == ("https://management.azure.com/subscriptions/sub/resourceGroups/rg/providers/"
+                                "Microsoft.MachineLearningServices/workspaces/ws/jobs?api-version=2024-04-01"
+                                "&properties=batchrun.attempt_id=heart-abc-a1")
+    assert credential.scopes == [("https://management.azure.com/.default",)]
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(400, json={"error": {"message": "GET not supported"}}),
+                                    httpx.Response(405, text="Method Not Allowed"),
+                                    httpx.Response(403, json={"error": {"message": "no list permission"}}),
+                                    httpx.Response(200, text="<html>hello</html>"),
+                                    httpx.Response(200, json={"jobs": []})])
+def test_a_list_the_service_does_not_offer_never_fails_a_look_up(clock, answer):
+    client, _ = make_client(clock, transport=httpx.MockTransport(lambda request: answer))
+    assert client.list_jobs(EndpointConfig(SCORING), "https://m", "v") is None

@@ -50,7 +50,7 @@ def test_the_issue_example_parses_into_typed_objects():
 
 def test_a_bad_field_is_named_with_its_route():
     problems = problems_of(with_route(overrides={"mini_batch_size": 0}))
-    assert problems == ["route 'heart': overrides.mini_batch_size: must be at least 1, got 0"]
+    assert problems == ["route 'heart': overrides.mini_batch_size: must be at least 1 and at most 1000000, got 0"]
 
 
 def test_every_problem_is_reported_not_just_the_first():
@@ -122,3 +122,27 @@ def test_management_url_comes_from_the_app_setting():
     settings = parse_settings(VALID, {"AML_MANAGEMENT_URL": "http://127.0.0.1:5100/management"})
     assert settings.management_url == "http://127.0.0.1:5100/management"
     assert any("AML_MANAGEMENT_URL" in p for p in problems_of({**VALID, "management_url": "ftp://x"}))
+
+
+def test_urls_are_normalised_without_trailing_slashes():
+    document = copy.deepcopy(VALID)
+    document["datastores"]["workspaceblobstore"]["account_url"] += "/"
+    document["routes"][0]["endpoint"]["scoring_uri"] += "/"
+    settings = parse_settings(document, {"AML_MANAGEMENT_URL": "https://management.azure.com/"})
+    assert settings.datastores["workspaceblobstore"].account_url == "https://ws.blob.core.windows.net"
+    assert settings.route("heart").endpoint.scoring_uri.endswith("/jobs")
+    assert settings.management_url == "https://management.azure.com"
+
+
+def test_an_invalid_configuration_is_validated_once_and_reported_every_time():
+    calls = []
+
+    def reader(environ):
+        calls.append(1)
+        return {"routes": []}
+
+    environ = {CONFIG_JSON_SETTING: "the key of this configuration"}
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="routes: must be a non-empty list of routes"):
+            load_settings(environ, reader)
+    assert len(calls) == 1

@@ -59,9 +59,12 @@ def queue_messages(env) -> list[dict]:
     return [json.loads(base64.b64decode(m.content)) for m in client.receive_messages(max_messages=32)]
 
 
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"s3cret-hmac-key-of-32-bytes-long").decode()
+
+
 def configure_notify(env, webhook, monkeypatch, **webhook_extra):
     monkeypatch.setenv("NOTIFY_QUEUE", env.azurite.default.connection_string)
-    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret-hmac-key")
+    monkeypatch.setenv("WEBHOOK_SECRET", WEBHOOK_SECRET)
     env.configure(notify={"queue": {"connection": "NOTIFY_QUEUE", "name": env.queue},
                           "webhook": {"url": webhook.url, "secret_setting": "WEBHOOK_SECRET", **webhook_extra}})
 
@@ -81,8 +84,9 @@ def test_a_succeeded_run_sends_a_queue_message_and_a_signed_webhook(env, durable
     assert {o["sink"] for o in message["outputs"]} == {"curated", "lake"}
     [(headers, body)] = webhook.requests
     assert json.loads(body)["notification_id"] == message["notification_id"]
-    expected = hmac.new(b"s3cret-hmac-key", body, hashlib.sha256).hexdigest()
-    assert headers["X-Signature-SHA256"] == f"sha256={expected}"
+    msg = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body   # Standard Webhooks
+    expected = base64.b64encode(hmac.new(b"s3cret-hmac-key-of-32-bytes-long", msg, hashlib.sha256).digest())
+    assert headers["webhook-signature"] == f"v1,{expected.decode()}"
     assert secrets_in(json.dumps(durable.executions(run_id)) + json.dumps(status), env) == []
     assert "s3cret" not in json.dumps(durable.executions(run_id))
 
@@ -101,6 +105,7 @@ def test_a_failed_run_notifies_too_and_a_failing_webhook_is_retried_without_chan
     assert out["notifications"] == {"sent": ["queue", "webhook"], "failed": {}}
     assert len(webhook.requests) == 3 and len(queue_messages(env)) == 1   # the queue was not sent again
     assert json.loads(webhook.requests[-1][1])["outcome"] == "Failed"
+    assert len({headers["webhook-id"] for headers, _ in webhook.requests}) == 1   # one id across the retries
 
 
 def test_a_notification_that_never_gets_through_is_reported_and_the_run_keeps_its_outcome(

@@ -152,7 +152,7 @@ def test_a_run_started_over_http_reaches_the_sink(stack, host):
                     body={"route": "heart", "path": f"{stack.folder}/"})
     assert response.status_code == 202, response.get_body()
     run_id = json.loads(response.get_body())["run_id"]
-    assert response.headers["Location"].endswith(f"/api/runs/{run_id}")
+    assert response.headers["Location"].endswith(f"/api/runs/{run_id}?async=true")  # async request-reply
 
     summary = finish(host, run_id)
     assert summary["outcome"] == "Succeeded", summary

@@ -44,7 +44,9 @@ def server(azurite: Azurite, blob_service: BlobServiceClient) -> Iterator[Emulat
 def _reset_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "server" in request.fixturenames:
-        httpx.delete(request.getfixturevalue("server").base_url + "/_emulator/faults")
+        base = request.getfixturevalue("server").base_url
+        httpx.delete(base + "/_emulator/faults")
+        httpx.delete(base + "/_emulator/behaviour")
 
 
 @pytest.fixture()

@@ -68,7 +68,8 @@ class LandingEnv:
     def upload(self, path: str, data: bytes = b"x,y\n1,2\n") -> dict:
         """Upload a blob and return the Event Grid ``data`` of its BlobCreated event."""
         props = self.container().get_blob_client(path).upload_blob(data, overwrite=True)
-        return {"api": "PutBlob", "url": self.blob_url(path), "eTag": props["etag"],
+        # Event Grid sends the ETag bare (0x8D...); the SDK returns it quoted
+        return {"api": "PutBlob", "url": self.blob_url(path), "eTag": props["etag"].strip('"'),
                 "contentLength": len(data), "blobType": "BlockBlob"}
 
     def context(self, store_factory=None):

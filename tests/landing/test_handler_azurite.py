@@ -18,6 +18,7 @@ from shared.landing.functions import handle_event_grid, handle_queue_message
 from shared.landing.handler import handle_blob_created
 from tests.app_index import user_function
 from tests.support.durable_host import DurableTestHost, run_async
+from tools.events import subject_of
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 
@@ -31,8 +32,10 @@ def host():
 
 
 def event_grid(data, event_type=BLOB_CREATED, event_id=None):
+    # Event Grid's subject names the same blob as data.url (the name is recovered from the subject)
+    subject = subject_of(data["url"]) if isinstance(data, dict) and "url" in data else "/blobServices/default/x"
     return func.EventGridEvent(id=event_id or uuid.uuid4().hex, data=data, topic="/subscriptions/s/storage",
-                               subject="/blobServices/default/containers/c/blobs/x", event_type=event_type,
+                               subject=subject, event_type=event_type,
                                event_time=datetime.now(timezone.utc), data_version="1")
 
 
@@ -150,7 +153,8 @@ def test_queue_trigger_base64_event_starts_the_run(landing_env, host, monkeypatc
     for key, value in env.env.items():
         monkeypatch.setenv(key, value)
     env.upload("a/f/x.csv")
-    event = {"id": "q1", "eventType": BLOB_CREATED, "subject": "s", "data": env.upload("a/f/_SUCCESS", b"")}
+    data = env.upload("a/f/_SUCCESS", b"")
+    event = {"id": "q1", "eventType": BLOB_CREATED, "subject": subject_of(data["url"]), "data": data}
     body = base64.b64encode(json.dumps(event).encode())
     binding = host.client_binding()
     run_async(user_function("on_blob_created_queued")(msg=func.QueueMessage(id="m", body=body), client=binding))

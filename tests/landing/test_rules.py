@@ -89,6 +89,24 @@ def test_index_matches_longest_prefix_and_excludes_outputs_sinks_and_state():
     assert index.excluded_because(created("a/x.csv").location) is None
 
 
+def test_dfs_and_abfss_events_match_a_route_configured_on_either_endpoint():
+    settings = settings_for({"a": {"mode": "marker"}})
+    blob, dfs = "https://lake.blob.core.windows.net", "https://LAKE.dfs.core.windows.net/"
+    for configured in (blob, dfs):
+        index = rules.build_route_index(settings, {"AzureWebJobsStorage": configured}, configured)
+        for url in (f"{blob}/landing/a/f/_SUCCESS", f"{dfs}landing/a/f/_SUCCESS",
+                    "abfss://landing@lake.dfs.core.windows.net/a/f/_SUCCESS"):
+            event = parse_blob_created("e", "Microsoft.Storage.BlobCreated",
+                                       {"api": "FlushWithClose", "url": url, "eTag": "0x1"},
+                                       subject="/blobServices/default/containers/landing/blobs/a/f/_SUCCESS")
+            assert index.match(event.location).name == "a", (configured, url)
+            assert index.control_route(("https://lake.dfs.core.windows.net", "landing", "a/f/_SUCCESS")).name == "a"
+            assert index.excluded_because(created("runs/x.json", container="batchruns").location) is None
+            assert "state container" in index.excluded_because(
+                parse_blob_created("e", "Microsoft.Storage.BlobCreated", {
+                    "api": "PutBlob", "url": f"{dfs}batchruns/runs/x.json", "eTag": "1"}).location)
+
+
 def test_template_location():
     assert rules.template_location(f"{ACCOUNT}/out/x/{{route}}/y/") == (ACCOUNT.lower(), "out", "x/")
     assert rules.template_location(f"{ACCOUNT}/{{route}}/x/") is None

@@ -13,7 +13,7 @@ from shared.landing.handler import handle_blob_created
 from shared.landing.rules import manifest_waiter_id, quiet_waiter_id
 from tests.app_index import functions
 from tests.support.durable_host import DurableTestHost, run_async, split_functions
-from tests.support.history import History, replay
+from tests.support.history import ET, History, replay
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 
@@ -128,7 +128,7 @@ def test_quiet_waiter_reports_files_landing_while_the_run_starts(landing_env, ap
 
 
 def test_sdk_deferred_event_quirk_is_avoided():
-    """Durable Python re-delivers a buffered event to every later wait (see _FileEvents): an event that
+    """Durable Python re-delivers a buffered event to every later wait (see shared/durable/waiting.py): an event that
     arrives while the waiter runs an activity must be taken once, not forever."""
     from shared.landing.orchestrations import quiet_orchestrator
 
@@ -145,3 +145,123 @@ def test_sdk_deferred_event_quirk_is_avoided():
     timers = [a for group in state["actions"] for c in group for a in c.get("compoundActions", [c])
               if a.get("actionType") == 5]
     assert len(timers) == 2  # the quiet timer, then the late-file window: no runaway loop
+
+
+# --- issue 9 items 3 and 5: linear, bounded waiters that lose no batched event --------------------------------
+
+QUIET_JOB = {"mode": "quiet_period", "route": "q", "folder_url": "http://127.0.0.1/a/c/big/", "run_id": "q-big",
+             "quiet_seconds": 60, "first_file": {"name": "part-0.csv"}}
+
+
+@pytest.fixture
+def quiet_host():
+    """The real quiet waiter on the test host; its activities stand in for storage (they only count)."""
+    from shared.landing.orchestrations import QUIET_ORCHESTRATOR
+
+    orchestrators, _ = split_functions(functions().values())
+    started, reported = [], []
+    activities = {"landing_start_run": lambda p: (started.append(p), {"run_id": p["run_id"], "started": True})[1],
+                  "landing_report_late": lambda p: (reported.extend(p["files"]), {"reported": len(p["files"])})[1]}
+    with DurableTestHost({QUIET_ORCHESTRATOR: orchestrators[QUIET_ORCHESTRATOR]}, activities) as host:
+        host.started, host.reported = started, reported
+        yield host
+
+
+def test_quiet_waiter_with_many_files_continues_as_new_and_keeps_counts_not_lists(quiet_host):
+    from shared.landing.orchestrations import FILE_EVENT, FILE_EVENTS_PER_EXECUTION, NAMES_KEPT
+
+    host, waiter, files = quiet_host, "w-many", 250
+    host.start("landing_quiet_orchestrator", QUIET_JOB, instance_id=waiter)
+    host.run_until_idle(fire_timers=False)
+    for i in range(1, files):
+        host.raise_event(waiter, FILE_EVENT, {"name": f"part-{i}.csv", "etag": f"e{i}"})
+        host.advance(1)
+    assert host.started == []                               # files kept landing within the quiet period
+    status = host.run_until_complete(waiter)
+    assert status["runtimeStatus"] == "Completed" and status["output"]["started"] is True
+    (start,) = host.started
+    assert start["details"] == {"file_events": files} and "collected" not in start
+    executions = host.executions(waiter)
+    assert len(executions) == -(-(files - 1) // FILE_EVENTS_PER_EXECUTION)
+    assert max(len(h) for h in executions) < 4 * FILE_EVENTS_PER_EXECUTION   # 3 history events per file event
+    carried = json.loads(status["input"])                  # the last execution's input: counts, first names
+    assert carried["collected"]["first_names"] == [f"part-{i}.csv" for i in range(NAMES_KEPT)]
+    # one timer per quiet period, not one per file
+    assert sum(1 for h in executions for e in h if e["EventType"] == int(ET.TIMER_CREATED)) < files / 10
+
+
+def test_file_events_batched_past_an_executions_share_are_drained_not_dropped(quiet_host):
+    """150 file events in ONE episode: the waiter takes 100, drains the other 50, then continues as new."""
+    from shared.landing.orchestrations import FILE_EVENT
+
+    host, waiter = quiet_host, "w-batch"
+    host.start("landing_quiet_orchestrator", QUIET_JOB, instance_id=waiter)
+    host.run_until_idle(fire_timers=False)
+    with host.hold(waiter):
+        for i in range(1, 151):
+            host.raise_event(waiter, FILE_EVENT, {"name": f"part-{i}.csv"})
+    host.run_until_idle(fire_timers=False)
+    assert len(host.executions(waiter)) == 2
+    host.run_until_complete(waiter)
+    (start,) = host.started
+    assert start["details"]["file_events"] == 151
+
+
+def test_files_landing_while_the_run_starts_are_reported_with_a_bounded_summary(quiet_host):
+    from shared.landing.orchestrations import FILE_EVENT, NAMES_KEPT
+
+    host, waiter = quiet_host, "w-late"
+    original = host.activities["landing_start_run"]
+
+    def start_with_late_files(payload):
+        for i in range(25):
+            host.raise_event(waiter, FILE_EVENT, {"name": f"late-{i}.csv"})
+        host.raise_event(waiter, FILE_EVENT, {"name": "late-0.csv"})          # a redelivered event
+        return original(payload)
+
+    host.activities["landing_start_run"] = start_with_late_files
+    host.start("landing_quiet_orchestrator", QUIET_JOB, instance_id=waiter)
+    output = host.run_until_complete(waiter)["output"]
+    assert output["late_count"] == 25 and len(output["late_files"]) == NAMES_KEPT
+    assert sorted(f["name"] for f in host.reported) == sorted(f"late-{i}.csv" for i in range(25))
+
+
+def test_manifest_check_answers_stay_bounded_for_a_big_manifest(landing_env, app_host, monkeypatch):
+    """10k missing names were stored in history at every check (226 KiB); now counts and the first few."""
+    from shared.landing.functions import CHECK_NAMES_KEPT
+
+    env = landing_env({"m": {"mode": "manifest", "manifest_wait_minutes": 1}})
+    configure(monkeypatch, env)
+    names = [f"file-{i:05d}.csv" for i in range(2000)]
+    m = env.upload("m/big/_manifest.json", json.dumps({"files": names}).encode())
+    deliver(env, app_host, m)
+    waiter = manifest_waiter_id("m", env.blob_url("m/big/"), m["eTag"])
+    app_host.run_until_idle(fire_timers=False)
+    app_host.advance(10)
+    custom = app_host.status(waiter)["customStatus"]
+    assert custom["missing_count"] == 2000 and custom["missing"] == names[:10]
+    results = [e["Result"] for e in app_host.history(waiter) if e["EventType"] == int(ET.TASK_COMPLETED)]
+    assert results and max(len(r) for r in results) < 2048
+    assert len(json.loads(results[0])["missing"]) == CHECK_NAMES_KEPT
+    status = app_host.run_until_complete(waiter)
+    assert status["runtimeStatus"] == "Failed" and "missing 2000" in status["output"]
+
+
+def test_a_long_manifest_wait_continues_as_new_and_still_starts_once(landing_env, app_host, monkeypatch):
+    from shared.landing.orchestrations import CHECKS_PER_EXECUTION
+
+    env = landing_env({"m": {"mode": "manifest", "manifest_wait_minutes": 180}})
+    configure(monkeypatch, env)
+    env.upload("m/slow/a.csv", b"abc")
+    m = env.upload("m/slow/_manifest.json", json.dumps(["a.csv", "b.csv"]).encode())
+    deliver(env, app_host, m)
+    waiter = manifest_waiter_id("m", env.blob_url("m/slow/"), m["eTag"])
+    app_host.run_until_idle(fire_timers=False)
+    while len(app_host.executions(waiter)) < 2:
+        app_host.advance(60)
+    assert app_host.status(waiter)["customStatus"]["checks"] >= CHECKS_PER_EXECUTION
+    assert runs(app_host) == []
+    env.upload("m/slow/b.csv", b"z")
+    done = app_host.run_until_complete(waiter)
+    assert done["runtimeStatus"] == "Completed" and done["output"]["started"] is True
+    assert len(runs(app_host)) == 1

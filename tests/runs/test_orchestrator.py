@@ -152,12 +152,29 @@ def test_permanent_submit_error_fails_at_once(sim):
     assert svc.calls == ["submit_job"]
 
 
-def test_repeated_status_errors_fail_the_run(sim):
+def test_a_status_outage_never_ends_the_run_it_backs_off_until_the_job_is_readable_again(sim):
+    """Issue 9 item 4: 100 unreadable statuses in a row (max_status_errors=4) do not end the run."""
     host, svc = sim(SimJob(timeline(36000)), status_errors=100)
-    start(host, PollPolicy(duration_aware=False, max_status_errors=4))
-    out = drive(host, RUN)["output"]
-    assert out["outcome"] == "Failed" and "4 times in a row" in out["error"] and "503" in out["error"]
-    assert len(svc.status_calls) == 4
+    start(host, PollPolicy(duration_aware=False, max_status_errors=4, deadline_hours=48))
+    status = drive(host, RUN)
+    out = status["output"]
+    assert out["outcome"] == "Succeeded" and "cancel_job" not in svc.calls
+    failing = [t for t, s in svc.status_calls if s is None]
+    assert len(failing) == 100
+    gaps = [round(b - a, 3) for a, b in zip([0.0] + failing, failing)]
+    assert gaps[:6] == [15.0, 15.0, 30.0, 60.0, 120.0, 240.0]            # capped exponential back-off
+    assert max(gaps) == 900.0 and gaps[-1] == 900.0
+
+
+def test_a_permanent_status_outage_cancels_the_job_at_the_deadline(sim):
+    """The run ends only once its job was asked to cancel: the deadline path, never 'too many errors'."""
+    host, svc = sim(SimJob(timeline(10 * 24 * 3600)), status_errors=10 ** 6)
+    start(host, PollPolicy(duration_aware=False, max_status_errors=3, deadline_hours=6))
+    status = drive(host, RUN)
+    out = status["output"]
+    assert out["outcome"] == "TimedOut" and "6 h" in out["error"]
+    assert svc.cancelled_at == pytest.approx(6 * 3600.0)
+    assert svc.calls.count("cancel_job") == 1 and status["customStatus"]["status_errors"] > 3
 
 
 def test_a_status_error_then_success_resets_the_count(sim):
@@ -330,3 +347,41 @@ def test_history_is_replay_safe_no_wall_clock(sim):
         runs.append([(e["EventType"], e.get("Name"), e.get("FireAt")) for h in host.executions(RUN) for e in h
                      if e["EventType"] in (int(ET.TASK_SCHEDULED), int(ET.TIMER_CREATED))])
     assert runs[0] == runs[1]
+
+
+def test_a_job_outliving_1750_polls_is_watched_to_the_end(sim):
+    """Issue 9 item 4: ``growth ** polls`` overflowed after about 1,750 polls and orphaned the job. The run
+    resumes (as after continue_as_new) at poll 1,740 of a 60-hour job and polls on past 1,751."""
+    from shared.runs.state import MonitorState
+
+    host, svc = sim(SimJob(timeline(1760 * 120.0)))
+    svc.submitted_at = START - timedelta(seconds=1740 * 120.0)
+    data = run_input(PollPolicy(duration_aware=False, deadline_hours=90 * 24, polls_per_execution=10), RUN)
+    data["monitor"] = MonitorState(phase="monitoring", started_at="2024-05-29T10:00:00Z", deadline="2024-08-29T10:00:00Z",
+                                   job_name="job-1", job_status="Running", submitted_at="2024-05-29T10:00:00Z",
+                                   polls=1740).to_dict()
+    host.start("run_orchestrator", data, instance_id=RUN)
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded"
+    assert status["output"]["polls"] == 1740 + len(svc.status_calls) >= 1760
+    assert {round(b - a) for (a, _), (b, _) in zip(svc.status_calls, svc.status_calls[1:])} == {120}
+
+
+def test_a_workspace_renamed_mid_run_is_waited_out_not_a_failed_run(sim):
+    """Permanent-looking 404s for two hours (the workspace was renamed, then renamed back): still watching."""
+    host, svc = sim(SimJob(timeline(4 * 3600)))
+    original = svc.get_job_status
+
+    def renamed_for_two_hours(payload):
+        if 600 <= svc.t() < 600 + 2 * 3600:
+            svc.status_calls.append((svc.t(), None))
+            return {"status": None, "error": "404 ResourceNotFound: workspace 'ws' was not found", "transient": False}
+        return original(payload)
+
+    host.activities["get_job_status"] = renamed_for_two_hours
+    start(host, PollPolicy(duration_aware=False, max_status_errors=3))
+    status = drive(host, RUN)
+    assert status["output"]["outcome"] == "Succeeded" and "cancel_job" not in svc.calls
+    assert status["customStatus"]["status_errors"] == 0 and status["customStatus"]["last_error"] is None
+    unreadable = [t for t, s in svc.status_calls if s is None]
+    assert len(unreadable) < 20                                           # backed off, not hammering

@@ -106,3 +106,34 @@ def test_poll_section_messages(poll, message):
     with pytest.raises(ConfigError) as info:
         parse_settings(doc(poll), {})
     assert any(str(p).startswith(message) for p in info.value.problems), info.value.problems
+
+
+# --- issue 9 item 4: long runs ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("polls", [1_749, 1_751, 10_000, 10 ** 9])
+def test_adaptive_delay_stays_finite_however_many_polls(polls):
+    """``growth ** polls`` overflowed after about 1,750 polls (1.5 ** 1751 > 1.8e308): clamped now."""
+    assert next_poll_delay(P, polls, "Running") == P.max_seconds
+    assert plan_next_poll(P, MonitorView(3600.0 * 24 * 90, polls, "Running")).delay == P.max_seconds
+
+
+def test_capped_growth_edges():
+    from shared.runs.schedule import capped_growth
+
+    assert capped_growth(15, 1.5, 0, 120) == 15
+    assert capped_growth(15, 1.5, 3, 120) == pytest.approx(50.625)
+    assert capped_growth(15, 1.0, 10 ** 6, 120) == 15       # no growth
+    assert capped_growth(200, 1.5, 5, 120) == 120           # already past the cap
+    assert capped_growth(15, 1e300, 10 ** 6, 120) == 120    # huge factor: one step reaches the cap
+
+
+def test_status_outage_backs_off_exponentially_to_a_cap():
+    from shared.runs.schedule import outage_cap, outage_delay
+
+    delays = [plan_next_poll(P, MonitorView(0, 5, "Running", status_errors=k)) for k in range(1, 12)]
+    assert {d.mode for d in delays} == {"outage"}
+    assert [d.delay for d in delays[:5]] == [15, 30, 60, 120, 240]
+    assert delays[-1].delay == outage_cap(P) == 900
+    assert outage_delay(P, 10 ** 9) == 900                  # never overflows
+    events = PollPolicy(events=True)
+    assert plan_next_poll(events, MonitorView(0, 1, "Running", status_errors=1)).delay == 15

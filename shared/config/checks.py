@@ -1,0 +1,272 @@
+"""Semantic checks of configuration values that a JSON Schema pattern cannot express (pure).
+
+URLs (scheme, credentials, queries), path templates (placeholders, ``{{``, traversal after rendering) and
+names of files and prefixes. Each check returns a list of problem messages, empty when the value is fine.
+No message echoes a credential: values are shown through :func:`shown`, which redacts and shortens.
+Grammars of names and relative paths come from :mod:`shared.paths`; this module only applies them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from typing import Any, Iterable, Optional
+from urllib.parse import SplitResult, urlsplit
+
+from .. import paths
+from ..redact import has_secret, redact
+
+#: Containers the app writes to or reads from (sinks, datastores): one literal segment of lowercase letters,
+#: digits and '-' (or ``$web``/``$root``), so a URL built from it stays in that container. Landing containers
+#: follow the full Blob grammar (paths.CONTAINER_NAME_PATTERN).
+LOOSE_CONTAINER_PATTERN = r"^(?:[a-z0-9][a-z0-9-]{0,62}|\$web|\$root)$"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+OUTPUT_PLACEHOLDERS = frozenset({"run_id", "route", "date", "attempt"})
+SINK_PLACEHOLDERS = frozenset({"route", "folder", "run_id", "date", "file"})
+#: Values a template is rendered with before its path is checked for '..' and friends.
+_SAMPLE = {"run_id": "run", "route": "route", "date": "2024-01-01", "attempt": "1", "folder": "folder",
+           "file": "file.csv"}
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value safe to put in a problem message: scalars as ``repr`` (redacted, shortened), containers by kind.
+
+    Containers are never rendered: a deeply nested one would exhaust the recursion limit in ``repr``.
+    """
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
+        return f"a {len(str(abs(value)))}-digit number"
+    text = redact(repr(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…'"
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on 127.0.0.1, localhost or ::1 (Azurite, the emulator)."""
+    try:
+        return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+    except ValueError:
+        return False
+
+
+def _split(url: str) -> Optional[SplitResult]:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        return parts
+    except ValueError:
+        return None
+
+
+def _credential_problems(parts: SplitResult, url: str, *, remedy: str) -> list[str]:
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    filesystem = parts.scheme in ("abfss", "abfs")  # abfss://<filesystem>@<account>...: not user info
+    if (userinfo and not filesystem) or (filesystem and ":" in userinfo) or has_secret(url):
+        return [f"must not carry credentials (user:password@, a SAS, a key or a code in the query); {remedy}"]
+    return []
+
+
+def _bad_characters(url: str) -> list[str]:
+    if any(ch.isspace() or ord(ch) < 32 or 0x7f <= ord(ch) <= 0x9f for ch in url):
+        return ["must not contain spaces or control characters"]
+    return []
+
+
+def service_url(url: str, *, allow_query: bool = False,
+                remedy: str = "use a connection (managed identity or an app setting) instead") -> list[str]:
+    """An https:// URL of a remote service (http only on loopback), with no credentials in it."""
+    problems = _bad_characters(url)
+    parts = _split(url)
+    if parts is None:
+        return problems + [f"is not a URL: {shown(url)}"]
+    if not (parts.scheme == "https" and parts.hostname) and not (parts.scheme == "http" and is_loopback_url(url)):
+        problems.append(f"must be an https:// URL (http only on 127.0.0.1/localhost), got {shown(url)}")
+    problems += _credential_problems(parts, url, remedy=remedy)
+    if not problems and not allow_query and (parts.query or parts.fragment):
+        problems.append("must not have a query string or fragment")
+    return problems
+
+
+def endpoint_url(url: str) -> list[str]:
+    return service_url(url)
+
+
+def webhook_url(url: str) -> list[str]:
+    return service_url(url, allow_query=True, remedy="use secret_setting to sign the body")
+
+
+# --- templates ------------------------------------------------------------------------------------------
+
+def template_problems(template: str, allowed: Iterable[str]) -> list[str]:
+    """Placeholders are ``{name}`` from ``allowed`` only: no ``{{``, conversions, format specs or attributes."""
+    allowed = frozenset(allowed)
+    listed = ", ".join("{" + a + "}" for a in sorted(allowed))
+    if "{{" in template or "}}" in template:
+        return ["'{{' and '}}' render as literal braces, so '{{run_id}}' gives every run the same path;"
+                f" write single braces, e.g. {{run_id}} (allowed: {listed})"]
+    try:
+        pieces = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return [f"is not a valid template ({exc}); placeholders look like {{run_id}}"]
+    unknown, decorated = [], []
+    for _, name, spec, conversion in pieces:
+        if name is None:
+            continue
+        if spec or conversion or any(ch in name for ch in ".[]"):
+            decorated.append(name.split(".")[0].split("[")[0])
+        elif name not in allowed:
+            unknown.append(name)
+    problems = []
+    if unknown:
+        problems.append(f"unknown placeholder(s) {', '.join('{' + u + '}' for u in sorted(set(unknown)))};"
+                        f" allowed: {listed}")
+    if decorated:
+        problems.append("placeholders take no conversion, format spec, attribute or index"
+                        f" (found in {', '.join('{' + d + '...}' for d in sorted(set(decorated)))})")
+    return problems
+
+
+def placeholders_in(template: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return set()
+
+
+def render_sample(template: str) -> str:
+    """The template with every placeholder replaced by a harmless sample value (for path checks)."""
+    out = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(_SAMPLE.get(name, "x"))
+    return "".join(out)
+
+
+def rendered_path_problems(template: str, *, what: str) -> list[str]:
+    """The template, rendered with sample values and percent-decoded, must stay a relative path: no '.' or
+    '..' segments (also as ``%2e%2e``), no backslash, control character, '?' or '#'."""
+    try:
+        paths.check_relative_path(render_sample(template), field=what, decode=True, allow_empty=True)
+    except paths.InvalidName as exc:
+        return [exc.reason]
+    return []
+
+
+def output_path(template: str) -> list[str]:
+    problems = template_problems(template, OUTPUT_PLACEHOLDERS)
+    if problems:
+        return problems
+    if "run_id" not in placeholders_in(template):
+        problems.append("must contain {run_id}: a batch job fails when its output file already exists, so every"
+                        " run needs its own path")
+    if template.startswith("/") or template.endswith("/"):
+        problems.append("must be the output file's path inside the datastore, without a leading or trailing '/'")
+    else:
+        problems += rendered_path_problems(template, what="output.path")
+    return problems
+
+
+# --- storage URLs ----------------------------------------------------------------------------------------
+
+def split_storage_url(url: str) -> Optional[tuple[str, str, str]]:
+    """``(canonical account URL, container, path)`` of a blob, dfs, abfss or loopback path-style URL, or ``None``.
+
+    The account is canonical (:func:`shared.paths.canonical_account_url`: the dfs endpoint is the blob endpoint,
+    lower-case host); ``container`` and ``path`` are as written (not decoded).
+    """
+    text = url.strip()
+    if text.lower().startswith(("abfss://", "abfs://")):
+        try:
+            text = paths.abfss_to_blob_url(text)
+        except paths.InvalidName:
+            return None
+    parts = _split(text)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    segments = parts.path.lstrip("/").split("/")
+    host = parts.netloc.rpartition("@")[2]
+    if (parts.hostname or "") in LOOPBACK_HOSTS:
+        if len(segments) < 2:
+            return None
+        account = paths.canonical_account_url(f"{parts.scheme}://{host}/{segments[0]}")
+        segments = segments[1:]
+    else:
+        account = paths.canonical_account_url(f"{parts.scheme}://{host}")
+    return account, segments[0], "/".join(segments[1:])
+
+
+def sink_url(url: str) -> list[str]:
+    """A sink URL template: blob, dfs or abfss; placeholders only in the path; nothing that escapes it."""
+    problems = _bad_characters(url)
+    parts = _split(url)
+    if parts is None:
+        return problems + [f"is not a URL: {shown(url)}"]
+    remedy = "the sink's connection carries the credential"
+    if parts.scheme in ("abfss", "abfs"):
+        problems += _credential_problems(parts, url, remedy=remedy)
+        if not problems and (parts.scheme == "abfs" or split_storage_url(url) is None):
+            problems.append("an abfss:// URL must look like abfss://<filesystem>@<account>.dfs.core.windows.net"
+                            f"/<path>, got {shown(url)}")
+        if problems:
+            return problems
+    else:
+        if not (parts.scheme == "https" and parts.hostname) and not (parts.scheme == "http"
+                                                                      and is_loopback_url(url)):
+            problems.append(f"must be an https:// URL (http only on 127.0.0.1/localhost), got {shown(url)}")
+    problems += _credential_problems(parts, url, remedy=remedy)
+    if problems:
+        return problems
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return ["must not have a query string or fragment (a SAS belongs in the sink's connection, not its URL)"]
+    split = split_storage_url(url)
+    if split is None or not split[1]:
+        return ["must name a container after the account, like https://<account>.blob.core.windows.net/"
+                f"<container>/<path>, got {shown(url)}"]
+    account, container, path = split
+    if "{" in account or "}" in account or "{" in container or "}" in container:
+        return ["the account and container (file system) must be literal: placeholders belong in the path, or"
+                " writes could not be checked against landing locations"]
+    if not re.match(LOOSE_CONTAINER_PATTERN, container):
+        return [f"{shown(container)} is not a valid blob container (file system) name"]
+    problems = template_problems(path, SINK_PLACEHOLDERS)
+    if not problems:
+        problems += rendered_path_problems(path, what="sink path")
+    return problems
+
+
+# --- names ---------------------------------------------------------------------------------------------
+
+def blob_prefix(prefix: str) -> list[str]:
+    if prefix.startswith("/"):
+        return ["must be a blob name prefix without a leading '/'"]
+    try:
+        paths.check_relative_path(prefix, field="prefix", decode=True, allow_empty=True, allow_query_chars=True)
+    except paths.InvalidName as exc:
+        return [f"must be a blob name prefix: it {exc.reason}"]
+    return []
+
+
+def file_name(name: str) -> list[str]:
+    """A plain file name inside the landed folder (markers, manifests, output files)."""
+    if "/" in name:
+        return [f"must be a file name in the folder, without '/', got {shown(name)}"]
+    try:
+        paths.check_relative_path(name, field="name", decode=False, allow_query_chars=True)
+    except paths.InvalidName as exc:
+        return [exc.reason]
+    return []
+
+
+def route_name(name: str) -> list[str]:
+    try:
+        paths.check_route_name(name)
+    except paths.InvalidName:
+        return ["must be 1-63 letters, digits, '-' or '_'"]
+    return []

@@ -1,0 +1,1 @@
+"""Deterministic building blocks shared by the app's orchestrations (no I/O, no Azure SDK)."""

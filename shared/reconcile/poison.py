@@ -1,0 +1,95 @@
+"""Re-drive ``landing-events-poison``: messages the queue trigger gave up on go through the normal handler.
+
+The Functions host moves a queue message to ``<queue>-poison`` after ``maxDequeueCount`` failed attempts
+(an outage at the time, usually). Each re-drive receives at most ``max_messages`` of them, hands each to the
+same handler as the queue trigger (so the same claims make a re-drive of an already-started folder harmless),
+deletes the ones that were handled, and leaves the ones that fail again: they become visible again after
+``visibility_timeout`` and are tried on a later re-drive, until ``MAX_REDRIVES`` receipts, after which they are
+left in the queue for an operator (counted as ``given_up``, logged at ERROR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any, Optional
+
+log = logging.getLogger(__name__)
+
+POISON_QUEUE = "landing-events-poison"
+MAX_REDRIVES = 20
+VISIBILITY_TIMEOUT_SECONDS = 300
+MAX_MESSAGES_PER_CALL = 256
+
+
+def poison_queue_client(connection: str = "AzureWebJobsStorage", queue: str = POISON_QUEUE,
+                        environ: Any = None) -> Any:
+    """The poison queue of the landing queue trigger, on the trigger's own connection: a connection string
+    in the app setting, or ``<connection>__queueServiceUri`` with the app's identity (the Functions
+    convention, as ``shared/storage/connections.py`` follows it for blobs)."""
+    import os
+
+    from azure.storage.queue import QueueClient
+
+    environ = os.environ if environ is None else environ
+    value = environ.get(connection)
+    if value:
+        if value.strip().lower().startswith("usedevelopmentstorage=true"):
+            value = "UseDevelopmentStorage=true"
+        return QueueClient.from_connection_string(value, queue)
+    uri = environ.get(f"{connection}__queueServiceUri")
+    if not uri and environ.get(f"{connection}__accountName"):
+        uri = f"https://{environ[f'{connection}__accountName']}.queue.core.windows.net"
+    if not uri:
+        raise LookupError(f"storage connection {connection!r} has no queue endpoint: set {connection!r} or"
+                          f" {connection}__queueServiceUri")
+    from ..identity import default_credential
+
+    return QueueClient(uri, queue, credential=default_credential(environ))
+
+
+async def redrive(queue: Any, ctx: Any, client: Any, *, max_messages: int,
+                  visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
+                  retry_after_seconds: Optional[int] = None) -> Counter:
+    """Handle up to ``max_messages`` poison messages; counts: ``redriven`` (handled and deleted),
+    ``failed`` (left for a later re-drive, visible again after ``retry_after_seconds``, by default the
+    ``visibility_timeout``), ``given_up`` (left for an operator), ``outcome:<action>``."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from ..landing.functions import handle_queue_message
+
+    counts: Counter = Counter()
+    max_messages = max(0, min(int(max_messages), MAX_MESSAGES_PER_CALL))
+    if max_messages == 0:
+        return counts
+
+    def receive() -> list:
+        try:
+            return list(queue.receive_messages(messages_per_page=min(32, max_messages), max_messages=max_messages,
+                                               visibility_timeout=visibility_timeout))
+        except ResourceNotFoundError:  # no message was ever poisoned: the queue does not exist yet
+            return []
+
+    for message in await asyncio.to_thread(receive):
+        if (message.dequeue_count or 0) > MAX_REDRIVES:
+            log.error("landing poison: message %s failed %d re-drives; left in %s for an operator", message.id,
+                      message.dequeue_count, POISON_QUEUE)
+            counts["given_up"] += 1
+            continue
+        try:
+            outcomes = await handle_queue_message(message.content, client, ctx.settings, ctx)
+        except Exception as exc:
+            log.warning("landing poison: message %s failed again (%s); it stays for a later re-drive",
+                        message.id, type(exc).__name__)
+            counts["failed"] += 1
+            if retry_after_seconds is not None and retry_after_seconds != visibility_timeout:
+                await asyncio.to_thread(queue.update_message, message, visibility_timeout=retry_after_seconds)
+            continue
+        await asyncio.to_thread(queue.delete_message, message)
+        counts["redriven"] += 1
+        for outcome in outcomes:
+            counts[f"outcome:{outcome.action}"] += 1
+    if counts:
+        log.info("landing poison: %s", dict(counts))
+    return counts

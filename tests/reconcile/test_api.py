@@ -1,0 +1,40 @@
+"""The timer's switch and schedule, and the timer function end to end (the real function_app wrapper)."""
+
+from __future__ import annotations
+
+import json
+
+from azure.durable_functions import DurableOrchestrationClient
+
+from shared.reconcile.api import DEFAULT_SCHEDULE, enabled, reconcile_timer, schedule
+from tests.runs.test_starter import FakeTime
+from tests.support.durable_host import DurableTestHost, run_async
+
+
+def test_schedule_and_switch_come_from_app_settings():
+    assert schedule({}) == DEFAULT_SCHEDULE == "0 */15 * * * *"
+    assert schedule({"RECONCILE_SCHEDULE": "0 */5 * * * *"}) == "0 */5 * * * *"
+    assert enabled({}) and enabled({"RECONCILE_ENABLED": "true"})
+    assert not enabled({"RECONCILE_ENABLED": "false"}) and not enabled({"RECONCILE_ENABLED": "0"})
+
+
+def test_the_timer_function_is_on_the_default_schedule(app_functions):
+    (trigger,) = [json.loads(b) for b in app_functions["reconcile_sweep"].get_raw_bindings()
+                  if json.loads(b)["type"] == "timerTrigger"]
+    assert trigger["schedule"] == DEFAULT_SCHEDULE and trigger["runOnStartup"] is False
+
+
+def test_a_disabled_sweep_does_nothing(landing_env):
+    env = landing_env({"a": {"mode": "marker"}})
+    env.upload("a/f/x.csv")
+    env.upload("a/f/_SUCCESS", b"")
+    with DurableTestHost({}, {}) as host:
+        host.start_server()
+        client = DurableOrchestrationClient(host.client_binding())
+        off = run_async(reconcile_timer(None, client, environ={"RECONCILE_ENABLED": "false"}, context=env.context()))
+        assert off == {"disabled": True} and host.instance_ids() == []
+        ctx = env.context()
+        ctx.claim_policy = FakeTime().policy()
+        on = run_async(reconcile_timer(None, client, environ={"AzureWebJobsStorage": env.env["AzureWebJobsStorage"]},
+                                       context=ctx))
+        assert on["started"] == 1 and len(host.instance_ids()) == 1
