@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional
 
-from ..redact import redact  # noqa: F401  (re-exported: shared/delivery/notify.py imports it from here)
-
 MIB = 1024 * 1024
 CHUNK_BYTES = 8 * MIB        # block size (grows for blobs past MAX_BLOCKS × CHUNK_BYTES)
 WINDOW = 4                   # chunks in flight while streaming: peak buffer ≈ chunk × (WINDOW + 1)
