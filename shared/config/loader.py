@@ -86,12 +86,9 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
 def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, problems: Problems) -> Route:
     """Rules that span a route's fields; returns the route with normalised URLs and default sink names."""
     at = Where(f"route {route.name!r}")
-    if route.landing.mode == "per_file" and route.input.type != "uri_file":
-        problems.add(at.key("input").key("type"), "must be 'uri_file' when landing.mode is 'per_file'")
-    if route.output.datastore not in datastores and route.output.datastore not in named:
-        problems.add(at.key("output").key("datastore"),
-                     f"datastore {checks.shown(route.output.datastore)} is not in the datastores map"
-                     f" (known: {', '.join(sorted(datastores)) or 'none'})")
+    from .route_kinds import kind_rules
+
+    kind_rules(route, datastores, named, problems, at)
     _poll_rules(route.poll, at.key("poll"), problems)
 
     sinks, names = [], set()
@@ -105,7 +102,8 @@ def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, pro
             problems.add(at.key("sinks").index(n).key("name"), f"{name!r} is used by more than one sink of the route")
         names.add(name)
         sinks.append(dataclasses.replace(sink, name=name))
-    endpoint = dataclasses.replace(route.endpoint, scoring_uri=route.endpoint.scoring_uri.rstrip("/"))
+    endpoint = route.endpoint and dataclasses.replace(route.endpoint,
+                                                      scoring_uri=route.endpoint.scoring_uri.rstrip("/"))
     return dataclasses.replace(route, sinks=tuple(sinks), endpoint=endpoint)
 
 
@@ -175,12 +173,13 @@ def _check_landing_overlaps(problems: Problems, routes: list[Route], datastores:
         return
     for route in routes:
         targets = []
-        datastore = datastores.get(route.output.datastore)
-        if datastore is not None:
-            split = checks.split_storage_url(datastore.account_url + "/" + datastore.container)
-            if split:
-                targets.append((Where(f"route {route.name!r}").key("output"),
-                                (split[0], datastore.container, _static_prefix(route.output.path))))
+        for output in route.job_outputs:
+            datastore = datastores.get(output.datastore)
+            if datastore is not None:
+                split = checks.split_storage_url(datastore.account_url + "/" + datastore.container)
+                if split:
+                    targets.append((Where(f"route {route.name!r}").key("outputs" if route.outputs else "output"),
+                                    (split[0], datastore.container, _static_prefix(output.path))))
         for n, sink in enumerate(route.sinks):
             split = checks.split_storage_url(sink.url)
             if split:
