@@ -10,10 +10,11 @@ own child process (peak RSS from ``os.wait4``):
 
 * ``baseline``: naive ``download_blob().readall()`` → ``upload_blob`` per file, ``--workers`` threads, no checks;
 * ``delivery``: the real delivery path minus Durable: ``plan_delivery`` (one listing of the outputs), then
-  ``pack_batches`` → one ``copy_output`` activity body per batch (500 files), each copying 16 files at a time;
-  calls run one after another, so both paths keep ``--workers`` (16) requests in flight (the Durable fan-out
-  would run the calls in parallel); strategies ``auto`` and ``streaming`` (the same for files ≤ 4 MiB: one
-  GET, one MD5-checked Put Blob) and ``server_side`` (one Copy Blob per file);
+  ``pack_batches`` → one ``copy_output`` activity body per batch (500 files), each copying 8 files at a
+  time; two calls run at once (the Durable fan-out), so both paths keep ``--workers`` (16) requests in
+  flight (``baseline-x2``: the naive copy with twice as many, for reference);
+  strategies ``auto`` (server-side: one synchronous Copy Blob From URL per file; on Azurite the emulator
+  reads the source itself) and ``streaming`` (one ranged GET and one MD5-checked Put Blob per file);
 * ``re-delivery``: the same calls once everything is there (what a retry after a lost answer costs).
 
 Requests per file are counted at the HTTP pipeline (azure-core ``raw_request_hook``).
@@ -72,13 +73,14 @@ def find_azurite() -> str:
     return found
 
 
-def start_azurite(workdir: str) -> tuple[subprocess.Popen, int]:
+def start_azurite(workdir: str, in_memory: bool = False) -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, AZURITE_ACCOUNTS=f"devstoreaccount1:{DEV_KEY};sinkaccount:{SINK_KEY}")
-    proc = subprocess.Popen([find_azurite(), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-                             workdir, "--skipApiVersionCheck", "--silent", "--disableTelemetry", "--loose"],
+    storage = ["--inMemoryPersistence"] if in_memory else ["--location", workdir]
+    proc = subprocess.Popen([find_azurite(), "--blobHost", "127.0.0.1", "--blobPort", str(port), *storage,
+                             "--skipApiVersionCheck", "--silent", "--disableTelemetry", "--loose"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -145,7 +147,8 @@ def child_small(mode: str, port: int, tag: str, workers: int) -> dict:
 
     requests = Requests()
     environ = environ_for(port)
-    if mode == "baseline":
+    if mode.startswith("baseline"):
+        workers *= 2 if mode == "baseline-x2" else 1
         src = BlobServiceClient.from_connection_string(environ["SRC"], api_version=API_VERSION,
                                                        raw_request_hook=requests.hook).get_container_client("outputs")
         dst = BlobServiceClient.from_connection_string(environ["DST"], api_version=API_VERSION,
@@ -169,6 +172,7 @@ def child_small(mode: str, port: int, tag: str, workers: int) -> dict:
     clients = StorageClients(environ, raw_request_hook=requests.hook)
     started = time.perf_counter()
     plan = plan_delivery({"run": run_of("small", tag)}, settings=settings, clients=clients)
+    planned = time.perf_counter() - started
     batches = pack_batches(plan["copies"], plan["budget"])
     base = {"run_id": tag, "route": "small", "datastore": plan["datastore"], "budget": plan["budget"]}
 
@@ -176,12 +180,13 @@ def child_small(mode: str, port: int, tag: str, workers: int) -> dict:
         out = copy_output({**base, "sink": "sink", "items": batch}, settings=settings, clients=clients)
         return out["results"]
 
-    # the same number of requests in flight as the baseline: each call copies ITEM_WORKERS files at a time,
-    # and only workers // ITEM_WORKERS calls run at once (on Azure the fan-out would run more)
+    # the baseline's number of requests in flight: each call copies ITEM_WORKERS files at a time, and
+    # workers // ITEM_WORKERS calls run at once, as the Durable fan-out would run them
     with ThreadPoolExecutor(max(1, workers // ITEM_WORKERS)) as pool:
         results = [r for rs in pool.map(call, batches) for r in rs]
     states = Counter(r.get("state", "error") for r in results)
-    return {"seconds": time.perf_counter() - started, "bytes": sum(r.get("bytes", 0) for r in results),
+    return {"seconds": time.perf_counter() - started, "plan_seconds": planned,
+            "bytes": sum(r.get("bytes", 0) for r in results),
             "files": len(results), "calls": len(batches), "states": dict(states), "requests": dict(requests.kinds)}
 
 
@@ -241,17 +246,18 @@ def make_data(port: int, size_mib: int, small: int, small_kib: int) -> None:
 
 
 def small_files(args) -> None:
-    modes = ["baseline", "delivery:auto", "delivery:server_side"]
+    modes = ["baseline", "delivery:auto", "delivery:streaming", "baseline-x2"]
     runs: dict[str, list] = {m: [] for m in modes}
-    redelivery: dict[str, list] = {m: [] for m in modes[1:]}
+    redelivery: dict[str, list] = {m: [] for m in modes if m.startswith("delivery")}
     for r in range(args.repeat):
         order = modes if r % 2 == 0 else list(reversed(modes))
         for mode in order:
             tag = f"r{r}{mode.replace(':', '').replace('_', '')}"
             runs[mode].append(finish(spawn(args, "--child", mode, "--tag", tag, "--workers", str(args.workers))))
-            if mode != "baseline" and r == 0:
+            if mode.startswith("delivery") and r == 0:
                 redelivery[mode].append(finish(spawn(args, "--child", mode, "--tag", tag,
                                                      "--workers", str(args.workers))))
+            drop_container(args.port, tag)   # every run meets the same emulator state (Azurite slows as it fills)
     base = statistics.median(x["seconds"] for x in runs["baseline"])
     print(f"\nsmall files: {args.small} x {args.small_kib} KiB, same Azurite, {args.repeat} runs per path in"
           f" alternating order (median seconds; ratio = path / baseline)")
@@ -264,6 +270,9 @@ def small_files(args) -> None:
         secs = statistics.median(x["seconds"] for x in runs[mode])
         last = runs[mode][-1]
         per_file = {k: round(v / args.small, 3) for k, v in sorted(last["requests"].items())}
+        every = " ".join(f"{x['seconds']:.2f}" for x in runs[mode])
+        plans = " ".join(f"{x['plan_seconds']:.2f}" for x in runs[mode] if "plan_seconds" in x)
+        print(f"{'':<22} runs: {every}" + (f" (of which planning: {plans})" if plans else ""))
         print(f"{mode:<22} {secs:>8.2f} {args.small / secs:>8.0f} {secs / base:>6.2f}x {last.get('calls', '-'):>6} "
               f"{max(x['peak_rss_mib'] for x in runs[mode]):>13.0f}  per file {per_file}"
               + (f" states {last['states']}" if "states" in last else ""))
@@ -274,11 +283,21 @@ def small_files(args) -> None:
             continue
         print(f"{'re-' + mode:<22} {x['seconds']:>8.2f} {args.small / x['seconds']:>8.0f} {x['seconds'] / base:>6.2f}x"
               f" {x['calls']:>6} {x['peak_rss_mib']:>13.0f}  requests {x['requests']} states {x['states']}")
-    ratios = [statistics.median(x["seconds"] for x in runs[m]) / base for m in modes[1:]
-              if not any("failed" in x for x in runs[m])]
-    shown = ", ".join(f"{m.split(':')[1]} {r:.2f}x" for m, r in zip(modes[1:], ratios))
-    verdict = "no slower" if ratios and max(ratios) <= 1.0 else "SLOWER"
-    print(f"small-file delivery vs naive baseline: {shown} ({verdict})")
+    delivered = [m for m in modes if m.startswith("delivery") and not any("failed" in x for x in runs[m])]
+    ratios = [statistics.median(x["seconds"] for x in runs[m]) / base for m in delivered]
+    shown = ", ".join(f"{m.split(':')[1]} {r:.2f}x" for m, r in zip(delivered, ratios))
+    default = dict(zip(delivered, ratios)).get("delivery:auto")
+    verdict = "no slower" if default is not None and default <= 1.0 else "SLOWER"
+    print(f"small-file delivery vs naive baseline: {shown}; the default strategy (auto) is {verdict}")
+
+
+def drop_container(port: int, tag: str) -> None:
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(conn(port, "sinkaccount", SINK_KEY), api_version=API_VERSION)
+    service.delete_container(tag)
+    while any(c.name == tag for c in service.list_containers(name_starts_with=tag)):
+        time.sleep(0.2)
 
 
 def staged_bytes(port: int, tag: str) -> int:
@@ -391,6 +410,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--in-memory", action="store_true", help="Azurite keeps its data in memory (small files only)")
     parser.add_argument("--child")
     parser.add_argument("--port", type=int)
     parser.add_argument("--tag")
@@ -408,17 +428,21 @@ def main() -> None:
         return
 
     workdir = tempfile.mkdtemp(prefix="copy-bench-azurite-")
-    proc, args.port = start_azurite(workdir)
+    if args.in_memory:
+        args.skip_big = True
+    proc, args.port = start_azurite(workdir, args.in_memory)
     try:
         t0 = time.perf_counter()
         make_data(args.port, 0 if args.skip_big else args.size_mib, args.small, args.small_kib)
         print(f"azurite on 127.0.0.1:{args.port} (data on disk in {workdir}); generated"
               f" {0 if args.skip_big else args.size_mib} MiB + {args.small} x {args.small_kib} KiB"
               f" in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs")
+        print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         small_files(args)
         if not args.skip_big:
             big_file(args)
-        print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
+        print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s; load average after:"
+              f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         proc.terminate()
         try:

