@@ -204,3 +204,29 @@ def test_a_submit_refusal_that_quotes_a_sas_url_masks_its_signature(client, land
     message = r.json()["error"]["message"]
     assert "Storage account 'unconfigured'" in message and "sig=***" in message
     assert_no_secret(r.text, sas, "the 400 answer")
+
+
+# -- pipeline-component deployments read their data inputs the same way ----------------------------------
+@pytest.mark.parametrize("permission, status", [("rl", "Completed"), ("w", "Failed")])
+def test_a_pipeline_input_with_a_sas_is_read_with_it(permission, status, server, client, store, landing):
+    from tests.emulator.helpers import pipeline_sales_files, upload_pipeline_assets
+    from tests.emulator.test_emulator_pipelines import pipeline_body
+
+    upload_pipeline_assets(store)
+    folder, out, sas = unique("sas/sales"), unique("pipe-out/sas"), container_sas(permission)
+    upload(landing, folder, pipeline_sales_files())
+    r = client.post("/endpoints/sales/jobs", json=pipeline_body(azurite_url(landing, folder + "/", sas), out))
+    assert r.status_code == 201, r.text
+    name = r.json()["name"]
+    job = wait_for(client, "sales", name)
+    assert job["properties"]["status"] == status, job["properties"].get("error")
+    if status == "Completed":
+        assert "n,North,120,true" in store.download_blob(f"{out}/scores/day1.csv").readall().decode()
+    else:
+        assert "storage answered 403 AuthorizationPermissionMismatch" in job["properties"]["error"]["message"]
+    logs = client.get(f"/endpoints/sales/jobs/{name}/logs").text
+    assert "input sales: read with the SAS token of its URI" in logs
+    arm = client.get(f"{server.management_url}{WS}/jobs/{name}?api-version=2024-04-01").text
+    for where, text in {"the submit answer": r.text, "the job": str(job), "the logs": logs, "the ARM job": arm,
+                        "/_emulator/jobs": client.get(server.base_url + "/_emulator/jobs").text}.items():
+        assert_no_secret(text, sas, where)
