@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.redact import redact_data
+
 from .config import ConfigError
 from .contract import ContractError
 from .core import Emulator
@@ -279,7 +281,7 @@ async def emulator_jobs(request: web.Request) -> web.Response:
                     "input_uri": j.request.input.uri, "settings": asdict(j.settings), "counters": j.counters,
                     "experiment_name": j.experiment_name, "requested_name": j.requested_name,
                     "tags": dict(j.request.tags), "properties": dict(j.request.properties)})
-    return web.json_response({"value": out})
+    return web.json_response(redact_data({"value": out}))
 
 
 async def get_faults(request: web.Request) -> web.Response:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from shared.redact import redact, redact_data
+
 VALIDATION_HEADER = ("The Job request provided has the following validation errors. "
                      "Please resolve them and try again.")
 OUTPUT_TYPE_MESSAGE = "Job output type must be 'uri_file'."
@@ -28,8 +30,10 @@ class ContractError(Exception):
     """A request the service would reject; carries the ARM error body."""
 
     def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):
+        message = redact(message)  # messages quote URIs, and an input URL may carry a SAS
         super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
+        self.status, self.code, self.message = status, code, message
+        self.details = redact_data(details) if details else details
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.code, "message": self.message}

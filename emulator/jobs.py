@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Callable
 
+from shared.redact import redact
+
 from .config import Deployment
 from .contract import SubmitRequest
 
@@ -78,7 +80,7 @@ class Job:
 
     def log(self, message: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        self.log_lines.append(f"{stamp} {message}")
+        self.log_lines.append(f"{stamp} {redact(message)}")  # an input URL may carry a SAS
 
 
 StatusListener = Callable[[Job, "JobStatus | None", JobStatus], None]
@@ -115,7 +117,7 @@ class JobStore:
         job.modified_at = datetime.now(timezone.utc)
         job.history.append((new.value, time.monotonic()))
         if error is not None:
-            job.error = error
+            job.error = redact(error)
         job.log(f"status {old.value} -> {new.value}" + (f": {error}" if error else ""))
         log.info("job %s: %s -> %s%s", job.name, old.value, new.value, f" ({error})" if error else "")
         self._notify(job, old, new)

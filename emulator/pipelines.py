@@ -391,6 +391,8 @@ async def _prepare(emu: Any, job: PipelineJob, job_dir: Path) -> dict[tuple[str,
             values[("inputs", name)] = str(value).lower() if isinstance(value, bool) else str(value)
             continue
         src = storage.resolve(value)
+        if src.sas:
+            job.log(f"input {name}: read with the SAS token of its URI (not with the emulator's account key)")
         local = job_dir / "inputs" / name
         local.mkdir(parents=True, exist_ok=True)
         if wire == "UriFolder":

@@ -5,6 +5,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from shared.redact import redact, redact_data
+
 from .config import Workspace
 from .jobs import Job
 
@@ -45,7 +47,8 @@ def _error(job: Job) -> dict[str, Any] | None:
 
 
 def batch_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
-    """Data-plane shape (POST/GET on the scoring URI); camelCase as on the wire (contract §1.10)."""
+    """Data-plane shape (POST/GET on the scoring URI); camelCase as on the wire (contract §1.10).
+    Redacted: an input URL's SAS ``sig`` never leaves the emulator."""
     s = job.settings
     props: dict[str, Any] = {
         "name": job.name,
@@ -73,13 +76,13 @@ def batch_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
         props["description"] = job.request.description
     if job.error:
         props["error"] = _error(job)
-    return {"id": f"{ws.arm_id}/batchEndpoints/{job.endpoint}/jobs/{job.name}", "name": job.name,
-            "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
-            "properties": props, "systemData": _system_data(job)}
+    return redact_data({"id": f"{ws.arm_id}/batchEndpoints/{job.endpoint}/jobs/{job.name}", "name": job.name,
+                        "type": "Microsoft.MachineLearningServices/workspaces/batchEndpoints/jobs",
+                        "properties": props, "systemData": _system_data(job)})
 
 
 def arm_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
-    """ARM Jobs API shape (GET .../workspaces/{ws}/jobs/{name}); contract §2.1 B."""
+    """ARM Jobs API shape (GET .../workspaces/{ws}/jobs/{name}); contract §2.1 B. Redacted as above."""
     inp = job.request.input
     out_name = job.request.output.name if job.request.output else "score"
     props: dict[str, Any] = {
@@ -101,9 +104,9 @@ def arm_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
         props["description"] = job.request.description
     if job.error:
         props["error"] = _error(job)
-    return {"id": f"{ws.arm_id}/jobs/{job.name}", "name": job.name,
-            "type": "Microsoft.MachineLearningServices/workspaces/jobs", "properties": props,
-            "systemData": _system_data(job)}
+    return redact_data({"id": f"{ws.arm_id}/jobs/{job.name}", "name": job.name,
+                        "type": "Microsoft.MachineLearningServices/workspaces/jobs", "properties": props,
+                        "systemData": _system_data(job)})
 
 
 def job_logs(job: Job) -> str:
@@ -129,4 +132,4 @@ def job_logs(job: Job) -> str:
         parts += ["", f"== logs/user/stdout/0/process000.{title}.txt =="]
         if path and Path(path).exists():
             parts.append(Path(path).read_text(encoding="utf-8", errors="replace").rstrip("\n"))
-    return "\n".join(parts) + "\n"
+    return redact("\n".join(parts) + "\n")

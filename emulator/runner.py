@@ -121,6 +121,8 @@ class JobRunner:
         for d in (inputs, bi_output, job_dir / "logs" / "user" / "stdout"):
             d.mkdir(parents=True, exist_ok=True)
         src = self._storage.resolve(job.request.input.uri)
+        if src.sas:
+            job.log("input: read with the SAS token of its URI (not with the emulator's account key)")
         if job.request.input.type == "UriFolder":
             names = await asyncio.to_thread(self._storage.list_folder, src)
             if not names:

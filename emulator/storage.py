@@ -1,15 +1,20 @@
 """Resolve job URIs to blobs and move files between blob storage and local scratch dirs.
 
 Synchronous (azure-storage-blob); the runner calls these through asyncio.to_thread.
+
+An input URL that carries a SAS (a query with ``sig``) is read with that SAS alone, never with the emulator's
+account key: the storage service (Azurite validates SAS tokens for real) decides, as it does for the real
+batch service's compute. A refusal becomes a :class:`StorageAccessError` naming the storage error code.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Callable, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobServiceClient, ContainerClient
 
 from .config import EmulatorConfig
@@ -28,19 +33,35 @@ class PathExistsError(StorageError):
     pass
 
 
+class StorageAccessError(StorageError):
+    """The storage service refused a read (a SAS expired, without the permission, badly signed, …)."""
+
+    def __init__(self, message: str, error_code: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+
+
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class BlobLocation:
     account: str
     container: str
     path: str  # blob name or folder prefix, no leading '/'
     datastore: str | None = None
+    # the SAS query of the input URL, without '?': read with it instead of the account key. Kept out of
+    # repr/str/equality so it never reaches a log line or a message through this object.
+    sas: str | None = field(default=None, repr=False, compare=False)
 
     def child(self, name: str) -> "BlobLocation":
-        return BlobLocation(self.account, self.container, f"{self.path.rstrip('/')}/{name}".lstrip("/"), self.datastore)
+        return BlobLocation(self.account, self.container, f"{self.path.rstrip('/')}/{name}".lstrip("/"),
+                            self.datastore, self.sas)
 
     @property
     def parent(self) -> "BlobLocation":
-        return BlobLocation(self.account, self.container, self.path.rstrip("/").rpartition("/")[0], self.datastore)
+        return BlobLocation(self.account, self.container, self.path.rstrip("/").rpartition("/")[0], self.datastore,
+                            self.sas)
 
     @property
     def basename(self) -> str:
@@ -77,34 +98,41 @@ class Storage:
                 raise StorageError(f"URI '{uri}' does not name a container.")
             if account not in self._config.storage_accounts:
                 raise StorageError(f"Storage account '{account}' of URI '{uri}' is not configured in the emulator.")
-            return BlobLocation(account, segments[0], "/".join(segments[1:]))
+            return BlobLocation(account, segments[0], "/".join(segments[1:]), sas=_sas_of(parts.query))
         raise StorageError(f"Unsupported URI '{uri}'. Use azureml://datastores/<ds>/paths/<path> or a blob URL.")
 
-    def container(self, loc: BlobLocation) -> ContainerClient:
-        svc = self._services.get(loc.account)
+    def _service(self, account: str) -> BlobServiceClient:
+        svc = self._services.get(account)
         if svc is None:
-            conn = self._config.storage_accounts[loc.account].connection_string
-            svc = self._services[loc.account] = BlobServiceClient.from_connection_string(conn)
+            conn = self._config.storage_accounts[account].connection_string
+            svc = self._services[account] = BlobServiceClient.from_connection_string(conn)
+        return svc
+
+    def container(self, loc: BlobLocation) -> ContainerClient:
+        svc = self._service(loc.account)
+        if loc.sas:  # the account's endpoint, the URL's SAS as the only credential
+            return ContainerClient(svc.url, loc.container, credential=loc.sas)
         return svc.get_container_client(loc.container)
 
     def list_folder(self, loc: BlobLocation) -> list[str]:
         """Blob names directly in the folder; nested 'folders' are not explored (contract §4.1)."""
         prefix = loc.path.rstrip("/") + "/" if loc.path.strip("/") else ""
         try:
-            items = list(self.container(loc).walk_blobs(name_starts_with=prefix, delimiter="/"))
+            items = _refusals(loc, loc.path, lambda: list(
+                self.container(loc).walk_blobs(name_starts_with=prefix, delimiter="/")))
         except ResourceNotFoundError as exc:
             raise StorageError(f"Container '{loc.container}' not found for input '{loc}'.") from exc
         return sorted(i.name for i in items if not isinstance(i, BlobPrefix))
 
     def exists(self, loc: BlobLocation) -> bool:
         try:
-            return self.container(loc).get_blob_client(loc.path).exists()
+            return _refusals(loc, loc.path, lambda: self.container(loc).get_blob_client(loc.path).exists())
         except ResourceNotFoundError:
             return False
 
     def download(self, loc: BlobLocation, blob_name: str, dest: Path) -> None:
         try:
-            data = self.container(loc).download_blob(blob_name).readall()
+            data = _refusals(loc, blob_name, lambda: self.container(loc).download_blob(blob_name).readall())
         except ResourceNotFoundError as exc:
             raise StorageError(f"Input '{loc.account}/{loc.container}/{blob_name}' does not exist.") from exc
         dest.write_bytes(data)
@@ -120,3 +148,33 @@ class Storage:
             cc.upload_blob(loc.path, data, overwrite=False)
         except ResourceExistsError as exc:
             raise PathExistsError(str(loc)) from exc
+
+
+def _sas_of(query: str) -> str | None:
+    """The query string when it is a SAS (it has a ``sig``); any other query is ignored, as before."""
+    return query if query and "sig" in parse_qs(query, keep_blank_values=True) else None
+
+
+def _refusals(loc: BlobLocation, blob: str, call: Callable[[], _T]) -> _T:
+    """Run a read; a 401/403 from the storage service becomes a StorageAccessError with its error code and
+    the first line of its message (the rest may quote the string-to-sign). 404s pass through unchanged."""
+    try:
+        return call()
+    except ResourceNotFoundError:
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code not in (401, 403):
+            raise
+        code = _error_code(exc)
+        first_line = (exc.reason or "") if not str(exc.message or "").strip() else str(exc.message).splitlines()[0]
+        how = " with the SAS token of its URI" if loc.sas else ""
+        raise StorageAccessError(f"Cannot read input '{loc.account}/{loc.container}/{blob}'{how}: storage answered "
+                                 f"{exc.status_code} {code}: {first_line}", code) from None
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)  # StorageErrorCode is a str Enum
+    if not code and exc.response is not None:
+        code = exc.response.headers.get("x-ms-error-code")
+    return str(code or "AuthorizationFailure")

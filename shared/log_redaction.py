@@ -18,7 +18,9 @@ import threading
 
 from .redact import has_secret, redact
 
-APP_LOGGERS = ("shared", "function_app", "emulator", "tools")
+# urllib3 (under the storage SDK's requests transport) logs each request line, query and SAS ``sig`` included,
+# at DEBUG; the SDK's own loggers already mask ``sig``.
+APP_LOGGERS = ("shared", "function_app", "emulator", "tools", "urllib3")
 
 _lock = threading.Lock()
 _installed = False
