@@ -13,7 +13,9 @@ per point and fault kind, on fresh containers:
 * ``crash``: right after the write went through, :class:`~tests.support.faults.Crash` (a ``BaseException``:
   no ``except Exception`` of the app runs, as when the process dies);
 * ``lost``: the write went through but its answer never arrived (:class:`~tests.support.faults.LostAnswer`
-  for storage and Durable calls, ``httpx.ReadTimeout`` for the endpoint).
+  for storage and Durable calls, ``httpx.ReadTimeout`` for the endpoint);
+* ``retried`` (storage writes): the answer was lost on the wire and the storage SDK's own retry policy sends
+  the request again (a conditional create then meets its own blob, an ETag update its own ETag).
 
 and then redelivers as Azure does: Event Grid delivers an event again when its function failed; an
 activity whose worker died (or whose result was not checkpointed) runs again; an HTTP client re-sends a
@@ -55,7 +57,7 @@ from tests.support.faults import Crash, FaultPlan, LostAnswer  # noqa: E402
 log = logging.getLogger("crash_bench")
 
 START_KINDS = ("marker", "manifest", "quiet_period", "http")
-FAULT_KINDS = ("crash", "lost")
+FAULT_KINDS = ("crash", "lost", "retried")
 #: orchestration seconds per wall second: the submit retry (30 s) is 1.5 s, the first poll (1 s) 50 ms
 SPEED = 20.0
 STATE_SECONDS = 0.02          # the emulator's dwell time per early/late job state
@@ -67,6 +69,7 @@ EVENT_DELIVERIES = 6          # Event Grid / HTTP client attempts per event or r
 ACTIVITY_DELIVERIES = 6       # deliveries of one activity when its worker keeps dying
 POLL = {"initial_seconds": 1, "max_seconds": 10, "growth": 1.5, "deadline_hours": 1}
 #: points that repeat with the number of polls: only their first occurrence is a point (the rest vary by timing)
+SWEEP_REPAIRS = ("started", "repaired", "redelivered")
 REPEATING = re.compile(r"^(endpoint:GET|activity:get_job_status|activity:landing_check_manifest)")
 
 
@@ -79,10 +82,10 @@ class Faults:
     emulator_netloc: str = ""
 
     @classmethod
-    def wrote(cls, what: str, lost: Optional[Callable[[str], BaseException]] = None) -> None:
+    def wrote(cls, what: str, lost: Optional[Callable[[str], BaseException]] = None, **faults: Any) -> None:
         plan = cls.plan
         if plan is not None:
-            plan.wrote(what, lost)
+            plan.wrote(what, lost, faults=faults)
 
 
 _HEX = re.compile(r"[0-9a-f]{12,}")
@@ -104,13 +107,30 @@ def _storage_label(method: str, url: str) -> Optional[str]:
     return f"storage:{method} {container}/{blob}" + (f"?comp={comp}" if comp else "")
 
 
+_ORIGINALS: list = []   # (owner, attribute, original) of every wrapped attribute
+
+
+def _wrap(owner: Any, name: str, wrapper: Any) -> None:
+    _ORIGINALS.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, wrapper)
+
+
+def uninstall_wrappers() -> None:
+    """Put the originals back (the pytest subset runs in a process that other tests share)."""
+    while _ORIGINALS:
+        owner, name, original = _ORIGINALS.pop()
+        setattr(owner, name, original)
+
+
 def install_wrappers() -> None:
-    """Wrap the three boundaries once per process (idempotent)."""
+    """Wrap the three boundaries, once per process (idempotent; :func:`uninstall_wrappers` undoes it)."""
     import azure.durable_functions as df
     import httpx
+    from azure.core.exceptions import ServiceResponseError
     from azure.core.pipeline.transport import RequestsTransport
+    from azure.storage.blob._shared.policies import ExponentialRetry
 
-    if getattr(RequestsTransport.send, "_crash_bench", False):
+    if _ORIGINALS:
         return
 
     real_send = RequestsTransport.send
@@ -120,11 +140,15 @@ def install_wrappers() -> None:
         if request.method in ("PUT", "DELETE", "POST", "PATCH") and 200 <= response.status_code < 300:
             label = _storage_label(request.method, request.url)
             if label is not None:
-                Faults.wrote(label)
+                # retried: the answer was lost on the wire and the SDK's retry policy sends the request again
+                Faults.wrote(label, retried=lambda m: ServiceResponseError(m))
         return response
 
-    send._crash_bench = True
-    RequestsTransport.send = send
+    _wrap(RequestsTransport, "send", send)
+
+    # The storage SDK waits 15 s (± 3) before its first retry; the bench scales that down like its clock.
+    real_backoff = ExponentialRetry.get_backoff_time
+    _wrap(ExponentialRetry, "get_backoff_time", lambda self, settings: min(real_backoff(self, settings), 0.05))
 
     client = df.DurableOrchestrationClient
     real_start, real_raise, real_terminate = client.start_new, client.raise_event, client.terminate
@@ -144,7 +168,9 @@ def install_wrappers() -> None:
         Faults.wrote("durable:terminate")
         return result
 
-    client.start_new, client.raise_event, client.terminate = start_new, raise_event, terminate
+    _wrap(client, "start_new", start_new)
+    _wrap(client, "raise_event", raise_event)
+    _wrap(client, "terminate", terminate)
 
     real_handle = httpx.HTTPTransport.handle_request
 
@@ -164,20 +190,29 @@ def install_wrappers() -> None:
             Faults.wrote(f"endpoint:{request.method} {what}", lost)
         return response
 
-    httpx.HTTPTransport.handle_request = handle_request
+    _wrap(httpx.HTTPTransport, "handle_request", handle_request)
 
 
 # --- the stack: Azurite, the emulator, app settings ----------------------------------------------------------
 
+ENV_NAMES = ("AzureWebJobsStorage", "CRASH_SINK", "AML_MANAGEMENT_URL", "BATCH_CONFIG_PATH", "STATE_CONNECTION",
+             "AZURE_CLIENT_ID", "STATE_CONTAINER", "BATCH_CONFIG_JSON")
+
+
 class Stack:
-    def __init__(self) -> None:
+    """Azurite (its own, or ``azurite`` given), the emulator in-process, and the app settings (restored by
+    :meth:`close`)."""
+
+    def __init__(self, azurite: Any = None) -> None:
         from azure.storage.blob import BlobServiceClient
 
         from emulator import EmulatorServer, load_config
         from tests.emulator.helpers import SAMPLE, emulator_config_dict
         from tests.support.azurite import start_azurite
 
-        self.azurite = start_azurite()
+        self.saved_env = {name: os.environ.get(name) for name in ENV_NAMES}
+        self.own_azurite = azurite is None
+        self.azurite = azurite or start_azurite()
         self.landing = BlobServiceClient.from_connection_string(self.azurite.default.connection_string)
         self.sink = BlobServiceClient.from_connection_string(self.azurite.sink.connection_string)
         with contextlib.suppress(Exception):
@@ -196,7 +231,13 @@ class Stack:
 
     def close(self) -> None:
         self.emulator.stop()
-        self.azurite.stop()
+        if self.own_azurite:
+            self.azurite.stop()
+        for name, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def document(self, landing: str, sinks: list[str]) -> dict:
         workspace = {"subscription_id": "00000000-0000-0000-0000-000000000000", "resource_group": "rg-local",
@@ -239,6 +280,7 @@ class Outcome:
     notes: list = field(default_factory=list)
     labels: list = field(default_factory=list)
     seconds: float = 0.0
+    swept: dict = field(default_factory=dict)   # what the final sweep had to repair
 
     @property
     def exactly_once(self) -> bool:
@@ -248,7 +290,7 @@ class Outcome:
         verdict = "ok" if self.exactly_once else "FAIL"
         text = (f"{verdict:4} {self.start:12} {self.fault:5} {self.point:60} succeeded={self.succeeded} "
                 f"runs={self.runs} jobs={self.jobs} lost={self.lost_outputs} stuck={self.stuck} "
-                f"{self.seconds:.1f}s")
+                f"{self.seconds:.1f}s" + (f" swept={self.swept}" if self.swept else ""))
         return text + ("" if self.exactly_once or not self.notes else "  " + "; ".join(self.notes)[:400])
 
 
@@ -272,8 +314,15 @@ def _event(url: str, etag: str, size: int) -> Any:
 class Scenario:
     """One start kind on fresh containers, optionally with one fault; ``run()`` returns its :class:`Outcome`."""
 
-    def __init__(self, stack: Stack, functions: dict, start: str, fault: str = "", point: str = ""):
+    def __init__(self, stack: Stack, functions: dict, start: str, fault: str = "", point: str = "", *,
+                 redeliver: bool = True):
         self.stack, self.functions, self.start, self.fault, self.point = stack, functions, start, fault, point
+        # redeliver=False: the control experiment. Nothing is delivered twice and no sweep runs, to show that
+        # the checks catch what redelivery and the sweep repair.
+        self.deliveries = EVENT_DELIVERIES if redeliver else 1
+        self.activity_deliveries = ACTIVITY_DELIVERIES if redeliver else 1
+        self.sweep = redeliver
+        self.mid_sweep = False
         sfx = uuid.uuid4().hex[:8]
         self.landing_container = f"crash-landing-{sfx}"
         self.state_container = f"crash-state-{sfx}"
@@ -329,7 +378,7 @@ class Scenario:
         """An activity as the host runs it: a worker that died mid-way (or before its result was checkpointed)
         means the activity runs again; an exception is the activity's failure (the orchestration's retry)."""
         def call(payload: Any) -> Any:
-            for delivery in range(1, ACTIVITY_DELIVERIES + 1):
+            for delivery in range(1, self.activity_deliveries + 1):
                 try:
                     result = fn(payload)
                     if inspect.isawaitable(result):
@@ -338,13 +387,13 @@ class Scenario:
                     return result
                 except Crash as crash:
                     log.info("activity %s: worker died (%s); delivering it again (#%d)", name, crash, delivery + 1)
-            raise RuntimeError(f"activity {name}: the worker died {ACTIVITY_DELIVERIES} times")
+            raise RuntimeError(f"activity {name}: the worker died {self.activity_deliveries} time(s)")
 
         return call
 
     # -- stimuli (client functions), redelivered as Azure does -------------------------------------------
     def _call_client_function(self, what: str, call: Callable[[], Any], accept: Callable[[Any], bool]) -> None:
-        for delivery in range(1, EVENT_DELIVERIES + 1):
+        for delivery in range(1, self.deliveries + 1):
             try:
                 result = call()
             except Crash as crash:
@@ -357,7 +406,7 @@ class Scenario:
             if accept(result):
                 return
             self.outcome.notes.append(f"{what} answered {result!r}; retrying")
-        self.outcome.notes.append(f"{what}: gave up after {EVENT_DELIVERIES} deliveries")
+        self.outcome.notes.append(f"{what}: gave up after {self.deliveries} deliveries")
 
     def _deliver_events(self, events: list[Any]) -> None:
         from tests.support.durable_host import run_async
@@ -386,16 +435,39 @@ class Scenario:
         self._call_client_function("POST /api/runs", post, lambda r: 200 <= r.status_code < 300)
 
     def _sweep(self) -> None:
+        """One tick of the reconcile timer (``function_app.reconcile_sweep`` is a one-line wrapper of this)."""
+        import azure.durable_functions as df
+
+        from shared.reconcile.api import reconcile_timer
         from tests.support.durable_host import run_async
 
-        handler = self.functions["reconcile_sweep"].get_user_function()
-        binding = self.host.client_binding()
+        if not self.sweep:
+            return
         try:
-            counts = run_async(handler(timer=None, client=binding))
+            counts = run_async(reconcile_timer(None, df.DurableOrchestrationClient(self.host.client_binding())))
         except Exception as exc:  # noqa: BLE001
             self.outcome.notes.append(f"sweep failed: {type(exc).__name__}: {exc}")
             return
-        del counts
+        repaired = {k: v for k, v in (counts or {}).items() if k in SWEEP_REPAIRS and v}
+        if repaired:
+            self.outcome.swept = repaired
+
+    def _mid_sweep(self) -> None:
+        """A timer tick while the run is under way: once the fault has fired (or the run is being monitored)."""
+        from tests.support.durable_host import HostError
+
+        plan = Faults.plan
+        try:
+            self.host.run_until(lambda h: (plan is not None and plan.fired is not None) or any(
+                ((h.status(i) or {}).get("customStatus") or {}).get("phase") in ("monitoring", "copying")
+                for i in self._runs()), timeout_s=20)
+        except HostError:
+            pass
+        saved, Faults.plan = Faults.plan, None
+        try:
+            self._sweep()
+        finally:
+            Faults.plan = saved
 
     # -- driving -----------------------------------------------------------------------------------------
     def _runs(self) -> list[str]:
@@ -433,6 +505,8 @@ class Scenario:
                     self._post_start()
                 else:
                     self._deliver_events(events)
+                if self.mid_sweep:
+                    self._mid_sweep()
                 self._settle()
             finally:
                 Faults.plan = None
@@ -526,27 +600,36 @@ def points_of(labels: list[str], fault: str) -> list[str]:
             continue
         if what.startswith("activity:") and fault != "crash":
             continue
+        if fault == "retried" and not what.startswith("storage:"):
+            continue
         if label not in out:
             out.append(label)
     return out
 
 
 def run_bench(starts: tuple = START_KINDS, faults: tuple = FAULT_KINDS, *, limit: Optional[int] = None,
-              only_list: bool = False, echo: Callable[[str], None] = print) -> list[Outcome]:
+              only_list: bool = False, redeliver: bool = True, mid_sweep: bool = False,
+              select: Optional[Callable[[str, str, list], list]] = None, azurite: Any = None,
+              echo: Callable[[str], None] = print) -> list[Outcome]:
+    """Baseline per start kind, then one scenario per point and fault kind; ``select(start, fault, points)``
+    picks a subset of the points (the pytest guard)."""
     from tests.app_index import functions
 
     install_wrappers()
-    stack = Stack()
+    stack = Stack(azurite)
     outcomes: list[Outcome] = []
     try:
         app = functions()
         for start in starts:
             baseline = Scenario(stack, app, start).run()
+            outcomes.append(baseline)      # fault "none": not a point, but the bench fails if it fails
             echo(f"baseline {start}: {'ok' if baseline.exactly_once else 'FAIL'} "
                  f"({len(baseline.labels)} writes, {baseline.seconds:.1f}s)"
                  + ("" if baseline.exactly_once else "  " + "; ".join(baseline.notes)))
             for fault in faults:
                 points = points_of(baseline.labels, fault)
+                if select is not None:
+                    points = select(start, fault, points)
                 if limit is not None:
                     points = points[:limit]
                 if only_list:
@@ -554,11 +637,14 @@ def run_bench(starts: tuple = START_KINDS, faults: tuple = FAULT_KINDS, *, limit
                         echo(f"  point {start} {fault} {point}")
                     continue
                 for point in points:
-                    outcome = Scenario(stack, app, start, fault, point).run()
+                    scenario = Scenario(stack, app, start, fault, point, redeliver=redeliver)
+                    scenario.mid_sweep = mid_sweep
+                    outcome = scenario.run()
                     outcomes.append(outcome)
                     echo(outcome.line() + ("" if outcome.fired else "  (point not reached: not counted)"))
     finally:
         stack.close()
+        uninstall_wrappers()
     return outcomes
 
 
@@ -578,20 +664,26 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="crash, lost or both")
     parser.add_argument("--limit", type=int, default=None, help="at most this many points per start and fault")
     parser.add_argument("--list", action="store_true", help="only run the baselines and list their points")
+    parser.add_argument("--no-redelivery", action="store_true",
+                        help="control experiment: no redelivery, no sweep (the checks must then report failures)")
+    parser.add_argument("--mid-sweep", action="store_true",
+                        help="also run a sweep tick while the run is under way (right after the fault fired)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL,
                         format="%(asctime)s %(name)s %(message)s")
     began = time.monotonic()
     outcomes = run_bench(tuple(s for s in args.starts.split(",") if s), tuple(f for f in args.faults.split(",") if f),
-                         limit=args.limit, only_list=args.list)
+                         limit=args.limit, only_list=args.list, redeliver=not args.no_redelivery, mid_sweep=args.mid_sweep)
     if args.list:
         return 0
-    print(f"wall time: {time.monotonic() - began:.0f} s")
-    line = summary(outcomes)
-    print(line)
     fired = [o for o in outcomes if o.fired]
-    return 0 if fired and all(o.exactly_once for o in fired) else 1
+    swept = [o for o in fired if o.swept]
+    print(f"wall time: {time.monotonic() - began:.0f} s; points the final sweep repaired: {len(swept)}"
+          + "".join(f"\n  swept: {o.start} {o.fault} {o.point} {o.swept}" for o in swept))
+    print(summary(outcomes))
+    baselines_ok = all(o.exactly_once for o in outcomes if o.fault == "none")
+    return 0 if baselines_ok and fired and all(o.exactly_once for o in fired) else 1
 
 
 if __name__ == "__main__":

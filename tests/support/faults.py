@@ -50,24 +50,25 @@ class FaultPlan:
     _seen: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def wrote(self, what: str, lost: Optional[Callable[[str], BaseException]] = None) -> None:
+    def wrote(self, what: str, lost: Optional[Callable[[str], BaseException]] = None, *,
+              faults: Optional[dict] = None) -> None:
         """Record one write that went through; raise if it is the chosen one. ``lost`` builds the exception a
-        lost answer looks like at this boundary (default :class:`LostAnswer`)."""
+        lost answer looks like at this boundary (default :class:`LostAnswer`); ``faults`` maps further kinds
+        a boundary knows (e.g. ``"retried"``: the SDK re-sends the request) to their exception. A write whose
+        boundary does not know the plan's kind is recorded, never failed."""
+        known = {**KINDS, **({"lost": lost} if lost is not None else {}), **(faults or {})}
         with self._lock:
             n = len(self.points)
             self.points.append(what)
             self._seen[what] = occurrence = self._seen.get(what, 0) + 1
             label = f"{what} #{occurrence}"
             self.labels.append(label)
-            fire = self.fired is None and ((self.at is not None and n == self.at)
-                                           or (self.target is not None and label == self.target))
+            fire = self.fired is None and self.kind in known and (
+                (self.at is not None and n == self.at) or (self.target is not None and label == self.target))
             if fire:
                 self.fired = what if self.target is None else label
         if fire:
-            message = f"injected {self.kind} after write #{n}: {label}"
-            if self.kind == "lost" and lost is not None:
-                raise lost(message)
-            raise KINDS[self.kind](message)
+            raise known[self.kind](f"injected {self.kind} after write #{n}: {label}")
 
     def disarm(self) -> None:
         self.at = None
