@@ -62,7 +62,9 @@ FAULT_KINDS = ("crash", "lost", "retried")
 SPEED = 20.0
 STATE_SECONDS = 0.02          # the emulator's dwell time per early/late job state
 DATASTORE_CONTAINER = "crash-blobstore"
-ROUTES = {"marker": "heart", "manifest": "heartm", "quiet_period": "heartq", "http": "heart"}
+ROUTES = {"marker": "heart", "manifest": "heartm", "quiet_period": "heartq", "http": "heart", "cancel": "heart"}
+#: opt-in start kinds (``--starts cancel``): an HTTP start, then a cancel over HTTP while the job runs
+EXTRA_KINDS = ("cancel",)
 SETTLE_TIMEOUT_S = 60.0
 CLAIM_GRACE_SECONDS = 1.0     # a crashed starter's claim is taken over after this (the app's default is 10 s)
 EVENT_DELIVERIES = 6          # Event Grid / HTTP client attempts per event or request
@@ -281,17 +283,20 @@ class Outcome:
     labels: list = field(default_factory=list)
     seconds: float = 0.0
     swept: dict = field(default_factory=dict)   # what the final sweep had to repair
+    expected: str = "Succeeded"                 # the outcome the one run must reach ("Canceled": cancel kind)
+    violations: list = field(default_factory=list)   # a cancelled job left running, outputs of a cancelled run
 
     @property
     def exactly_once(self) -> bool:
-        return self.succeeded == 1 and self.jobs == 1 and self.lost_outputs == 0 and self.stuck == 0
+        return (self.succeeded == 1 and self.jobs == 1 and self.lost_outputs == 0 and self.stuck == 0
+                and not self.violations)
 
     def line(self) -> str:
         verdict = "ok" if self.exactly_once else "FAIL"
-        text = (f"{verdict:4} {self.start:12} {self.fault:5} {self.point:60} succeeded={self.succeeded} "
+        text = (f"{verdict:4} {self.start:12} {self.fault:5} {self.point:60} {self.expected.lower()}={self.succeeded} "
                 f"runs={self.runs} jobs={self.jobs} lost={self.lost_outputs} stuck={self.stuck} "
                 f"{self.seconds:.1f}s" + (f" swept={self.swept}" if self.swept else ""))
-        return text + ("" if self.exactly_once or not self.notes else "  " + "; ".join(self.notes)[:400])
+        return text + ("" if self.exactly_once else "  " + "; ".join(self.violations + self.notes)[:500])
 
 
 def _sample_files() -> list[tuple[str, bytes]]:
@@ -315,11 +320,13 @@ class Scenario:
     """One start kind on fresh containers, optionally with one fault; ``run()`` returns its :class:`Outcome`."""
 
     def __init__(self, stack: Stack, functions: dict, start: str, fault: str = "", point: str = "", *,
-                 redeliver: bool = True):
+                 redeliver: bool = True, redeliver_events: bool = True):
         self.stack, self.functions, self.start, self.fault, self.point = stack, functions, start, fault, point
         # redeliver=False: the control experiment. Nothing is delivered twice and no sweep runs, to show that
-        # the checks catch what redelivery and the sweep repair.
-        self.deliveries = EVENT_DELIVERIES if redeliver else 1
+        # the checks catch what redelivery and the sweep repair. redeliver_events=False: Event Grid gives up
+        # after the first failed delivery (dead-letters the event); activities still run again, and the sweep
+        # must repair what the lost event left.
+        self.deliveries = EVENT_DELIVERIES if redeliver and (redeliver_events or start == "http") else 1
         self.activity_deliveries = ACTIVITY_DELIVERIES if redeliver else 1
         self.sweep = redeliver
         self.mid_sweep = False
@@ -329,7 +336,8 @@ class Scenario:
         self.sink_containers = [f"crash-sink-{sfx}", f"crash-copy-{sfx}"]
         self.route = ROUTES[start]
         self.folder = f"{self.route}/f{sfx}"
-        self.outcome = Outcome(start, fault or "none", point or "-")
+        self.outcome = Outcome(start, fault or "none", point or "-",
+                               expected="Canceled" if start == "cancel" else "Succeeded")
         self.host: Any = None
 
     # -- set-up ----------------------------------------------------------------------------------------------
@@ -434,6 +442,38 @@ class Scenario:
 
         self._call_client_function("POST /api/runs", post, lambda r: 200 <= r.status_code < 300)
 
+    def _post_cancel_while_running(self) -> None:
+        """``POST /api/runs/{id}/cancel`` once the job runs; re-sent after a failure (202, or 409 once it ended)."""
+        import azure.functions as func
+
+        from tests.support.durable_host import HostError, run_async
+
+        def running(h: Any) -> bool:
+            for run_id in self._runs():
+                name = ((h.status(run_id) or {}).get("customStatus") or {}).get("job_name")
+                job = self.stack.emulator.emulator.store.get(name) if name else None
+                if job is not None and job.status.value == "Running":
+                    self.cancelled_run = run_id
+                    return True
+            return False
+
+        try:
+            self.host.run_until(running, timeout_s=SETTLE_TIMEOUT_S)
+        except HostError as exc:
+            self.outcome.notes.append(f"the job never ran: {str(exc)[:200]}")
+            return
+        handler = self.functions["cancel_run"].get_user_function()
+        binding = self.host.client_binding()
+        run_id = self.cancelled_run
+
+        def post() -> Any:
+            req = func.HttpRequest("POST", f"http://localhost:7071/api/runs/{run_id}/cancel",
+                                   body=b'{"reason": "crash bench"}', params={}, route_params={"run_id": run_id},
+                                   headers={"Content-Type": "application/json"})
+            return run_async(handler(req=req, client=binding))
+
+        self._call_client_function("POST /api/runs/{id}/cancel", post, lambda r: r.status_code in (202, 409))
+
     def _sweep(self) -> None:
         """One tick of the reconcile timer (``function_app.reconcile_sweep`` is a one-line wrapper of this)."""
         import azure.durable_functions as df
@@ -494,15 +534,20 @@ class Scenario:
         plan = FaultPlan(kind=self.fault or "crash", target=self.point or None)
         try:
             self._configure()
-            events = self._upload() if self.start != "http" else []
-            if self.start == "http":
+            events = self._upload() if self.start not in ("http", "cancel") else []
+            if self.start in ("http", "cancel"):
                 self._upload_http_folder()
+            if self.start == "cancel":
+                self.stack.emulator.emulator.faults.apply({"jobs": [{"effect": "hang", "count": -1}]})
             self.jobs_before = {j.name for j in self.stack.emulator.emulator.store.list()}
             self.host = self._host()
             Faults.plan = plan
             try:
                 if self.start == "http":
                     self._post_start()
+                elif self.start == "cancel":
+                    self._post_start()
+                    self._post_cancel_while_running()
                 else:
                     self._deliver_events(events)
                 if self.mid_sweep:
@@ -516,6 +561,8 @@ class Scenario:
         except Exception as exc:  # noqa: BLE001 - a bench failure is a failed point, not a crash of the bench
             self.outcome.notes.append(f"bench error: {type(exc).__name__}: {exc}")
         finally:
+            if self.start == "cancel":
+                self.stack.emulator.emulator.faults.reset()
             if self.host is not None:
                 self.host.close()
             self._cleanup()
@@ -539,7 +586,7 @@ class Scenario:
         for run_id in runs:
             st = host.status(run_id)
             output = st.get("output") if isinstance(st.get("output"), dict) else {}
-            if st["runtimeStatus"] == "Completed" and output.get("outcome") == "Succeeded":
+            if st["runtimeStatus"] == "Completed" and output.get("outcome") == o.expected:
                 succeeded.append((run_id, output))
             else:
                 o.notes.append(f"run {run_id}: {st['runtimeStatus']} {str(output.get('outcome') or st.get('output'))[:200]}"
@@ -554,6 +601,12 @@ class Scenario:
         o.jobs = len(jobs)
         if len(jobs) != 1:
             o.notes.append(f"jobs: {[(j.name, j.status.value) for j in jobs]}")
+        if o.expected == "Canceled":
+            o.violations += [f"job {j.name} {j.status.value}, not Canceled" for j in jobs if j.status.value != "Canceled"]
+            delivered = [b.name for sink in self.sink_containers
+                         for b in self.stack.sink.get_container_client(sink).list_blobs()]
+            o.violations += [f"a cancelled run delivered {name}" for name in delivered]
+            return
         o.lost_outputs = self._lost_outputs(succeeded)
 
     def _lost_outputs(self, succeeded: list) -> int:
@@ -608,7 +661,8 @@ def points_of(labels: list[str], fault: str) -> list[str]:
 
 
 def run_bench(starts: tuple = START_KINDS, faults: tuple = FAULT_KINDS, *, limit: Optional[int] = None,
-              only_list: bool = False, redeliver: bool = True, mid_sweep: bool = False,
+              only_list: bool = False, redeliver: bool = True, redeliver_events: bool = True,
+              mid_sweep: bool = False,
               select: Optional[Callable[[str, str, list], list]] = None, azurite: Any = None,
               echo: Callable[[str], None] = print) -> list[Outcome]:
     """Baseline per start kind, then one scenario per point and fault kind; ``select(start, fault, points)``
@@ -637,7 +691,8 @@ def run_bench(starts: tuple = START_KINDS, faults: tuple = FAULT_KINDS, *, limit
                         echo(f"  point {start} {fault} {point}")
                     continue
                 for point in points:
-                    scenario = Scenario(stack, app, start, fault, point, redeliver=redeliver)
+                    scenario = Scenario(stack, app, start, fault, point, redeliver=redeliver,
+                                        redeliver_events=redeliver_events)
                     scenario.mid_sweep = mid_sweep
                     outcome = scenario.run()
                     outcomes.append(outcome)
@@ -660,12 +715,15 @@ def summary(outcomes: list[Outcome]) -> str:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--starts", default=",".join(START_KINDS), help="comma-separated start kinds")
+    parser.add_argument("--starts", default=",".join(START_KINDS),
+                        help=f"comma-separated start kinds: {', '.join(START_KINDS + EXTRA_KINDS)}")
     parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="crash, lost or both")
     parser.add_argument("--limit", type=int, default=None, help="at most this many points per start and fault")
     parser.add_argument("--list", action="store_true", help="only run the baselines and list their points")
     parser.add_argument("--no-redelivery", action="store_true",
                         help="control experiment: no redelivery, no sweep (the checks must then report failures)")
+    parser.add_argument("--dead-letter", action="store_true",
+                        help="Event Grid does not redeliver a failed event: the final sweep must repair it")
     parser.add_argument("--mid-sweep", action="store_true",
                         help="also run a sweep tick while the run is under way (right after the fault fired)")
     parser.add_argument("--verbose", action="store_true")
@@ -674,7 +732,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         format="%(asctime)s %(name)s %(message)s")
     began = time.monotonic()
     outcomes = run_bench(tuple(s for s in args.starts.split(",") if s), tuple(f for f in args.faults.split(",") if f),
-                         limit=args.limit, only_list=args.list, redeliver=not args.no_redelivery, mid_sweep=args.mid_sweep)
+                         limit=args.limit, only_list=args.list, redeliver=not args.no_redelivery, redeliver_events=not args.dead_letter,
+                         mid_sweep=args.mid_sweep)
     if args.list:
         return 0
     fired = [o for o in outcomes if o.fired]

@@ -89,3 +89,19 @@ def test_points_repeating_with_polls_count_once_and_activity_ends_are_crashes_on
                                          "storage:PUT s/runs/x.json #1", "storage:PUT s/runs/x.json #2",
                                          "durable:start_new r #1"]
     assert points_of(labels, "retried") == ["storage:PUT s/runs/x.json #1", "storage:PUT s/runs/x.json #2"]
+
+
+def test_a_cancel_over_http_survives_a_crash_or_lost_answer_at_each_of_its_writes(azurite):
+    """The cancel kind: an HTTP start, then ``POST /api/runs/{id}/cancel`` while the job runs. Whatever fails on
+    the cancel's way (its event, the endpoint's cancel POST, the cancel activity), the one run ends Canceled, its
+    one job is cancelled (not left running) and nothing is delivered."""
+    cancel_path = ("durable:raise_event cancel #1", "endpoint:POST cancel #1", "activity:cancel_job #1")
+    outcomes = crash_bench.run_bench(("cancel",), ("crash", "lost"),
+                                     select=lambda s, f, points: [p for p in points if p in cancel_path],
+                                     azurite=azurite, echo=lambda line: None)
+    fired = [o for o in outcomes if o.fired]
+    assert {(o.fault, o.point) for o in fired} == {("crash", p) for p in cancel_path} | {
+        ("lost", "durable:raise_event cancel #1"), ("lost", "endpoint:POST cancel #1")}
+    failed = [o.line() for o in outcomes if not o.exactly_once]
+    assert not failed, "\n".join(failed)
+    assert all(o.expected == "Canceled" and o.succeeded == 1 and o.jobs == 1 for o in fired)
