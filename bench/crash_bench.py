@@ -326,7 +326,7 @@ class Scenario:
         # the checks catch what redelivery and the sweep repair. redeliver_events=False: Event Grid gives up
         # after the first failed delivery (dead-letters the event); activities still run again, and the sweep
         # must repair what the lost event left.
-        self.deliveries = EVENT_DELIVERIES if redeliver and (redeliver_events or start == "http") else 1
+        self.deliveries = EVENT_DELIVERIES if redeliver and (redeliver_events or start in ("http", "cancel")) else 1
         self.activity_deliveries = ACTIVITY_DELIVERIES if redeliver else 1
         self.sweep = redeliver
         self.mid_sweep = False

@@ -62,6 +62,7 @@ class FakeService:
     submit_failures: int = 0                 # transient: raise this many times first
     submit_error: Optional[str] = None       # permanent: {"error": ...}
     lost_submits: int = 0                    # the job is created, then the answer is lost (raise) this many times
+    find_errors: int = 0                     # find_attempt_job raises this many times first
     status_errors: int = 0                   # the first N status calls return {"error": ...}
     history: list = field(default_factory=list)   # duration samples for estimate_job_duration
     submitted_at: Optional[datetime] = None
@@ -98,6 +99,9 @@ class FakeService:
 
     def find_attempt_job(self, payload: dict) -> dict:
         self.calls.append("find_attempt_job")
+        if self.find_errors > 0:
+            self.find_errors -= 1
+            raise ConnectionError("management API unreachable")
         if self.submitted_at is None:
             return {"job_name": None}
         return {"job_name": self.job.name, "status": self.status_now(), "studio_url": None, "found_by": "name"}

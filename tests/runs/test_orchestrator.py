@@ -114,6 +114,16 @@ def test_cancel_while_waiting_to_retry_submit_cancels_the_job_a_lost_answer_crea
     assert svc.cancelled_at is not None and svc.status_now() == "Canceled"
 
 
+def test_a_cancel_whose_look_for_the_job_fails_says_the_job_may_exist(sim):
+    """The look-up is retried; when it keeps failing the run ends Canceled, and says a job may exist."""
+    host, svc = sim(SimJob(timeline(3600)), submit_failures=1, find_errors=5)
+    start(host, ADAPTIVE)
+    out = drive(host, RUN, [(START + timedelta(seconds=5), CANCEL_EVENT, {"reason": "stop"})])["output"]
+    assert out["outcome"] == "Canceled" and out["error"].startswith("stop; looking for a job the failed submit")
+    assert "management API unreachable" in out["error"]
+    assert svc.calls == ["submit_job"] + ["find_attempt_job"] * 3
+
+
 def test_submit_failures_exhausted_adopt_the_job_a_lost_answer_created(sim):
     """Every submit attempt lost its answer although the job exists: the run adopts it and delivers, it does
     not end Failed with the job running on."""
