@@ -70,8 +70,9 @@ CLAIM_GRACE_SECONDS = 1.0     # a crashed starter's claim is taken over after th
 EVENT_DELIVERIES = 6          # Event Grid / HTTP client attempts per event or request
 ACTIVITY_DELIVERIES = 6       # deliveries of one activity when its worker keeps dying
 POLL = {"initial_seconds": 1, "max_seconds": 10, "growth": 1.5, "deadline_hours": 1}
-#: points that repeat with the number of polls: only their first occurrence is a point (the rest vary by timing)
+#: what a sweep tick reports when it had to repair something
 SWEEP_REPAIRS = ("started", "repaired", "redelivered")
+#: points that repeat with the number of polls: only their first occurrence is a point (the rest vary by timing)
 REPEATING = re.compile(r"^(endpoint:GET|activity:get_job_status|activity:landing_check_manifest)")
 
 
@@ -95,6 +96,8 @@ _FOLDER = re.compile(r"(^|/)f[0-9a-f]{8}(/|$)")     # a scenario's folder (``<ro
 
 
 def _storage_label(method: str, url: str) -> Optional[str]:
+    """``storage:PUT crash-state/runs/heart-*.json``: the same write gets the same label in every scenario
+    (per-scenario container suffixes, folders and ids masked); ``None`` for writes that are not the app's."""
     parts = urlsplit(url)
     segments = unquote(parts.path).lstrip("/").split("/", 2)   # account / container / blob
     if len(segments) < 2:
