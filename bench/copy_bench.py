@@ -1,32 +1,46 @@
-"""Copy benchmark: one 1 GiB output and 1,000 small outputs, across two storage accounts on a private Azurite.
+"""Copy benchmark: small-file delivery against a naive copy, and a 1 GiB streaming copy that is killed twice.
 
-    python bench/copy_bench.py [--size-mib 1024] [--small 1000] [--small-kib 16] [--workers 16]
+    python -m bench.copy_bench [--small 1000] [--small-kib 16] [--size-mib 1024] [--repeat 3]
 
-Paths measured, each in its own child process (peak memory = that child's peak RSS from ``os.wait4``,
-``ru_maxrss``; it includes the interpreter and the Azure SDK, see the ``idle`` row):
+Starts its own Azurite (blob only, data in a temporary folder on disk, two accounts `devstoreaccount1` →
+`sinkaccount`), generates the data (the 1 GiB blob in streamed 8 MiB blocks), and measures, each run in its
+own child process (peak RSS from ``os.wait4``):
 
-* ``server_side``: the ``copy_output`` activity body with ``delivery.strategy = server_side`` (Copy Blob with
-  a SAS source, then length + MD5 verification);
-* ``streaming``: the same activity with ``strategy = streaming`` (ranged reads → staged blocks, commit last);
-* ``baseline``: naive download-everything-then-upload (``download_blob().readall()`` → ``upload_blob``).
+**Small files** (``--small`` × ``--small-kib``), repeated ``--repeat`` times in alternating order:
 
-Small files run through a thread pool of ``--workers`` (like a Durable fan-out of activities), for all paths.
-Azurite runs from a temporary folder on disk (``--location``), not in memory, and is stopped at the end.
+* ``baseline``: naive ``download_blob().readall()`` → ``upload_blob`` per file, ``--workers`` threads, no checks;
+* ``delivery``: the real delivery path minus Durable: ``plan_delivery`` (one listing of the outputs), then
+  ``pack_batches`` → one ``copy_output`` activity body per batch (500 files), each copying 16 files at a time;
+  calls run one after another, so both paths keep ``--workers`` (16) requests in flight (the Durable fan-out
+  would run the calls in parallel); strategies ``auto`` and ``streaming`` (the same for files ≤ 4 MiB: one
+  GET, one MD5-checked Put Blob) and ``server_side`` (one Copy Blob per file);
+* ``re-delivery``: the same calls once everything is there (what a retry after a lost answer costs).
+
+Requests per file are counted at the HTTP pipeline (azure-core ``raw_request_hook``).
+
+**Large file**: one ``copy_output`` call per child, strategy ``streaming``; the parent watches the
+destination's uncommitted block list and SIGKILLs the child once a third, then two thirds of the file are
+staged; the third child finishes. Bytes sent are the Put Block bodies each child started (counted in the
+child's request hook and appended to a file, so a killed child's count survives). "Re-sent" = total sent −
+file size: the blocks in flight when a child was killed.
+
 Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,6 +50,7 @@ sys.path.insert(0, str(REPO))
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 SINK_KEY = "c2lua2FjY291bnQtYmVuY2gta2V5LWZvci1henVyaXRlLW9ubHktMDEyMzQ1Njc4OWFiY2RlZg=="
 MIB = 1024 * 1024
+API_VERSION = "2025-11-05"
 
 
 def conn(port: int, account: str, key: str) -> str:
@@ -44,7 +59,11 @@ def conn(port: int, account: str, key: str) -> str:
 
 
 def find_azurite() -> str:
-    for candidate in (REPO / "node_modules/.bin/azurite-blob", Path(os.environ.get("AZURITE_BIN", "/nonexistent"))):
+    candidates = [REPO / "node_modules/.bin/azurite-blob"]
+    if os.environ.get("AZURITE_BIN"):
+        given = Path(os.environ["AZURITE_BIN"])
+        candidates += [given.with_name("azurite-blob"), given]
+    for candidate in candidates:
         if candidate.is_file():
             return str(candidate)
     found = shutil.which("azurite-blob")
@@ -72,36 +91,67 @@ def start_azurite(workdir: str) -> tuple[subprocess.Popen, int]:
     sys.exit("azurite did not start")
 
 
+def environ_for(port: int) -> dict:
+    return {"SRC": conn(port, "devstoreaccount1", DEV_KEY), "DST": conn(port, "sinkaccount", SINK_KEY)}
+
+
 def settings_for(port: int, strategy: str):
     from shared.config import parse_settings
 
+    route = {"match": {"container": "landing"}, "endpoint": {"scoring_uri": "http://127.0.0.1:9/endpoints/b/jobs"},
+             "delivery": {"strategy": strategy},
+             "sinks": [{"name": "sink", "url": f"http://127.0.0.1:{port}/sinkaccount/{{run_id}}/",
+                        "connection": "DST"}]}
     doc = {"datastores": {"ws": {"account_url": f"http://127.0.0.1:{port}/devstoreaccount1", "container": "outputs",
                                  "connection": "SRC"}},
-           "routes": [{"name": "bench", "match": {"container": "landing"},
-                       "endpoint": {"scoring_uri": "http://127.0.0.1:9/endpoints/b/jobs"},
-                       "output": {"datastore": "ws", "path": "run/{run_id}/out.csv"},
-                       "delivery": {"strategy": strategy},
-                       "sinks": [{"name": "sink", "url": f"http://127.0.0.1:{port}/sinkaccount/{{run_id}}/",
-                                  "connection": "DST"}]}]}
+           "routes": [{**route, "name": "small", "output": {"datastore": "ws", "path": "small/{run_id}/out.csv",
+                                                             "action": "summary_only"}},
+                      {**route, "name": "big", "output": {"datastore": "ws", "path": "big/{run_id}/predictions.csv"}}]}
     return parse_settings(doc, {})
 
 
-# --- child: one measured copy -----------------------------------------------------------------------------
+def run_of(route: str, tag: str) -> dict:
+    path = "small/out.csv" if route == "small" else "big/predictions.csv"
+    return {"run_id": tag, "route": route, "output_uri": f"azureml://datastores/ws/paths/{path}",
+            "input": {"folder": ""}, "requested_at": "2026-01-01T00:00:00Z"}
 
-def child(mode: str, what: str, port: int, names: list[str], workers: int, tag: str) -> None:
+
+class Requests:
+    """Requests by kind, and the body bytes of every Put Block (appended to ``progress`` as they start)."""
+
+    def __init__(self, progress: str = ""):
+        self.kinds: Counter = Counter()
+        self.progress = open(progress, "a") if progress else None
+
+    def hook(self, request) -> None:
+        http = request.http_request
+        url = http.url
+        kind = ("put_block" if "comp=block&" in url + "&" else "put_block_list" if "comp=blocklist" in url
+                else "list" if "comp=list" in url else "copy" if "x-ms-copy-source" in http.headers
+                else http.method.lower())
+        self.kinds[kind] += 1
+        if kind == "put_block" and self.progress is not None:
+            self.progress.write(f"{len(http.body)}\n")
+            self.progress.flush()
+
+
+# --- children ---------------------------------------------------------------------------------------------
+
+def child_small(mode: str, port: int, tag: str, workers: int) -> dict:
     from azure.storage.blob import BlobServiceClient
 
-    from shared.delivery.activities import StorageClients, copy_output
+    from shared.delivery.activities import ITEM_WORKERS, StorageClients, copy_output, plan_delivery
+    from shared.delivery.orchestration import pack_batches
 
-    environ = {"SRC": conn(port, "devstoreaccount1", DEV_KEY), "DST": conn(port, "sinkaccount", SINK_KEY)}
-    result = {"bytes": 0}
-    started = time.perf_counter()
-    if mode == "idle":
-        pass
-    elif mode == "baseline":
-        kwargs = {"api_version": "2025-11-05"}
-        src = BlobServiceClient.from_connection_string(environ["SRC"], **kwargs).get_container_client("outputs")
-        dst = BlobServiceClient.from_connection_string(environ["DST"], **kwargs).get_container_client(tag)
+    requests = Requests()
+    environ = environ_for(port)
+    if mode == "baseline":
+        src = BlobServiceClient.from_connection_string(environ["SRC"], api_version=API_VERSION,
+                                                       raw_request_hook=requests.hook).get_container_client("outputs")
+        dst = BlobServiceClient.from_connection_string(environ["DST"], api_version=API_VERSION,
+                                                       raw_request_hook=requests.hook).get_container_client(tag)
+        started = time.perf_counter()
+        names = [b.name for b in src.list_blobs(name_starts_with="small/")]
         dst.create_container()
 
         def one(name: str) -> int:
@@ -110,58 +160,67 @@ def child(mode: str, what: str, port: int, names: list[str], workers: int, tag: 
             return len(data)
 
         with ThreadPoolExecutor(workers) as pool:
-            result["bytes"] = sum(pool.map(one, names))
-    else:
-        settings = settings_for(port, mode)
-        clients = StorageClients(environ)
+            moved = sum(pool.map(one, names))
+        return {"seconds": time.perf_counter() - started, "bytes": moved, "files": len(names),
+                "requests": dict(requests.kinds)}
 
-        def one(name: str) -> int:
-            done = copy_output({"run_id": tag, "route": "bench", "sink": "sink", "file": name, "datastore": "ws",
-                                "source_path": name,
-                                "destination": f"http://127.0.0.1:{port}/sinkaccount/{tag}/{name}"},
-                               settings=settings, clients=clients)
-            if done.get("error") or done["state"] != "copied":
-                print(json.dumps({"failed": str(done)}))
-                raise SystemExit(1)
-            return done["bytes"]
+    strategy = mode.split(":")[1]
+    settings = settings_for(port, strategy)
+    clients = StorageClients(environ, raw_request_hook=requests.hook)
+    started = time.perf_counter()
+    plan = plan_delivery({"run": run_of("small", tag)}, settings=settings, clients=clients)
+    batches = pack_batches(plan["copies"], plan["budget"])
+    base = {"run_id": tag, "route": "small", "datastore": plan["datastore"], "budget": plan["budget"]}
 
-        try:
-            with ThreadPoolExecutor(workers) as pool:
-                result["bytes"] = sum(pool.map(one, names))
-        except Exception as exc:
-            print(json.dumps({"failed": str(exc)[:300]}))
-            raise SystemExit(1)
-    result["seconds"] = time.perf_counter() - started
-    print(json.dumps(result))
+    def call(batch: list) -> list:
+        out = copy_output({**base, "sink": "sink", "items": batch}, settings=settings, clients=clients)
+        return out["results"]
+
+    # the same number of requests in flight as the baseline: each call copies ITEM_WORKERS files at a time,
+    # and only workers // ITEM_WORKERS calls run at once (on Azure the fan-out would run more)
+    with ThreadPoolExecutor(max(1, workers // ITEM_WORKERS)) as pool:
+        results = [r for rs in pool.map(call, batches) for r in rs]
+    states = Counter(r.get("state", "error") for r in results)
+    return {"seconds": time.perf_counter() - started, "bytes": sum(r.get("bytes", 0) for r in results),
+            "files": len(results), "calls": len(batches), "states": dict(states), "requests": dict(requests.kinds)}
 
 
-def measure(args, mode: str, what: str, names: list[str], tag: str, workers: int) -> dict:
-    listing = Path(tempfile.mkstemp(prefix="bench-names-")[1])
-    listing.write_text("\n".join(names))
-    proc = subprocess.Popen([sys.executable, __file__, "--child", mode, "--what", what, "--port", str(args.port),
-                             "--names", str(listing), "--tag", tag, "--workers", str(workers)],
-                            stdout=subprocess.PIPE, text=True)
+def child_big(port: int, payload_file: str, progress: str) -> dict:
+    from shared.delivery.activities import StorageClients, copy_output
+
+    requests = Requests(progress)
+    payload = json.loads(Path(payload_file).read_text())
+    settings = settings_for(port, "streaming")
+    clients = StorageClients(environ_for(port), raw_request_hook=requests.hook)
+    started = time.perf_counter()
+    out = copy_output(payload, settings=settings, clients=clients)
+    return {"seconds": time.perf_counter() - started, "result": out["results"][0]}
+
+
+def spawn(args, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench.copy_bench", "--port", str(args.port), *extra],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> dict:
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    listing.unlink()
-    if proc.returncode != 0:
-        return {"failed": (out.strip().splitlines() or ["exit code %d" % proc.returncode])[-1][:300],
-                "peak_rss_mib": usage.ru_maxrss / 1024}
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    code = os.waitstatus_to_exitcode(status)
+    lines = out.strip().splitlines()
+    result = json.loads(lines[-1]) if code == 0 and lines else {"failed": code, "output": lines[-3:]}
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024
     return result
 
 
-# --- parent: data, runs, table ----------------------------------------------------------------------------
+# --- parent -----------------------------------------------------------------------------------------------
 
-def make_data(port: int, size_mib: int, small: int, small_kib: int) -> tuple[str, list[str]]:
+def make_data(port: int, size_mib: int, small: int, small_kib: int) -> None:
+    import hashlib
+
     from azure.storage.blob import BlobServiceClient, ContentSettings
 
-    from shared.delivery.copy import block_id
-
     service = BlobServiceClient.from_connection_string(conn(port, "devstoreaccount1", DEV_KEY),
-                                                       api_version="2025-11-05")
+                                                       api_version=API_VERSION)
     container = service.get_container_client("outputs")
     container.create_container()
     big = container.get_blob_client("big/predictions.csv")
@@ -170,18 +229,158 @@ def make_data(port: int, size_mib: int, small: int, small_kib: int) -> tuple[str
     for i in range(size_mib // 8):  # streamed in 8 MiB blocks: the 1 GiB never sits in memory
         piece = chunk[:-8] + i.to_bytes(8, "big")
         digest.update(piece)
-        big.stage_block(block_id(i), piece)
-        ids.append(block_id(i))
+        ids.append(f"{i:032d}")
+        big.stage_block(ids[-1], piece)
     big.commit_block_list(ids, content_settings=ContentSettings(content_md5=bytearray(digest.digest())))
 
-    def put(i: int) -> str:
-        name = f"small/part-{i:05d}.csv"
-        container.upload_blob(name, os.urandom(small_kib * 1024), overwrite=True)  # Put Blob sets Content-MD5
-        return name
+    def put(i: int) -> None:  # Put Blob: storage records each small file's Content-MD5
+        container.upload_blob(f"small/part-{i:05d}.csv", os.urandom(small_kib * 1024), overwrite=True)
 
-    with ThreadPoolExecutor(32) as pool:
-        names = list(pool.map(put, range(small)))
-    return big.blob_name, names
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, range(small)))
+
+
+def small_files(args) -> None:
+    modes = ["baseline", "delivery:auto", "delivery:server_side"]
+    runs: dict[str, list] = {m: [] for m in modes}
+    redelivery: dict[str, list] = {m: [] for m in modes[1:]}
+    for r in range(args.repeat):
+        order = modes if r % 2 == 0 else list(reversed(modes))
+        for mode in order:
+            tag = f"r{r}{mode.replace(':', '').replace('_', '')}"
+            runs[mode].append(finish(spawn(args, "--child", mode, "--tag", tag, "--workers", str(args.workers))))
+            if mode != "baseline" and r == 0:
+                redelivery[mode].append(finish(spawn(args, "--child", mode, "--tag", tag,
+                                                     "--workers", str(args.workers))))
+    base = statistics.median(x["seconds"] for x in runs["baseline"])
+    print(f"\nsmall files: {args.small} x {args.small_kib} KiB, same Azurite, {args.repeat} runs per path in"
+          f" alternating order (median seconds; ratio = path / baseline)")
+    print(f"{'path':<22} {'seconds':>8} {'files/s':>8} {'ratio':>7} {'calls':>6} {'peak RSS MiB':>13}  requests")
+    for mode in modes:
+        failed = [x for x in runs[mode] if "failed" in x]
+        if failed:
+            print(f"{mode:<22} FAILED: {failed[0]}")
+            continue
+        secs = statistics.median(x["seconds"] for x in runs[mode])
+        last = runs[mode][-1]
+        per_file = {k: round(v / args.small, 3) for k, v in sorted(last["requests"].items())}
+        print(f"{mode:<22} {secs:>8.2f} {args.small / secs:>8.0f} {secs / base:>6.2f}x {last.get('calls', '-'):>6} "
+              f"{max(x['peak_rss_mib'] for x in runs[mode]):>13.0f}  per file {per_file}"
+              + (f" states {last['states']}" if "states" in last else ""))
+    for mode, again in redelivery.items():
+        x = again[0]
+        if "failed" in x:
+            print(f"re-{mode:<19} FAILED: {x}")
+            continue
+        print(f"{'re-' + mode:<22} {x['seconds']:>8.2f} {args.small / x['seconds']:>8.0f} {x['seconds'] / base:>6.2f}x"
+              f" {x['calls']:>6} {x['peak_rss_mib']:>13.0f}  requests {x['requests']} states {x['states']}")
+    ratios = [statistics.median(x["seconds"] for x in runs[m]) / base for m in modes[1:]
+              if not any("failed" in x for x in runs[m])]
+    shown = ", ".join(f"{m.split(':')[1]} {r:.2f}x" for m, r in zip(modes[1:], ratios))
+    verdict = "no slower" if ratios and max(ratios) <= 1.0 else "SLOWER"
+    print(f"small-file delivery vs naive baseline: {shown} ({verdict})")
+
+
+def staged_bytes(port: int, tag: str) -> int:
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import BlobServiceClient
+
+    blob = BlobServiceClient.from_connection_string(conn(port, "sinkaccount", SINK_KEY), api_version=API_VERSION) \
+        .get_blob_client(tag, "predictions.csv")
+    try:
+        return sum(b.size for b in blob.get_block_list("uncommitted")[1])
+    except ResourceNotFoundError:
+        return 0
+
+
+def big_file(args) -> None:
+    from shared.delivery.activities import StorageClients, plan_delivery
+
+    size = args.size_mib * MIB
+    tag = "bigresume"
+    # the naive baseline, for time and memory
+    baseline = finish(spawn(args, "--child", "big-baseline", "--tag", "bigbaseline"))
+    plan = plan_delivery({"run": run_of("big", tag)}, settings=settings_for(args.port, "streaming"),
+                         clients=StorageClients(environ_for(args.port)))
+    payload = {"run_id": tag, "route": "big", "datastore": plan["datastore"], "sink": "sink",
+               "budget": plan["budget"], "items": [{k: c[k] for k in ("file", "source_path", "destination", "bytes",
+                                                                       "etag", "md5", "content_type")}
+                                                   for c in plan["copies"]]}
+    workdir = Path(tempfile.mkdtemp(prefix="copy-bench-big-"))
+    (workdir / "payload.json").write_text(json.dumps(payload))
+    rows = []
+    started = time.perf_counter()
+    for call, kill_at in enumerate((size // 3, 2 * size // 3, None), 1):
+        progress = workdir / f"progress-{call}"
+        progress.touch()
+        t0 = time.perf_counter()
+        proc = spawn(args, "--child", "big", "--payload", str(workdir / "payload.json"), "--progress", str(progress))
+        killed_at = None
+        if kill_at is not None:
+            while proc.poll() is None:
+                staged = staged_bytes(args.port, tag)
+                if staged >= kill_at:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed_at = staged
+                    break
+                time.sleep(0.05)
+        result = finish(proc)
+        sent = sum(int(x) for x in progress.read_text().split())
+        rows.append({"call": call, "killed_at_staged": killed_at, "sent": sent, "seconds": time.perf_counter() - t0,
+                     "staged_after": staged_bytes(args.port, tag), "peak_rss_mib": result["peak_rss_mib"],
+                     "result": result.get("result")})
+    total = time.perf_counter() - started
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"\nlarge file: {args.size_mib} MiB, strategy streaming, block {8} MiB, window 4; SIGKILL at 1/3 and 2/3")
+    print(f"{'call':<6} {'outcome':<34} {'sent MiB':>9} {'staged MiB after':>17} {'seconds':>8} {'peak RSS MiB':>13}")
+    for r in rows:
+        if r["killed_at_staged"] is not None:
+            outcome = f"killed with {r['killed_at_staged'] / MIB:.0f} MiB staged"
+        elif r["result"]:
+            res = r["result"]
+            outcome = f"{res['state']}, reused {res.get('reused_bytes', 0) / MIB:.0f} MiB"
+        else:
+            outcome = "FAILED"
+        staged_after = r["staged_after"] / MIB if r["killed_at_staged"] is not None else 0
+        print(f"{r['call']:<6} {outcome:<34} {r['sent'] / MIB:>9.0f} {staged_after:>17.0f} {r['seconds']:>8.2f}"
+              f" {r['peak_rss_mib']:>13.0f}")
+    sent = sum(r["sent"] for r in rows)
+    final = rows[-1]["result"] or {}
+    ok = final.get("state") == "copied" and check_big(args.port, tag, plan["copies"][0]["md5"])
+    print(f"total sent {sent / MIB:.0f} MiB for a {args.size_mib} MiB file: re-sent {(sent - size) / MIB:.0f} MiB"
+          f" ({(sent - size) / size:.1%}; the blocks in flight at each kill); {total:.1f} s in all;"
+          f" destination {'complete, Content-MD5 = source' if ok else 'WRONG'}")
+    if "failed" in baseline:
+        print(f"naive baseline FAILED: {baseline}")
+    else:
+        print(f"naive baseline (download all, upload all, uninterrupted): {baseline['seconds']:.2f} s,"
+              f" peak RSS {baseline['peak_rss_mib']:.0f} MiB; resumable streaming peak RSS"
+              f" {max(r['peak_rss_mib'] for r in rows):.0f} MiB")
+
+
+def check_big(port: int, tag: str, md5: str) -> bool:
+    from azure.storage.blob import BlobServiceClient
+
+    blob = BlobServiceClient.from_connection_string(conn(port, "sinkaccount", SINK_KEY), api_version=API_VERSION) \
+        .get_blob_client(tag, "predictions.csv")
+    props = blob.get_blob_properties()
+    committed, uncommitted = blob.get_block_list("all")
+    return (props.content_settings.content_md5 or b"").hex() == md5 and not uncommitted \
+        and sum(b.size for b in committed) == props.size
+
+
+def child_big_baseline(port: int, tag: str) -> dict:
+    from azure.storage.blob import BlobServiceClient
+
+    environ = environ_for(port)
+    src = BlobServiceClient.from_connection_string(environ["SRC"], api_version=API_VERSION)
+    dst = BlobServiceClient.from_connection_string(environ["DST"], api_version=API_VERSION)
+    started = time.perf_counter()
+    data = src.get_blob_client("outputs", "big/predictions.csv").download_blob().readall()
+    dst.create_container(tag)
+    dst.get_blob_client(tag, "predictions.csv").upload_blob(data, overwrite=True)
+    return {"seconds": time.perf_counter() - started, "bytes": len(data)}
 
 
 def main() -> None:
@@ -190,48 +389,36 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--small-kib", type=int, default=16)
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--child")
-    parser.add_argument("--what")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--names")
     parser.add_argument("--tag")
+    parser.add_argument("--payload")
+    parser.add_argument("--progress")
     args = parser.parse_args()
     if args.child:
-        names = [n for n in Path(args.names).read_text().splitlines() if n]
-        child(args.child, args.what, args.port, names, args.workers, args.tag)
+        if args.child == "big":
+            out = child_big(args.port, args.payload, args.progress)
+        elif args.child == "big-baseline":
+            out = child_big_baseline(args.port, args.tag)
+        else:
+            out = child_small(args.child, args.port, args.tag, args.workers)
+        print(json.dumps(out))
         return
 
     workdir = tempfile.mkdtemp(prefix="copy-bench-azurite-")
     proc, args.port = start_azurite(workdir)
     try:
         t0 = time.perf_counter()
-        big, smalls = make_data(args.port, args.size_mib, args.small, args.small_kib)
-        print(f"azurite on 127.0.0.1:{args.port} (data in {workdir}); generated {args.size_mib} MiB + {args.small}"
-              f" x {args.small_kib} KiB in {time.perf_counter() - t0:.1f} s")
-        idle = measure(args, "idle", "none", [], "idle", 1)
-        rows = []
-        for what, names, workers in (("1 file", [big], 1), (f"{args.small} files", smalls, args.workers)):
-            for mode in ("baseline", "server_side", "streaming"):
-                tag = f"{mode.replace('_', '')}{'big' if len(names) == 1 else 'small'}"
-                rows.append((what, mode, measure(args, mode, what, names, tag, workers)))
-        print(f"\nidle child (python + SDK imports): peak RSS {idle['peak_rss_mib']:.0f} MiB")
-        print(f"{'outputs':<12} {'path':<12} {'MiB':>8} {'seconds':>8} {'MiB/s':>8} {'files/s':>8} "
-              f"{'peak RSS MiB':>13} {'time vs baseline':>17} {'RSS vs baseline':>16}")
-        base = {what: r for what, mode, r in rows if mode == "baseline"}
-        for what, mode, r in rows:
-            if "failed" in r:
-                print(f"{what:<12} {mode:<12} FAILED after peak RSS {r['peak_rss_mib']:.0f} MiB: {r['failed']}")
-                continue
-            mib = r["bytes"] / MIB
-            count = 1 if what == "1 file" else args.small
-            b = base[what]
-            print(f"{what:<12} {mode:<12} {mib:>8.0f} {r['seconds']:>8.2f} {mib / r['seconds']:>8.1f} "
-                  f"{count / r['seconds']:>8.1f} {r['peak_rss_mib']:>13.0f} "
-                  f"{r['seconds'] / b['seconds']:>16.2f}x {r['peak_rss_mib'] / b['peak_rss_mib']:>15.2f}x")
-        stream_big = next(r for what, mode, r in rows if what == "1 file" and mode == "streaming")
-        verdict = "OK" if stream_big["peak_rss_mib"] < 200 else "OVER"
-        print(f"\nstreaming peak RSS for the {args.size_mib} MiB file: {stream_big['peak_rss_mib']:.0f} MiB"
-              f" (limit 200 MiB: {verdict})")
+        make_data(args.port, 0 if args.skip_big else args.size_mib, args.small, args.small_kib)
+        print(f"azurite on 127.0.0.1:{args.port} (data on disk in {workdir}); generated"
+              f" {0 if args.skip_big else args.size_mib} MiB + {args.small} x {args.small_kib} KiB"
+              f" in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs")
+        small_files(args)
+        if not args.skip_big:
+            big_file(args)
+        print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
     finally:
         proc.terminate()
         try:

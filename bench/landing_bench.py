@@ -75,6 +75,10 @@ class CountingClient:
         self._counter.add("durable raise_event")
         return await self._inner.raise_event(*args, **kwargs)
 
+    async def get_status(self, *args: Any, **kwargs: Any) -> Any:
+        self._counter.add("durable get_status")
+        return await self._inner.get_status(*args, **kwargs)
+
 
 def make_events(total: int, files_per_folder: int, seed: int) -> tuple[list[tuple[str, bool]], int]:
     """``(blob path, is_marker)`` deliveries: 80% distinct blobs, 20% re-deliveries; 5% of deliveries are

@@ -151,7 +151,8 @@ class LocalFunctionsHost:
         self.http, self.triggered = index_app(functions)
         orchestrators, activities = split_functions(functions)
         self.durable = DurableTestHost(orchestrators, {n: self._on_worker_loop(fn) for n, fn in activities.items()},
-                                       clock="scaled", speed=self.speed)
+                                       clock="scaled", speed=self.speed, state_dir=self.state_dir,
+                                       events_per_episode=None)
         self.durable.start_server()
         self._thread = threading.Thread(target=self._serve, name="devhost-worker", daemon=True)
         self._thread.start()

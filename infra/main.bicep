@@ -219,6 +219,9 @@ var appSettings = {
   STATE_CONNECTION: 'AzureWebJobsStorage'
   STATE_CONTAINER: ledgerContainerName
   DEADLETTER_CONTAINER: deadLetterContainerName
+  // the reconcile sweep (shared/reconcile): on, every 15 minutes
+  RECONCILE_ENABLED: 'true'
+  RECONCILE_SCHEDULE: '0 */15 * * * *'
   // the storage connections the routes name (config/routes.json), identity-based
   LANDING__blobServiceUri: landingTopic.outputs.blobEndpoint
   LANDING__clientId: identity.outputs.clientId

@@ -193,6 +193,7 @@ _ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{1,24})\.dfs\.
 _AUTHORITY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
 _PATH_STYLE_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[[0-9a-f:.]+\])$", re.IGNORECASE)
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{1,24}$")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -297,6 +298,8 @@ def split_storage_url(url: object, *, field: str = "url") -> StorageUrl:
     if is_path_style_host(host):
         if len(segments) < 2 or not segments[0] or not segments[1]:
             raise InvalidName(field, f"has no account and container: {_shown(text)!r}")
+        if not _ACCOUNT_NAME.match(segments[0]):
+            raise InvalidName(field, f"has no valid account name (lower-case letters and digits): {_shown(text)!r}")
         account = canonical_account_url(f"{scheme}://{authority}/{segments[0]}")
         container, rest = segments[1], (segments[2] if len(segments) > 2 else "")
     else:

@@ -45,7 +45,8 @@ def test_storage_urls_are_split_by_hand_so_raw_hash_and_query_stay_in_the_name()
 @pytest.mark.parametrize("url", ["ftp://a/c/x", "https://user:pw@acct.blob.core.windows.net/c/x", "no-scheme",
                                  "https://acct.blob.core.windows.net/", "https://acct.blob.core.windows.net/C/x",
                                  "https://acct.blob.core.windows.net/c%2f/x", "http://127.0.0.1:1/acct",
-                                 "https://a\nb.blob.core.windows.net/c/x", 42, "https://x/" + "c" * 9000])
+                                 "https://a\nb.blob.core.windows.net/c/x", 42, "https://x/" + "c" * 9000,
+                                 "http://127.0.0.1:10000/../landing/x", "http://127.0.0.1:10000/%2e%2e/c/x"])
 def test_bad_storage_urls_are_refused_with_the_field(url):
     with pytest.raises(InvalidName) as info:
         split_storage_url(url, field="data.url")

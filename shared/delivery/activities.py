@@ -135,20 +135,30 @@ class StorageClients:
         except StorageConnectionError as exc:
             raise DeliveryConfigError(redact(str(exc))) from None
 
-    def blob(self, connection: str, location: BlobLocation) -> Any:
-        """A blob client for ``location``; the connection must reach that location's account."""
+    def check_account(self, connection: str, location: BlobLocation) -> None:
+        """The connection must reach ``location``'s account (no client is built)."""
         from ..paths import canonical_account_url
-        from ..storage.connections import StorageConnectionError
 
         reaches = self.account_url(connection)
         if reaches != canonical_account_url(location.account_url):
             raise DeliveryConfigError(f"connection {connection!r} reaches {reaches}, not the account of"
                                       f" {location.url}")
+
+    def container(self, connection: str, location: BlobLocation) -> Any:
+        """A container client for ``location``'s container, checked like ``blob``; its ``get_blob_client``
+        shares one pipeline, the cheap way to address many blobs."""
+        from ..storage.connections import StorageConnectionError
+
+        self.check_account(connection, location)
         try:
             service = self.service(connection)
         except StorageConnectionError as exc:
             raise DeliveryConfigError(redact(str(exc))) from None
-        return service.get_blob_client(location.container, location.path)
+        return service.get_container_client(location.container)
+
+    def blob(self, connection: str, location: BlobLocation) -> Any:
+        """A blob client for ``location``; the connection must reach that location's account."""
+        return self.container(connection, location).get_blob_client(location.path)
 
     def key(self, connection: str) -> Optional[tuple[str, str]]:
         from ..storage.connections import key_credential
@@ -239,18 +249,23 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
     except (FileNotFoundError, KeyError, DeliveryConfigError) as exc:
         return {"error": redact(f"locating the outputs of {run['output_uri']}: {exc}")}
     except Exception as exc:
+        if _is_auth_error(exc):
+            return {"error": f"locating the outputs of {run['output_uri']}: storage refused the credentials of"
+                             f" the datastore's connection ({_describe_error(exc)})"}
         if _is_permanent(exc):
             return {"error": f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}"}
         raise RuntimeError(f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}") from None
     date = (run.get("requested_at") or "")[:10]  # the run's date, so a redrive renders the same paths
     copies, sinks = [], []
     for sink in route.sinks:
-        destinations = []
+        destinations, checked = [], set()
         for f in files:
             try:
                 target = sink_location(sink, route=route.name, folder=run["input"].get("folder", ""),
                                        run_id=run["run_id"], date=date, file_name=f["file"])
-                clients.blob(sink.connection, target)  # validates the connection and the account
+                if target.account_url not in checked:
+                    clients.check_account(sink.connection, target)   # the connection reaches this account
+                    checked.add(target.account_url)
             except (ValueError, DeliveryConfigError) as exc:
                 return {"error": redact(f"sink {sink.name!r}: file {f['file']!r}: {exc}")}
             destinations.append(target)
@@ -278,6 +293,9 @@ def copy_output(payload: dict, settings: Optional[AppSettings] = None,
     * ``copied``: copied now (a server-side copy, a Put Blob, or the last blocks of a large file committed);
     * ``partial``: a large file whose call budget ran out; its blocks are staged, call again to continue;
     * ``pending``: a server-side copy still running in storage; call again later to check.
+
+    Strategy ``auto`` streams files up to ``engine.SINGLE_PUT_MAX`` (one GET, one MD5-checked Put Blob: no
+    SAS, never pending) and copies larger ones server-side, streaming when storage cannot copy by itself.
 
     The call is idempotent: a re-run (lost answer, retry, twin worker) re-derives everything from storage.
     A payload with one file's fields instead of ``items`` returns that file's result alone.
@@ -307,6 +325,8 @@ class _Batch:
         self._sent = 0
         self._lock = threading.Lock()
         self._delegation_key: Any = None
+        self._source_container: Any = None
+        self._destinations: dict[str, Any] = {}
 
     def label(self, item: dict) -> str:
         return f"sink {self.sink.name!r}: file {item['file']!r}"
@@ -324,7 +344,15 @@ class _Batch:
 
     def source(self, item: dict) -> tuple[BlobLocation, Any]:
         location = BlobLocation(self.datastore.account_url, self.datastore.container, item["source_path"])
-        return location, self.clients.blob(self.datastore.connection, location)
+        if self._source_container is None:
+            self._source_container = self.clients.container(self.datastore.connection, location)
+        return location, self._source_container.get_blob_client(location.path)
+
+    def destination(self, target: BlobLocation) -> Any:
+        container = self._destinations.get(target.container)
+        if container is None:
+            container = self._destinations[target.container] = self.clients.container(self.sink.connection, target)
+        return container.get_blob_client(target.path)
 
     def sas_url(self, source: Any) -> str:
         valid_for = timedelta(minutes=self.route.delivery.copy_timeout_minutes + 60)
@@ -348,8 +376,8 @@ def _copy_batch(payload: dict, settings: Optional[AppSettings], clients: Optiona
     try:
         batch = _Batch(payload, settings, clients)
         targets = [parse_blob_url(item["destination"]) for item in items]
-        for target in targets:
-            clients.blob(batch.sink.connection, target)
+        for account in {t.account_url for t in targets}:
+            clients.check_account(batch.sink.connection, next(t for t in targets if t.account_url == account))
         found = _destination_facts(clients, batch.sink.connection, targets)
     except Exception as exc:
         names = [item["file"] for item in items]
@@ -368,7 +396,8 @@ def _copy_batch(payload: dict, settings: Optional[AppSettings], clients: Optiona
     def first_pass(index: int) -> None:
         item = items[index]
         try:
-            outcome = _deliver(batch, item, found[(targets[index].container, targets[index].path)], stream=False)
+            outcome = _deliver(batch, item, targets[index], found[(targets[index].container, targets[index].path)],
+                               stream=False)
         except Exception as exc:
             results[index] = _failure(batch, item, exc)
             return
@@ -383,8 +412,8 @@ def _copy_batch(payload: dict, settings: Optional[AppSettings], clients: Optiona
     for index in sorted(large):
         item = items[index]
         try:
-            results[index] = _deliver(batch, item, found[(targets[index].container, targets[index].path)],
-                                      stream=True)
+            results[index] = _deliver(batch, item, targets[index],
+                                      found[(targets[index].container, targets[index].path)], stream=True)
         except Exception as exc:
             results[index] = _failure(batch, item, exc)
 
@@ -428,12 +457,13 @@ def _failure(batch: _Batch, item: dict, exc: BaseException) -> dict:
     return {**base, "retry": message.text}
 
 
-def _deliver(batch: _Batch, item: dict, dst: Optional[engine.BlobFacts], *, stream: bool) -> Optional[dict]:
+def _deliver(batch: _Batch, item: dict, target: BlobLocation, dst: Optional[engine.BlobFacts], *,
+             stream: bool) -> Optional[dict]:
     """One file. With ``stream=False`` returns ``None`` when the file needs chunked streaming (done later)."""
     from azure.core.exceptions import HttpResponseError
 
     source_loc, source = batch.source(item)
-    destination = batch.clients.blob(batch.sink.connection, parse_blob_url(item["destination"]))
+    destination = batch.destination(target)
     if item.get("etag"):
         size, etag, md5, content_type = item["bytes"], item["etag"], item.get("md5"), item.get("content_type")
     else:   # a payload without the plan's facts: ask storage
@@ -452,7 +482,8 @@ def _deliver(batch: _Batch, item: dict, dst: Optional[engine.BlobFacts], *, stre
     if engine.already_delivered(dst, size=size, md5=md5, origin=origin):
         return {**result, "state": "skipped", "method": None, "md5": md5 or dst.md5, "sent_bytes": 0}
 
-    if batch.strategy != "streaming" and batch.server_side_off is None:
+    if batch.strategy == "server_side" or (batch.strategy == "auto" and batch.server_side_off is None
+                                           and not engine.fits_one_put(size)):
         try:
             status, _ = engine.server_side_copy(batch.sas_url(source), destination, etag, origin)
         except (engine.CannotSign, HttpResponseError) as exc:

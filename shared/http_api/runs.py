@@ -136,11 +136,13 @@ def parse_start(data: dict, settings: AppSettings) -> tuple[Any, BlobLocation]:
 def run_location(req: func.HttpRequest, run_id: str) -> str:
     """Absolute URL of the run's status in the async request-reply style (``async=true``: 202 while the run
     is going, 200 once it has ended), so a poller that follows ``Location`` (ADF's Web activity, Logic Apps'
-    HTTP action) waits for the end. Keeps the caller's own ``code``: pollers may not resend headers."""
+    HTTP action) waits for the end. Carries the caller's own function key (``code``, or its
+    ``x-functions-key`` header) as ``code``, as Durable's status URLs do: pollers may not resend headers."""
     parts = urlsplit(req.url)
     query = {"async": "true"}
-    if req.params.get("code"):
-        query["code"] = req.params["code"]
+    key = req.params.get("code") or req.headers.get("x-functions-key")
+    if key:
+        query["code"] = key
     return f"{parts.scheme}://{parts.netloc}/api/runs/{quote(run_id, safe='')}?{urlencode(query)}"
 
 
@@ -148,7 +150,9 @@ def accepted(req: func.HttpRequest, body: dict, run_id: str) -> func.HttpRespons
     """202 + ``Location`` + ``Retry-After``; the body mirrors ``Location`` as ``status_url`` for callers that
     cannot read response headers (an ADF Web activity with ``turnOffAsync``)."""
     location = run_location(req, run_id)
-    return json_response(202, {**body, "status_url": location}, {"Location": location,
+    # The body never echoes a key: status_url is Location without ``code`` (the caller adds its own key).
+    status_url = f"{location.split('?', 1)[0]}?async=true"
+    return json_response(202, {**body, "status_url": status_url}, {"Location": location,
                                                                  "Retry-After": str(RETRY_AFTER_SECONDS)})
 
 

@@ -135,11 +135,10 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
         return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
     excluded = ctx.index.excluded_because(created.location)
     if excluded is not None:
-        return skip_event("output_location", f"{created.location.url} is in {excluded}", event_id,
-                          level=_level(ctx, created.name))
+        return skip_event("output_location", f"{created.location.url} is in {excluded}", event_id)
     route = ctx.index.match(created.location)
     if route is None:
-        return skip_event("no_route", created.location.url, event_id, level=_level(ctx, created.name))
+        return skip_event("no_route", created.location.url, event_id)
     decision = rules.decide(route, created)
     if decision.action == rules.IGNORE:
         OUTCOMES[decision.reason] += 1
@@ -154,10 +153,6 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     if decision.action == rules.SIGNAL_FOLDER:
         return await signal_quiet_folder(ctx, client, route, decision, created)
     raise AssertionError(f"unknown decision {decision.action}")
-
-
-def _level(ctx: LandingContext, name: str) -> int:
-    return logging.WARNING if name and name in ctx.marker_names else logging.INFO
 
 
 def _count(outcome: LandingOutcome) -> LandingOutcome:

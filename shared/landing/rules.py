@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..config.models import AppSettings, Route
-from ..paths import canonical_account_url, static_prefix
+from ..event_envelope import shown
+from ..paths import InvalidName, canonical_account_url, check_relative_path, static_prefix
 from ..runs.ids import derived_run_id, landing_run_id
 from ..storage.uris import BlobLocation, parse_blob_url
 from .events import BENIGN_SKIPS, BlobCreated
@@ -259,7 +260,7 @@ class ManifestEntry:
 
 def _md5_bytes(value: Any, name: str) -> bytes:
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"file {name!r}: md5 must be a hex or base64 string")
+        raise ManifestError(f"file {shown(name)!r}: md5 must be a hex or base64 string")
     text = value.strip()
     if len(text) == 32:
         try:
@@ -271,7 +272,8 @@ def _md5_bytes(value: Any, name: str) -> bytes:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 16:
-        raise ManifestError(f"file {name!r}: md5 {value!r} is neither 32 hex digits nor base64 of 16 bytes")
+        raise ManifestError(f"file {shown(name)!r}: md5 {shown(value, 60)!r} is neither 32 hex digits nor base64"
+                            f" of 16 bytes")
     return raw
 
 
@@ -280,7 +282,9 @@ def parse_manifest(raw: bytes) -> tuple[ManifestEntry, ...]:
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"not valid JSON: {exc}") from None
+        raise ManifestError(f"not valid JSON: {shown(str(exc), 200)}") from None
+    except RecursionError:
+        raise ManifestError("not valid JSON: nested too deeply") from None
     items = document.get("files") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise ManifestError('must be a JSON list of files or an object with a "files" list')
@@ -291,8 +295,12 @@ def parse_manifest(raw: bytes) -> tuple[ManifestEntry, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise ManifestError(f"files[{n}]: must be a name or an object with a non-empty \"name\"")
         name = item["name"]
-        if "/" in name or "\\" in name or name in (".", ".."):
-            raise ManifestError(f"files[{n}]: {name!r} is not a plain file name in the folder (no sub-folders)")
+        try:
+            check_relative_path(name, field=f"files[{n}]", decode=False, allow_query_chars=True)
+        except InvalidName as exc:
+            raise ManifestError(f"{exc} (a plain file name in the folder)") from None
+        if "/" in name:
+            raise ManifestError(f"files[{n}]: {shown(name)!r} is not a plain file name in the folder (no sub-folders)")
         size = item.get("size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise ManifestError(f"files[{n}]: size must be a non-negative integer, got {size!r}")

@@ -37,12 +37,19 @@ async def reconcile_timer(timer: Any, client: Any, *, environ: Mapping[str, str]
         log.info("reconcile: disabled (%s)", ENABLED_SETTING)
         return {"disabled": True}
     ctx = context or landing_context(load_settings())
+    from .deadletter import deadletter_container
+
+    try:
+        deadletters = deadletter_container(environ)
+    except Exception as exc:  # a bad setting or connection: the rest of the sweep still runs
+        log.warning("reconcile: not re-driving dead letters: %s", type(exc).__name__)
+        deadletters = None
     if poison is None:
         try:
             poison = poison_queue_client(environ=environ)
         except LookupError as exc:
             log.warning("reconcile: not re-driving poison messages: %s", exc)
-    return await sweep(ctx, client, poison=poison)
+    return await sweep(ctx, client, poison=poison, deadletters=deadletters)
 
 
 def _problem(status: int, message: str, **extra: Any) -> func.HttpResponse:

@@ -55,8 +55,9 @@ def landings(route: Route, account_url: str, container: str, listed: Iterable[Li
         if not item.name.startswith(route.match.prefix) or item.name.endswith("/"):
             continue
         etag = claim_etag(item.etag)
-        created = BlobCreated(f"{source}:{item.name}", BlobLocation(account_url, container, item.name), etag,
-                              "PutBlob", item.size)
+        created = BlobCreated(event_id=f"{source}:{item.name}",
+                              location=BlobLocation(account_url, container, item.name), etag=etag, api="PutBlob",
+                              content_length=item.size)
         decision = rules.decide(route, created)
         if decision.action == rules.IGNORE:
             continue

@@ -199,9 +199,12 @@ async def repair_deliveries(client: Any, ledger: Any, cursors: Cursors, limits: 
     await asyncio.to_thread(cursors.put, RUNS_CURSOR, continuation)
 
 
-async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), poison: Any = None) -> dict:
+async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), poison: Any = None,
+                deadletters: Any = None) -> dict:
     """One tick: every route's landings, then the ledger's undelivered runs, then the poison queue
-    (``poison``: a queue client, or ``None`` to leave it). Returns the counts, also logged."""
+    (``poison``: a queue client, or ``None`` to leave it), then Event Grid's dead letters (``deadletters``: the
+    container client, or ``None``). Returns the counts, also logged."""
+    from .deadletter import redrive_deadletters
     from .poison import redrive
 
     counts: Counter = Counter()
@@ -220,8 +223,14 @@ async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), p
     if poison is not None:
         counts.update({f"poison_{k}": v for k, v in (await redrive(poison, ctx, client,
                                                                      max_messages=limits.poison_messages)).items()})
+    if deadletters is not None:
+        try:
+            counts.update({f"deadletter_{k}": v for k, v in (await redrive_deadletters(deadletters, ctx, client)).items()})
+        except Exception as exc:
+            log.error("reconcile: re-driving dead letters failed: %s", type(exc).__name__)
+            counts["deadletter_errors"] += 1
     summary = dict(sorted(counts.items()))
     summary["repaired_total"] = counts[STARTED] + counts[REPAIRED] + counts["redelivered"] \
-        + counts["poison_redriven"]
+        + counts["poison_redriven"] + counts["deadletter_redriven"]
     log.info("reconcile: %s", summary)
     return summary

@@ -33,8 +33,11 @@ def parse_iso(text: str) -> datetime:
 
 
 def render_output_path(route: Route, run_id: str, attempt: int, now: datetime) -> str:
-    return route.output.path.format(run_id=run_id, route=route.name, date=now.strftime("%Y-%m-%d"),
-                                    attempt=attempt)
+    """The route's output path for one run: rendered under its static prefix by ``shared.paths.render_under``."""
+    from ..paths import render_under
+
+    return render_under(route.output.path, {"run_id": run_id, "route": route.name, "date": now.strftime("%Y-%m-%d"),
+                                            "attempt": attempt}, field="output.path")
 
 
 def folder_of(path: str) -> str:

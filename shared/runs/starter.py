@@ -119,8 +119,10 @@ async def start_once(client: Any, book: ClaimBook, key: str, orchestrator: str, 
                 how = "taken_over"
                 break
             continue
-        # WAIT: another caller's fresh claim; give its start_new time, but never past the lease
-        await policy.sleep(wait)
+        # WAIT: another caller's fresh claim; give its start_new time, but look again once the lease expires
+        until = claims.parse_time(current.get("expires_at"))
+        left = (until - policy.clock()).total_seconds() if until is not None and until.tzinfo else wait
+        await policy.sleep(max(policy.first_wait_seconds, min(wait, left + policy.first_wait_seconds)))
         wait = min(wait * 2, max(policy.grace_seconds, policy.first_wait_seconds))
     else:
         raise TimeoutError(f"claim {key} stayed in progress under another owner; retry later")

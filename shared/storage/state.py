@@ -5,7 +5,10 @@
 * ``update``: read, decide, write with the blob's ETag (``If-Match``, or ``If-None-Match: *`` for a new
   document), retried when another writer got there first, so concurrent updates never overwrite each other.
 
-The run ledger, the Azure ML job-event state and the duration history are stores on this base.
+The run ledger, the Azure ML job-event state and the duration history are stores on this base. Every document
+name is checked by :func:`shared.paths.check_relative_path` before it reaches storage (no '.'/'..' segment, also
+percent-encoded, no backslash, '?', '#' or control character), so an id that slipped past its own grammar
+still cannot address a blob outside the state container's layout.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from typing import Any, Callable, Iterator, Optional, TypeVar
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
+from ..paths import check_relative_path
+
 T = TypeVar("T")
 Change = Callable[[Optional[Any]], "tuple[T, Optional[Any]]"]
+
+
+def _checked(name: str) -> str:
+    return check_relative_path(name, field="state document", decode=False)
 
 
 class StateConflictError(RuntimeError):
@@ -47,6 +56,7 @@ class StateStore:
         self._ready = True
 
     def read(self, name: str) -> Optional[Any]:
+        name = _checked(name)
         try:
             return json.loads(self._container.download_blob(name).readall())
         except ResourceNotFoundError:
@@ -54,6 +64,7 @@ class StateStore:
 
     def create(self, name: str, document: Any) -> bool:
         """True if this caller created the document; False if it already existed."""
+        name = _checked(name)
         self.ensure()
         try:
             self._container.upload_blob(name, json.dumps(document).encode(), match_condition=MatchConditions.IfMissing)
@@ -62,10 +73,12 @@ class StateStore:
             return False
 
     def write(self, name: str, document: Any) -> None:
+        name = _checked(name)
         self.ensure()
         self._container.upload_blob(name, json.dumps(document).encode(), overwrite=True)
 
     def delete(self, name: str) -> None:
+        name = _checked(name)
         try:
             self._container.delete_blob(name)
         except ResourceNotFoundError:
@@ -89,6 +102,7 @@ class StateStore:
 
         A ``new_document`` of ``None``, or one equal to the current document, writes nothing.
         """
+        name = _checked(name)
         self.ensure()
         blob = self._container.get_blob_client(name)
         for _ in range(attempts):

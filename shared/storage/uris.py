@@ -72,14 +72,17 @@ def parse_blob_url(url: str) -> BlobLocation:
 
 
 def azureml_uri(datastore: str, path: str) -> str:
-    return f"azureml://datastores/{datastore}/paths/{path.lstrip('/')}"
+    """``azureml://datastores/<datastore>/paths/<path>`` with the path percent-encoded ('/' kept), so a blob name
+    with '#', '?', '%' or a space stays one path for the batch service (plain names are unchanged)."""
+    return f"azureml://datastores/{datastore}/paths/{quote(path.lstrip('/'), safe='/')}"
 
 
 def parse_azureml_uri(uri: str) -> tuple[str, str]:
+    """``(datastore, path)`` of a datastore URI; the path is decoded once (the inverse of :func:`azureml_uri`)."""
     match = _AZUREML.match(uri)
     if not match:
         raise ValueError(f"not an azureml://datastores/<name>/paths/<path> URI: {uri!r}")
-    return match["ds"], match["path"]
+    return match["ds"], unquote(match["path"])
 
 
 def same_account(a: str, b: str) -> bool:

@@ -121,3 +121,27 @@ def test_the_event_state_path_is_built_from_a_checked_job_name():
     for bad in ("../x", "a/b", ".."):
         with pytest.raises(InvalidName):
             state_path(bad)
+
+
+def test_parsing_any_event_raises_only_not_a_job_event():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.sampled_from(
+        ["Running", "Completed", "../x", "job-1", RUN_STATUS_CHANGED, RUN_COMPLETED, "1.0"])
+    data = st.dictionaries(st.sampled_from(["runId", "runStatus", "experimentName"]), values, max_size=3)
+    events = st.fixed_dictionaries({}, optional={
+        "id": values, "eventType": values, "type": values, "specversion": values, "eventTime": values,
+        "time": values, "subject": values, "topic": values, "data": data | values})
+
+    @settings(max_examples=500, deadline=None)
+    @given(event=events)
+    def run(event):
+        try:
+            parsed = parse_job_event(event)
+        except NotAJobEvent as exc:
+            assert exc.reason in ("not_a_run_event", "malformed", "unsafe_name")
+            return
+        assert parsed.job_name and "/" not in parsed.job_name and parsed.job_name not in (".", "..")
+
+    run()

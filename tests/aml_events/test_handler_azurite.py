@@ -163,3 +163,23 @@ def test_event_for_a_finished_run_is_counted(running, storage):
     storage[0].index_job("job-1", RUN)
     host.terminate(RUN, "test")
     assert handle(host, storage, grid_event("job-1", "Completed")) == "run_not_running"
+
+
+@pytest.mark.parametrize("schema", ["eventgrid", "cloudevents"])
+def test_a_traversing_run_id_never_reaches_another_run_or_another_blob(running, storage, schema):
+    """``runId`` ``../runs/<run>.json`` once read the run's own ledger record as a job index entry (it holds a
+    ``run_id``) and raised ``job_status`` on that run, and its parked state was written outside job-events/."""
+    from tools.events import run_status_changed_event, to_cloud_event
+
+    host, _ = running
+    ledger, store = storage
+    ledger.claim(RUN, {"route": "route-a"})                       # runs/route-a-run1.json holds "run_id"
+    ledger.index_job("job-1", RUN)
+    before = sorted(b.name for b in ledger._container.list_blobs())
+    for run_id in ("../runs/route-a-run1.json", "..%2fruns%2froute-a-run1.json", "job-1/../../runs/route-a-run1.json"):
+        event = run_status_changed_event(run_id, "Completed")
+        event = to_cloud_event(event) if schema == "cloudevents" else event
+        assert handle(host, storage, event) == "unsafe_name"
+    host.run_until_idle(fire_timers=False)
+    assert job_status_events(host) == 0
+    assert sorted(b.name for b in ledger._container.list_blobs()) == before

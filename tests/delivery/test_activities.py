@@ -185,6 +185,7 @@ def test_a_sas_that_may_not_write_fails_the_run_naming_the_sink_and_file_without
 def test_a_source_on_a_sas_connection_string_is_copied_server_side_with_that_sas(env, durable, monkeypatch):
     connection, _ = sas_connection(env.azurite.default, read=True, list=True)
     monkeypatch.setenv("AML_DS", connection)
+    env.configure(delivery={"strategy": "server_side"})   # auto would stream a file this small
     run = env.run_input()
     run_id = run["run"]["run_id"]
     data = payload_bytes(20_000)

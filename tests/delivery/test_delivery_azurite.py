@@ -33,7 +33,7 @@ def copy_results(host, run_id, calls=None):
 def test_outputs_arrive_byte_identical_in_two_sinks_in_two_accounts_with_receipts_last(env, durable):
     run = env.run_input()
     run_id = run["run"]["run_id"]
-    data = payload_bytes(3 * 1024 * 1024 + 17)
+    data = payload_bytes(5 * 1024 * 1024 + 17)    # past engine.SINGLE_PUT_MAX: auto copies it server-side
     env.put_output(run_id, "predictions.csv", data)
 
     status = run_to_end(durable, run)
@@ -152,6 +152,7 @@ def test_a_streaming_copy_interrupted_midway_is_finished_by_the_retry_without_du
 def test_a_server_side_copy_whose_answer_was_lost_is_verified_and_skipped_by_the_retry(env):
     from shared.config import load_settings
 
+    env.configure(delivery={"strategy": "server_side"})
     run = env.run_input()
     run_id = run["run"]["run_id"]
     data = payload_bytes(100_000)

@@ -52,3 +52,16 @@ def on_item(msg: func.QueueMessage) -> None:
 @app.timer_trigger(arg_name="timer", schedule="*/1 * * * * *", run_on_startup=False)
 def tick(timer: func.TimerRequest) -> None:
     CALLS["timer"].append(timer.past_due)
+
+
+@app.orchestration_trigger(context_name="context")
+def greet(context: df.DurableOrchestrationContext):
+    greeting = yield context.call_activity("hello", context.get_input())
+    suffix = yield context.wait_for_external_event("go")
+    return f"{greeting}{suffix}"
+
+
+@app.activity_trigger(input_name="name")
+def hello(name: str) -> str:
+    CALLS.setdefault("hello", []).append(name)
+    return f"hello {name}"

@@ -45,7 +45,7 @@ BACKFILL = {
     "max_runs_float": ({"route": "a", "max_runs": 1.5}, "max_runs"),
     "max_runs_huge": ({"route": "a", "max_runs": 10 ** 30}, "max_runs"),
     "max_runs_string": ({"route": "a", "max_runs": "5"}, "max_runs"),
-    "max_runs_nan": ({"route": "a", "max_runs": float("nan")}, "max_runs"),
+    "max_runs_nan": ({"route": "a", "max_runs": float("nan")}, None),  # refused by the JSON reader itself
     "unknown_field": ({"route": "a", "url": "https://evil.example/"}, "url"),
 }
 

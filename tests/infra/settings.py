@@ -30,9 +30,7 @@ OPTIONAL_IN_AZURE = {
 }
 
 # Set in Azure for code that another area is writing now: remove an entry once the code reads it.
-PENDING_READERS = {
-    "DEADLETTER_CONTAINER": "the reconcile sweep (shared/reconcile, claims) reads Event Grid's dead letters here",
-}
+PENDING_READERS: dict[str, str] = {}
 
 
 def _is_environ(node: ast.AST) -> bool:
@@ -54,6 +52,10 @@ def code_reads() -> tuple[set[str], set[str]]:
                      and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
                      for target in node.targets if isinstance(target, ast.Name) and target.id.endswith("_SETTING")}
         names.update(constants.values())
+        for node in ast.walk(tree):  # IDENTITY_SUFFIXES = ("blobServiceUri", ...): read as {connection}__<suffix>
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id.endswith("_SUFFIXES")
+                                                    for t in node.targets) and isinstance(node.value, ast.Tuple):
+                suffixes.update(e.value for e in node.value.elts if isinstance(e, ast.Constant))
         for node in ast.walk(tree):
             key = None
             if isinstance(node, ast.Call) and node.args and (

@@ -166,3 +166,18 @@ def test_the_landing_account_is_new_or_existing_by_parameter():
     landing = main()["modules"]["landingAccount"]["config"]
     assert landing["condition"] == "createLanding"
     assert main()["parameters"]["landingStorageAccountName"]["default"] == ""
+
+
+def test_every_module_file_is_used():
+    used = {module for _, _, _, module in module_calls()}
+    for path in sorted((INFRA / "modules").glob("*.bicep")):
+        assert path.resolve() in used, f"{path.name} is never deployed"
+
+
+def test_azd_hooks_exist_and_the_package_leaves_out_what_azure_does_not_run():
+    text = (ROOT / "azure.yaml").read_text()
+    for hook in re.findall(r"run: \./(\S+)", text):
+        assert (ROOT / hook).is_file(), hook
+    ignored = set((ROOT / ".funcignore").read_text().split())
+    assert {"infra", "adf", "tests", "emulator", "bench", ".azure"} <= ignored
+    assert not {"config", "shared", "function_app.py", "host.json", "requirements.txt"} & ignored

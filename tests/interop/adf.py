@@ -318,8 +318,7 @@ class Run:
             status, answer_headers, raw = self.http("GET", location, {}, None)
             run.requests.append(("GET", location))
         if not 200 <= status < 300:
-            raise ActivityFailed("2108", f"Error calling the endpoint '{_redacted(url)}'. Response status code:"
-                                         f" '{status}'")
+            raise ActivityFailed("2108", f"Error calling the endpoint '{url}'. Response status code: '{status}'")
         try:
             output = json.loads(raw) if raw else {}
         except ValueError:
@@ -332,10 +331,6 @@ class Run:
 
 def _header(headers: dict, name: str) -> Optional[str]:
     return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
-
-
-def _redacted(url: str) -> str:
-    return re.sub(r"([?&]code=)[^&]*", r"\1***", url)
 
 
 def _condition_met(status: str, conditions: list[str]) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -61,6 +62,11 @@ def test_the_function_key_comes_from_key_vault_and_is_never_in_an_error(app):
     assert vault == [f"{VAULT_URL}/secrets/batchruns-function-key?api-version=7.4"]
     start = [(m, u, h) for m, u, h in app.requests if m == "POST"]
     assert len(start) == 1 and start[0][2]["Idempotency-Key"] == run.run_id
+    assert start[0][1] == f"{APP_URL}/api/runs" and start[0][2]["x-functions-key"] == FUNCTION_KEY
+    # the Location that comes back carries the key, so polls need no headers
+    status_url = run.variables["statusUrl"]
+    assert status_url.startswith(f"{APP_URL}/api/runs/") and "async=true" in status_url
+    assert parse_qs(urlsplit(status_url).query)["code"] == [FUNCTION_KEY]
     failed = replay(app, input="elsewhere/2024-06-01/")
     assert failed.failure is not None and FUNCTION_KEY not in str(failed.failure)
     assert "fn-key" not in str(failed.failure)

@@ -48,3 +48,20 @@ def test_an_update_that_always_loses_says_so(store):
 
     with pytest.raises(StateConflictError, match="kept changing"):
         store.update("hot.json", change_underneath, attempts=3)
+
+
+def test_a_document_name_outside_the_grammar_never_reaches_storage():
+    from shared.paths import InvalidName
+    from shared.storage.state import StateStore
+
+    class Refusing:  # any call to storage would fail the test
+        def __getattr__(self, name):
+            raise AssertionError(f"storage was called: {name}")
+
+    store = StateStore(Refusing())
+    store._ready = True
+    for name in ("jobs/../runs/x.json", "runs/%2e%2e/x", "a\\b", "runs/x?comp=list", "/abs", "jobs/x\n"):
+        for call in (lambda: store.read(name), lambda: store.write(name, {}), lambda: store.create(name, {}),
+                     lambda: store.delete(name), lambda: store.update(name, lambda d: (None, {"x": 1}))):
+            with pytest.raises(InvalidName):
+                call()

@@ -40,3 +40,13 @@ def test_datastore_uris_resolve_back_to_blob_locations():
     with pytest.raises(KeyError, match="not in the datastores map"):
         resolve_azureml_uri("azureml://datastores/missing/paths/x", DATASTORES)
     assert account_name("https://acct.blob.core.windows.net") == "acct"
+
+
+def test_datastore_uris_encode_unusual_names_and_read_them_back():
+    from shared.storage.uris import azureml_uri
+
+    for path in ("heart/2024/", "in#box/what?/lit%20/sp ace/caf\u00e9/", "a+b/"):
+        uri = azureml_uri("ds", path)
+        assert "#" not in uri and "?" not in uri and " " not in uri
+        assert parse_azureml_uri(uri) == ("ds", path)
+    assert azureml_uri("ds", "heart/2024/x.csv") == "azureml://datastores/ds/paths/heart/2024/x.csv"
