@@ -40,6 +40,13 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return await runs_api.start(req, client)
 
 
+@app.route(route="plan", methods=["POST"])
+def plan(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import plan as plan_api
+
+    return plan_api.plan(req)
+
+
 @app.route(route="runs", methods=["GET"])
 @app.durable_client_input(client_name="client")
 async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:

@@ -336,6 +336,9 @@ def create_app(emu: Emulator) -> web.Application:
     app.router.add_get("/endpoints/{endpoint}/jobs", list_jobs)
     app.router.add_get("/endpoints/{endpoint}/jobs/{name}", get_job)
     app.router.add_get("/endpoints/{endpoint}/jobs/{name}/logs", get_logs)
+    from .pipelines_v1 import add_routes  # data assets and the v1 PipelineEndpoint (before the ARM catch-all)
+
+    add_routes(app, prefix)
     app.router.add_route("*", prefix + "/{tail:.*}", management)
     app.router.add_get("/_emulator/health", health)
     app.router.add_get("/_emulator/jobs", emulator_jobs)

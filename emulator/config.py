@@ -177,6 +177,8 @@ class EmulatorConfig:
     behaviour: Behaviour = Behaviour()
     arm_api_versions: tuple[str, ...] = ARM_API_VERSIONS
     work_dir: Path | None = None  # job scratch space; a temp dir when None
+    data_assets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # name -> version -> uri (assets.py)
+    pipeline_endpoints: Mapping[str, Any] = field(default_factory=dict)  # v1 PipelineEndpoints by id (pipelines_v1.py)
 
     def with_timings(self, **seconds: float) -> "EmulatorConfig":
         return replace(self, timings=replace(self.timings, **seconds))
@@ -215,7 +217,18 @@ def _parse(raw: Mapping[str, Any], base: Path) -> EmulatorConfig:
                           timings=timings, faults=dict(raw.get("faults") or {}), events=events,
                           behaviour=Behaviour().updated(raw.get("behaviour") or {}),
                           arm_api_versions=tuple(raw.get("arm_api_versions") or ARM_API_VERSIONS),
-                          work_dir=(base / work_dir) if work_dir else None)
+                          work_dir=(base / work_dir) if work_dir else None, **_pipeline_parts(raw, base))
+
+
+def _pipeline_parts(raw: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    from .assets import parse_assets
+    from .pipelines import parse_v1_endpoints
+
+    try:
+        return {"data_assets": parse_assets(raw.get("data_assets")),
+                "pipeline_endpoints": parse_v1_endpoints(raw.get("pipeline_endpoints"), base)}
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _connection_string(name: str, spec: Any) -> str:
@@ -264,8 +277,12 @@ def _deployment(name: str, spec: Mapping[str, Any], base: Path) -> Deployment:
         merged = {**loaded, **{k: v for k, v in spec.items() if k != "file"}}
         return _deployment(name, merged, path.parent)
     dtype = spec.get("type", "model")
+    if dtype == "pipeline":  # pipeline-component deployments: emulator/pipelines.py
+        from .pipelines import parse_pipeline_deployment
+
+        return parse_pipeline_deployment(name, spec, base)
     if dtype != "model":
-        raise ConfigError(f"deployment {name}: type {dtype!r} is not emulated (only 'model')")
+        raise ConfigError(f"deployment {name}: type {dtype!r} is not emulated (only 'model' and 'pipeline')")
     cc = spec.get("code_configuration") or {}
     code = cc.get("code", spec.get("code"))
     script = cc.get("scoring_script", spec.get("scoring_script"))

@@ -62,6 +62,10 @@ class Emulator:
         """``(job, created)``: ``created`` is False when a reused client name answers with the existing job."""
         ep = self.endpoint(endpoint_name)
         dep = self.route(ep, (deployment_header or "").strip() or None)
+        if dep.type == "pipeline":  # named inputs, literals, named outputs: emulator/pipelines.py
+            from .pipelines import create_pipeline_job
+
+            return create_pipeline_job(self, ep, dep, raw_body)
         req = parse_submit(raw_body)
         behaviour = self.behaviour
         if behaviour.job_labels == "drop":
@@ -79,7 +83,7 @@ class Emulator:
         settings = self._effective(dep, req)
         output_uri = self._output_uri(req, settings, name)
         try:
-            self.storage.resolve(req.input.uri)
+            self.storage.resolve(req.input.uri)  # datastores, storage URLs, data-asset ids, abfss (assets.py)
         except StorageError as exc:
             raise ContractError(400, "UserError", str(exc)) from exc
         try:

@@ -67,6 +67,8 @@ def batch_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
         "properties": job_properties(job),
         "output": {},
     }
+    if hasattr(job, "extra_properties"):  # pipeline jobs: every named input and output (pipelines.py)
+        props.update(job.extra_properties(arm=False))
     if job.request.description:
         props["description"] = job.request.description
     if job.error:
@@ -93,6 +95,8 @@ def arm_job_resource(job: Job, ws: Workspace) -> dict[str, Any]:
                               "uri": inp.uri, "mode": "ReadOnlyMount"}},
         "outputs": {out_name: {"jobOutputType": "uri_file", "uri": job.output_uri, "mode": "ReadWriteMount"}},
     }
+    if hasattr(job, "extra_properties"):
+        props.update(job.extra_properties(arm=True))
     if job.request.description:
         props["description"] = job.request.description
     if job.error:

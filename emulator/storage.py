@@ -56,6 +56,9 @@ class Storage:
         self._services: dict[str, BlobServiceClient] = {}
 
     def resolve(self, uri: str) -> BlobLocation:
+        from .assets import expand  # data-asset ids and abfss:// inputs (emulator/assets.py)
+
+        uri = expand(self._config.data_assets, uri)
         m = _DATASTORE_URI.match(uri)
         if m and (uri.lower().startswith("azureml:") or uri.startswith("/")):
             ds = self._config.datastores.get(m.group("ds"))

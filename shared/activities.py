@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 from . import telemetry
 from .batch_endpoint import exceptions as errors
 from .batch_endpoint.attempts import AttemptIdentity, failed_on_existing_path, identity_of_job
-from .batch_endpoint.requests import job_body
+from .batch_endpoint.job_spec import job_spec, resolve_latest
 from .config import AppSettings, load_settings
 from .redact import redact
 from .runs.ids import submit_request_id
@@ -50,12 +50,18 @@ def submit_job(payload: dict, settings: Optional[AppSettings] = None,
     run = payload["run"]
     attempt = _attempt(payload)
     route = settings.route(run["route"])
-    identity = AttemptIdentity.of(run["run_id"], attempt, run["output_uri"])
-    body = job_body(input_name=route.input.name, input_type=run["input"]["type"], input_uri=run["input"]["uri"],
-                    output_name=route.output.name, output_uri=run["output_uri"], overrides=route.overrides,
-                    job_name=identity.job_name, labels=identity.labels)
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import submit_run
+
+        return submit_run(route, run, attempt, settings, client_factory)
+    identity = AttemptIdentity.of(run["run_id"], attempt, run.get("output_uri"))
+    spec = job_spec(route, run, job_name=identity.job_name, labels=identity.labels)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
+            versions = {item.asset: client.latest_asset_version(route.endpoint, item.asset, settings.management_url,
+                                                                settings.management_api_version)
+                        for item in spec.latest_assets}
+            body = resolve_latest(spec, versions)
             outcome = client.submit_attempt(route.endpoint, body, identity,
                                             submit_request_id(run["run_id"], attempt),
                                             settings.management_url, settings.management_api_version)
@@ -96,6 +102,10 @@ def get_job_status(payload: dict, settings: Optional[AppSettings] = None,
     """
     settings = settings or load_settings()
     route = settings.route(payload["route"])
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import run_status
+
+        return run_status(route, payload, client_factory)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             job = client.get_job(route.endpoint, payload["job_name"], settings.management_url,
@@ -133,6 +143,10 @@ def find_attempt_job(payload: dict, settings: Optional[AppSettings] = None,
     settings = settings or load_settings()
     route = settings.route(payload["route"])
     identity = AttemptIdentity.of(payload["run_id"], _attempt(payload), payload.get("output_uri"))
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import find_run
+
+        return find_run(route, payload, identity, client_factory)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             found = client.find_attempt_job(route.endpoint, identity, settings.management_url,
@@ -151,6 +165,10 @@ def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()
     route = settings.route(payload["route"])
+    if route.kind == "pipeline_endpoint_v1":
+        from .pipeline_v1.activities import cancel_run
+
+        return cancel_run(route, payload, client_factory)
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             client.cancel(route.endpoint, payload["job_name"], settings.management_url,

@@ -207,6 +207,7 @@ def show_predictions(service, run: dict, files: list[Path]) -> int:
 
     model = load_model()
     expected = sorted(line for path in files for line in expected_lines(path.name, path.read_text(), model))
+    compared = 0
     for output in run.get("outputs", []):
         receipt = output.get("receipt") or ""
         if "://" in receipt:
@@ -229,6 +230,10 @@ def show_predictions(service, run: dict, files: list[Path]) -> int:
                   f" the sample ({len(expected)} rows)")
             if not same:
                 return 1
+            compared += 1
+    if compared == 0:
+        print("== the run succeeded but delivered no predictions file to compare: check the route's sinks")
+        return 1
     return 0
 
 

@@ -46,7 +46,7 @@ resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
 
 resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = [for route in functionRoutes: {
   parent: topic
-  name: 'landing-${toLower(replace(route.name, '_', '-'))}'
+  name: take('landing-${toLower(replace(route.name, '_', '-'))}', 64)
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
@@ -77,7 +77,7 @@ resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02
 
 resource toQueue 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = [for route in queueRoutes: {
   parent: topic
-  name: 'landing-${toLower(replace(route.name, '_', '-'))}'
+  name: take('landing-${toLower(replace(route.name, '_', '-'))}', 64)
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     deliveryWithResourceIdentity: {
@@ -111,4 +111,4 @@ resource toQueue 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15
   }
 }]
 
-output subscriptionNames array = [for route in concat(functionRoutes, queueRoutes): 'landing-${toLower(replace(route.name, '_', '-'))}']
+output subscriptionNames array = [for route in concat(functionRoutes, queueRoutes): take('landing-${toLower(replace(route.name, '_', '-'))}', 64)]

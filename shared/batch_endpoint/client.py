@@ -24,8 +24,8 @@ import httpx
 from ..config.models import EndpointConfig
 from . import exceptions as errors
 from .attempts import BY_NAME, TAG_ATTEMPT_ID, AttemptIdentity, choose
-from .requests import (ApiCall, JobInfo, cancel_call, find_call, list_call, next_page_call, parse_job, status_call,
-                       submit_call)
+from .requests import (ApiCall, JobInfo, cancel_call, data_container_call, find_call, list_call, next_page_call,
+                       parse_job, status_call, submit_call)
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +281,20 @@ class BatchEndpointClient:
     def get_job(self, endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> JobInfo:
         response = self.send(status_call(endpoint, job_name, management_url, api_version), what="job status")
         return self._job(response, "job status")
+
+    def latest_asset_version(self, endpoint: EndpointConfig, asset: str, management_url: str,
+                             api_version: str) -> str:
+        """The latest version of a data asset (``azureml:<name>@latest``), as the SDK resolves it."""
+        response = self.send(data_container_call(endpoint, asset, management_url, api_version),
+                             what=f"data asset {asset!r}")
+        try:
+            version = (response.json().get("properties") or {}).get("latestVersion")
+        except (ValueError, AttributeError):
+            version = None
+        if not isinstance(version, str) or not version:
+            raise errors.PermanentError(f"data asset {asset!r}: the workspace answered without a latestVersion",
+                                        status_code=response.status_code)
+        return version
 
     def cancel(self, endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> None:
         call = cancel_call(endpoint, job_name, management_url, api_version)

@@ -39,6 +39,7 @@ class JobInfo:
     tags: Mapping[str, str] = field(default_factory=dict)
     properties: Mapping[str, str] = field(default_factory=dict)  # user + service properties
     output_uris: tuple[str, ...] = ()
+    outputs: Mapping[str, str] = field(default_factory=dict)  # output name -> URI, as the job resource lists them
 
 
 def iso_duration(seconds: int) -> str:
@@ -49,19 +50,39 @@ def iso_duration(seconds: int) -> str:
     return text if text != "PT" else "PT0S"
 
 
-def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: str, output_uri: str,
-             overrides: JobOverrides, job_name: Optional[str] = None,
-             labels: Optional[Mapping[str, str]] = None) -> dict:
-    """The documented v2 body (PascalCase data keys, camelCase override keys as the SDK sends them).
+WIRE_OUTPUT_TYPES = {"uri_file": "UriFile", "uri_folder": "UriFolder"}
 
-    ``job_name`` is the client-chosen ``properties.name`` (contract §1.8); ``labels`` go out as both
-    ``tags`` and user ``properties``, so a run attempt can find its job whichever the service keeps.
+
+def data_input(input_type: str, uri: str) -> dict:
+    """A data input as the SDK serialises it (``BatchJobSchema``): camelCase, no ``mode`` for Uri* inputs."""
+    return {"jobInputType": _WIRE_INPUT_TYPES[input_type], "uri": uri}
+
+
+def literal_input(value: Any) -> dict:
+    """A literal input as the SDK serialises it: the JSON value as given (a string, number or boolean)."""
+    return {"jobInputType": "Literal", "value": value}
+
+
+def data_output(output_type: str, uri: str) -> dict:
+    return {"jobOutputType": WIRE_OUTPUT_TYPES[output_type], "uri": uri}
+
+
+def batch_job_body(*, inputs: Mapping[str, dict], outputs: Mapping[str, dict], overrides: JobOverrides,
+                   job_name: Optional[str] = None, labels: Optional[Mapping[str, str]] = None,
+                   fold_output_file_name: bool = True) -> dict:
+    """The invoke body, camelCase as the azure-ai-ml SDK sends it (contract §1.4; fixtures in
+    tests/batch_endpoint/fixtures/).
+
+    ``inputs``/``outputs`` are wire entries (:func:`data_input`, :func:`literal_input`, :func:`data_output`).
+    No ``outputs`` means the deployment's default output location: ``outputData`` is not sent. With outputs,
+    ``outputFileName`` is never sent beside them: the SDK folds the file name into the output URI
+    (``convert_v1_dataset_to_v2``), which the caller did when it rendered the URI (``fold_output_file_name``).
+    ``job_name`` is the client-chosen ``properties.name`` (§1.8); ``labels`` go out as both ``tags`` and
+    user ``properties``, so a run attempt can find its job whichever the service keeps.
     """
-    properties: dict[str, Any] = {
-        "InputData": {input_name: {"JobInputType": _WIRE_INPUT_TYPES[input_type], "Uri": input_uri}},
-        # Model deployments accept only a UriFile output: the full path of the results file.
-        "OutputData": {output_name: {"JobOutputType": "UriFile", "Uri": output_uri}},
-    }
+    properties: dict[str, Any] = {"inputData": dict(inputs)}
+    if outputs:
+        properties["outputData"] = dict(outputs)
     if overrides.mini_batch_size is not None:
         properties["miniBatchSize"] = overrides.mini_batch_size
     if overrides.instance_count is not None:
@@ -75,7 +96,7 @@ def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: s
         properties["retrySettings"] = retry
     if overrides.error_threshold is not None:
         properties["errorThreshold"] = overrides.error_threshold
-    if overrides.output_file_name is not None:
+    if overrides.output_file_name is not None and not (outputs and fold_output_file_name):
         properties["outputFileName"] = overrides.output_file_name
     user_properties: dict[str, str] = dict(labels or {})
     if overrides.experiment_name is not None:
@@ -87,6 +108,27 @@ def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: s
     if job_name is not None:
         properties["name"] = job_name
     return {"properties": properties}
+
+
+def fold_output_file_name(uri: str, file_name: Optional[str]) -> str:
+    """A UriFile output's URI with its file name replaced by ``file_name`` (the SDK's fold of
+    ``output_file_name`` into ``outputData``); unchanged when ``file_name`` is None."""
+    if not file_name:
+        return uri
+    return uri.rsplit("/", 1)[0] + "/" + file_name
+
+
+def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: Optional[str],
+             output_uri: Optional[str], overrides: JobOverrides, job_name: Optional[str] = None,
+             labels: Optional[Mapping[str, str]] = None) -> dict:
+    """The single-input, single-output body of a model deployment (``output_uri`` None: the default location).
+    An ``overrides.output_file_name`` is folded into ``output_uri``."""
+    outputs = {}
+    if output_uri is not None:
+        outputs[output_name or "score"] = data_output("uri_file",
+                                                      fold_output_file_name(output_uri, overrides.output_file_name))
+    return batch_job_body(inputs={input_name: data_input(input_type, input_uri)}, outputs=outputs,
+                          overrides=overrides, job_name=job_name, labels=labels)
 
 
 def submit_call(endpoint: EndpointConfig, body: dict, request_id: str) -> ApiCall:
@@ -146,6 +188,15 @@ def next_page_call(previous: ApiCall, next_link: Any) -> Optional[ApiCall]:
     return ApiCall("GET", next_link, previous.scope)
 
 
+def data_container_call(endpoint: EndpointConfig, asset: str, management_url: str, api_version: str) -> ApiCall:
+    """ARM ``Data Containers - Get``: ``properties.latestVersion`` is what the SDK reads for ``name@latest``."""
+    url = management_job_url(endpoint, "", management_url)
+    if url is None:
+        raise ValueError(f"data asset {asset!r}: resolving @latest needs endpoint.workspace")
+    base = url.rstrip("/").rsplit("/jobs", 1)[0]
+    return ApiCall("GET", f"{base}/data/{quote(asset, safe='')}?api-version={api_version}", MANAGEMENT_SCOPE)
+
+
 def cancel_call(endpoint: EndpointConfig, job_name: str, management_url: str, api_version: str) -> Optional[ApiCall]:
     """The management-plane cancel, or ``None`` when the route has no workspace coordinates."""
     url = management_job_url(endpoint, job_name, management_url)
@@ -184,7 +235,8 @@ def parse_job(resource: Any) -> JobInfo:
     status = properties.get("status") or resource.get("status")
     return JobInfo(name=name, status=normalise(status), studio_url=_studio_url(properties),
                    error=_error_text(properties), tags=_strings(properties.get("tags")),
-                   properties=_strings(properties.get("properties")), output_uris=_output_uris(properties))
+                   properties=_strings(properties.get("properties")), output_uris=_output_uris(properties),
+                   outputs=_named_outputs(properties))
 
 
 def _strings(value: Any) -> dict[str, str]:
@@ -204,3 +256,17 @@ def _output_uris(properties: dict) -> tuple[str, ...]:
                 if isinstance(uri, str) and uri:
                     uris.append(uri)
     return tuple(uris)
+
+
+def _named_outputs(properties: dict) -> dict[str, str]:
+    """``{output name: URI}`` of a data-plane (``outputData``) or ARM (``outputs``) job resource."""
+    named: dict[str, str] = {}
+    for key, outputs in properties.items():
+        if key.lower() not in ("outputdata", "outputs") or not isinstance(outputs, dict):
+            continue
+        for name, spec in outputs.items():
+            if isinstance(spec, dict):
+                uri = next((v for k, v in spec.items() if k.lower() == "uri"), None)
+                if isinstance(uri, str) and uri and isinstance(name, str):
+                    named.setdefault(name, uri)
+    return named

@@ -270,3 +270,30 @@ def route_name(name: str) -> list[str]:
     except paths.InvalidName:
         return ["must be 1-63 letters, digits, '-' or '_'"]
     return []
+
+
+# --- job inputs ------------------------------------------------------------------------------------------
+
+#: Placeholders of a literal input's string value (and of v1 ParameterAssignments strings).
+LITERAL_PLACEHOLDERS = frozenset({"date", "folder", "run_id", "route"})
+
+
+def job_input_path(value: str) -> list[str]:
+    """A fixed input's location: a data asset, a datastore URI or a storage URL without credentials."""
+    if has_secret(value):
+        return ["must not carry credentials (a SAS, a key or a code): the job cannot be given one; grant the"
+                " compute's identity read access instead"]
+    try:
+        paths.parse_job_input_uri(value, field="path")
+    except paths.InvalidName as exc:
+        return [exc.reason]
+    return []
+
+
+def literal_value(value: str) -> list[str]:
+    """A literal's string: placeholders only from :data:`LITERAL_PLACEHOLDERS`, no credentials."""
+    if has_secret(value):
+        return ["must not carry a credential: literal values are sent in the job body and kept in run history"]
+    if "{" not in value and "}" not in value:
+        return []
+    return template_problems(value, LITERAL_PLACEHOLDERS)

@@ -86,12 +86,9 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
 def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, problems: Problems) -> Route:
     """Rules that span a route's fields; returns the route with normalised URLs and default sink names."""
     at = Where(f"route {route.name!r}")
-    if route.landing.mode == "per_file" and route.input.type != "uri_file":
-        problems.add(at.key("input").key("type"), "must be 'uri_file' when landing.mode is 'per_file'")
-    if route.output.datastore not in datastores and route.output.datastore not in named:
-        problems.add(at.key("output").key("datastore"),
-                     f"datastore {checks.shown(route.output.datastore)} is not in the datastores map"
-                     f" (known: {', '.join(sorted(datastores)) or 'none'})")
+    from .route_kinds import kind_rules
+
+    kind_rules(route, datastores, named, problems, at)
     _poll_rules(route.poll, at.key("poll"), problems)
 
     sinks, names = [], set()
@@ -105,7 +102,8 @@ def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, pro
             problems.add(at.key("sinks").index(n).key("name"), f"{name!r} is used by more than one sink of the route")
         names.add(name)
         sinks.append(dataclasses.replace(sink, name=name))
-    endpoint = dataclasses.replace(route.endpoint, scoring_uri=route.endpoint.scoring_uri.rstrip("/"))
+    endpoint = route.endpoint and dataclasses.replace(route.endpoint,
+                                                      scoring_uri=route.endpoint.scoring_uri.rstrip("/"))
     return dataclasses.replace(route, sinks=tuple(sinks), endpoint=endpoint)
 
 
@@ -135,15 +133,32 @@ def _landing_account(route: Route, environ: Mapping[str, str]) -> Optional[str]:
         return None
 
 
+#: infra/modules/landing-subscriptions.bicep names a route's Event Grid subscription
+#: ``take('landing-<name, lower case, '_' as '-'>', 64)`` (Event Grid's limit): the first 56 characters count.
+RESOURCE_NAME_CHARS = 56
+
+
+def route_resource_name(name: str) -> str:
+    """How a route's name appears in the names of its Azure resources (see RESOURCE_NAME_CHARS)."""
+    return name.lower().replace("_", "-")[:RESOURCE_NAME_CHARS]
+
+
 def _unique_routes(routes: list[Route], problems: Problems, environ: Mapping[str, str]) -> None:
     """Route names are unique, and no two routes listen on the same account, container and prefix (the events
     of that location would start a run on an arbitrary one of them)."""
     names: set[str] = set()
+    resource_names: dict[str, str] = {}
     places: dict[tuple, str] = {}
     for route in routes:
         if route.name in names:
             problems.add(Where(f"route {route.name!r}").key("name"), "is used by more than one route")
+        elif route_resource_name(route.name) in resource_names:
+            problems.add(Where(f"route {route.name!r}").key("name"),
+                         f"names the same Azure resources as route {resource_names[route_resource_name(route.name)]!r}"
+                         " (names are compared in lower case, with '_' as '-', on their first"
+                         f" {RESOURCE_NAME_CHARS} characters: infra/ names an Event Grid subscription after each route)")
         names.add(route.name)
+        resource_names.setdefault(route_resource_name(route.name), route.name)
         account = _landing_account(route, environ) or f"connection {route.match.connection}"
         place = (account, route.match.container, unquote(route.match.prefix))
         if place in places and places[place] != route.name:
@@ -175,12 +190,13 @@ def _check_landing_overlaps(problems: Problems, routes: list[Route], datastores:
         return
     for route in routes:
         targets = []
-        datastore = datastores.get(route.output.datastore)
-        if datastore is not None:
-            split = checks.split_storage_url(datastore.account_url + "/" + datastore.container)
-            if split:
-                targets.append((Where(f"route {route.name!r}").key("output"),
-                                (split[0], datastore.container, _static_prefix(route.output.path))))
+        for output in route.job_outputs:
+            datastore = datastores.get(output.datastore)
+            if datastore is not None:
+                split = checks.split_storage_url(datastore.account_url + "/" + datastore.container)
+                if split:
+                    targets.append((Where(f"route {route.name!r}").key("outputs" if route.outputs else "output"),
+                                    (split[0], datastore.container, _static_prefix(output.path))))
         for n, sink in enumerate(route.sinks):
             split = checks.split_storage_url(sink.url)
             if split:
@@ -198,13 +214,31 @@ def _check_landing_overlaps(problems: Problems, routes: list[Route], datastores:
                                         f" data and start more runs; use a separate container or prefix")
 
 
+class DuplicateMember(ValueError):
+    """A JSON object names a member twice: ``json`` keeps the last silently, which could hide a sink."""
+
+
+def _unique_members(source: str):
+    def hook(pairs: list) -> dict:
+        seen: dict = {}
+        for key, value in pairs:
+            if key in seen:
+                shown = key if len(key) <= 60 and key.isprintable() else f"(a name of {len(key)} characters)"
+                raise DuplicateMember(f"{source}: member {shown!r} appears twice in one object; keep one")
+            seen[key] = value
+        return seen
+    return hook
+
+
 def decode_document(text: str, source: str) -> Any:
     """JSON text → document, or :class:`ConfigError`: malformed JSON, nesting deep enough to exhaust the
     parser's recursion, and numbers too long to convert are configuration errors, not crashes."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise ConfigError([f"{source}: is {len(text)} characters; the limit is {MAX_DOCUMENT_BYTES}"])
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_members(source))
+    except DuplicateMember as exc:
+        raise ConfigError([str(exc)]) from None
     except json.JSONDecodeError as exc:
         raise ConfigError([f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) \
             from None

@@ -9,13 +9,19 @@ generic validator (:mod:`.validate`) checks a routes document against these defi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from .. import paths
 from . import checks
 from .fields import setting
 
 InputType = Literal["uri_folder", "uri_file"]
+JobInputType = Literal["uri_folder", "uri_file", "literal"]
+OutputType = Literal["uri_file", "uri_folder"]
+RouteKind = Literal["batch_endpoint", "pipeline_endpoint_v1"]
+DeploymentKind = Literal["model", "pipeline_component"]
+#: A literal job input's value: the validator accepts any of these JSON scalars (no null, no containers).
+Scalar = Union[bool, int, float, str]
 LandingMode = Literal["marker", "manifest", "quiet_period", "per_file"]
 OutputAction = Literal["append_row", "summary_only"]
 DeliveryStrategy = Literal["auto", "server_side", "streaming"]
@@ -65,7 +71,10 @@ class EndpointConfig:
                                         pattern_message="must be a deployment name (letters, digits, '-', '_'),"
                                                         " got {value}")
     workspace: Optional[Workspace] = setting(None, doc="Needed for status polling and cancel through the"
-                                                       " management plane.")
+                                                       " management plane, and for data-asset inputs.")
+    deployment_kind: DeploymentKind = setting("model", doc="model: one data input, one UriFile output (the"
+                                              " model-deployment rules); pipeline_component: several named inputs"
+                                              " (data and literals) and named outputs, which may be uri_folder.")
 
 
 @dataclass(frozen=True)
@@ -101,14 +110,40 @@ class LandingRule:
                                                  " level).")
 
 
+_IO_NAME = dict(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+                pattern_message="must be an input or output name (letters, digits, _), got {value}")
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """How the landed folder (or file) is passed to the batch job."""
+    """How the landed folder (or file) is passed to the batch job: the job input it is bound to."""
 
-    type: InputType = setting("uri_folder", doc="uri_folder, or uri_file (required by landing.mode per_file).")
+    type: InputType = setting("uri_folder", doc="uri_folder, or uri_file (only with landing.mode per_file, which it"
+                                                " requires).")
     name: str = setting("input_data", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                         pattern_message="must be an input name (letters, digits, _), got {value}",
                         doc="Name of the job input.")
+
+
+@dataclass(frozen=True)
+class JobInputSpec:
+    """A fixed input of a pipeline-component deployment: a data asset, a datastore path, a storage URL or a literal.
+
+    ``path`` forms: ``azureml:<name>:<version>``, ``azureml:<name>@latest`` (resolved to the asset's ARM id, as the
+    SDK does), ``azureml://datastores/<ds>/paths/<p>`` or the long ``azureml://subscriptions/…/datastores/<ds>/
+    paths/<p>``, and public storage URLs (https blob/dfs, abfss; no SAS). ``value`` is a literal's string, integer,
+    number or boolean; a string may use ``{date}``, ``{folder}``, ``{run_id}`` and ``{route}``.
+    """
+
+    name: str = setting(doc="Name of the job input.", **_IO_NAME)
+    type: JobInputType = setting("uri_folder", doc="uri_folder, uri_file, or literal (a value).")
+    path: Optional[str] = setting(None, checks=(checks.job_input_path,), max_length=2048,
+                                  doc="Where a uri_folder/uri_file input is: a data asset, a datastore URI or a"
+                                      " storage URL.", examples=("azureml:regions:2",
+                                                                 "azureml://datastores/workspaceblobstore/paths/ref/"))
+    value: Optional[Scalar] = setting(None, checks=(checks.literal_value,), max_length=4096,
+                                      doc="A literal input's value (string, integer, number or boolean); strings may"
+                                          " use {date}, {folder}, {run_id}, {route}.")
 
 
 @dataclass(frozen=True)
@@ -127,6 +162,8 @@ class OutputSpec:
     name: str = setting("score", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                         pattern_message="must be an output name (letters, digits, _), got {value}",
                         doc="Name of the job output.")
+    type: OutputType = setting("uri_file", doc="uri_file (path is the file; model deployments accept only this) or"
+                                               " uri_folder (path is a folder; pipeline-component deployments).")
     action: OutputAction = setting("append_row", doc="The deployment's output_action: append_row (one file) or"
                                                      " summary_only (every file under the output folder).")
 
@@ -235,6 +272,8 @@ class SinkConfig:
     name: str = setting("", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,127}$",
                         pattern_message="must be 1-128 letters, digits or _.:/@- , got {value}",
                         doc="Label of the sink in receipts and notifications (default: <account>/<container>).")
+    output: Optional[str] = setting(None, doc="Name of the job output copied to this sink (default: the route's"
+                                              " single output; required when the route has several).", **_IO_NAME)
 
     @property
     def label(self) -> str:
@@ -295,15 +334,52 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class PipelineEndpointV1:
+    """A published Azure ML v1 PipelineEndpoint (ADF "Machine Learning Execute Pipeline"). Deprecated: Azure ML
+    SDK v1 support ended on 2026-06-30; move the pipeline to a batch endpoint with a pipeline-component deployment
+    (README, "Route kinds")."""
+
+    api_url: str = setting(doc="The workspace region's API host, e.g. https://eastus2.api.azureml.ms (http only on"
+                               " loopback).", checks=(checks.endpoint_url,), format="uri")
+    id: str = setting(doc="The PipelineEndpoint id (a GUID).", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$",
+                      pattern_message="must be a pipeline endpoint id (a GUID), got {value}")
+    experiment_name: str = setting(doc="ExperimentName of the submitted run.",
+                                   pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$",
+                                   pattern_message="must be an experiment name (letters, digits, _.-), got {value}")
+    workspace: Workspace = setting(doc="The workspace that holds the pipeline endpoint.")
+    version: Optional[str] = setting(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                                     pattern_message="must be a pipeline version, got {value}",
+                                     doc="Pipeline version to run; null runs the endpoint's default version.")
+    data_path_name: str = setting("input_datapath", doc="Name of the DataPath pipeline parameter that receives the"
+                                                        " landed folder.", **_IO_NAME)
+    datastore: Optional[str] = setting(None, doc="DataStoreName of the landed folder (a name in the datastores map);"
+                                                 " default: the datastore registered for the landing container.")
+    parameters: dict[str, Scalar] = setting(default_factory=dict,
+                                            doc="ParameterAssignments: pipeline parameters (strings may use"
+                                                " {date}, {folder}, {run_id}, {route}).")
+
+
+@dataclass(frozen=True)
 class Route:
     """A route: which landed folders, which endpoint scores them, where the results go."""
 
     name: str = setting(pattern=paths.ROUTE_NAME_PATTERN, pattern_message="must be 1-63 letters, digits, '-' or '_'",
                         doc="Route name: 1-63 letters, digits, '-' or '_'.")
     match: MatchRule = setting(doc="Which landed blobs belong to the route.")
-    endpoint: EndpointConfig = setting(doc="The batch endpoint.")
-    input: InputSpec = setting(document_default=InputSpec(), doc="The job's input.")
-    output: OutputSpec = setting(doc="The job's output.")
+    input: InputSpec = setting(document_default=InputSpec(), doc="The job input the landed folder (or file) is"
+                                                                  " bound to.")
+    endpoint: Optional[EndpointConfig] = setting(None, doc="The batch endpoint (kind batch_endpoint).")
+    output: Optional[OutputSpec] = setting(None, doc="The job's output; null: the deployment's default output"
+                                                     " location (OutputData is not sent; delivery reads the outputs"
+                                                     " from the job).")
+    kind: RouteKind = setting("batch_endpoint", doc="batch_endpoint (Azure ML v2 batch endpoint), or"
+                                                    " pipeline_endpoint_v1 (deprecated v1 PipelineEndpoint).")
+    inputs: tuple[JobInputSpec, ...] = setting((), doc="Further named inputs (pipeline-component deployments):"
+                                                       " data assets, datastore paths, storage URLs, literals.")
+    outputs: tuple[OutputSpec, ...] = setting((), doc="Named outputs (pipeline-component deployments; instead of"
+                                                      " output).")
+    pipeline_endpoint: Optional[PipelineEndpointV1] = setting(None, doc="The v1 PipelineEndpoint (kind"
+                                                                         " pipeline_endpoint_v1).")
     landing: LandingRule = setting(default_factory=LandingRule, doc="When a landed folder is complete.")
     overrides: JobOverrides = setting(default_factory=JobOverrides, doc="Per-job overrides of the deployment.")
     poll: PollPolicy = setting(default_factory=PollPolicy, doc="How the run watches its job.")
@@ -311,6 +387,22 @@ class Route:
     delivery: DeliveryPolicy = setting(default_factory=DeliveryPolicy, doc="How outputs are copied.")
     notify: NotifyConfig = setting(default_factory=NotifyConfig, doc="Who hears about finished runs.")
     description: str = setting("", allow_empty=True, max_length=4096, doc="Free text.")
+
+    @property
+    def job_outputs(self) -> tuple[OutputSpec, ...]:
+        """The configured outputs (``output`` or ``outputs``); empty: the deployment's default location."""
+        return self.outputs or ((self.output,) if self.output is not None else ())
+
+    def sinks_for(self, output_name: str) -> tuple[SinkConfig, ...]:
+        """The sinks that receive ``output_name`` (a sink without ``output`` receives every output)."""
+        return tuple(s for s in self.sinks if s.output in (None, output_name))
+
+    @property
+    def deprecated(self) -> Optional[str]:
+        if self.kind == "pipeline_endpoint_v1":
+            return ("pipeline_endpoint_v1: Azure ML SDK v1 support ended on 2026-06-30; move the route to a batch"
+                    " endpoint with a pipeline-component deployment (README, 'Route kinds')")
+        return None
 
     def sink(self, name: str) -> SinkConfig:
         for sink in self.sinks:

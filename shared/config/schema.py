@@ -77,6 +77,17 @@ class _Generator:
 
     def field_schema(self, tp: Any, rule: Any) -> dict:
         origin = get_origin(tp)
+        if origin is Union and len([a for a in get_args(tp) if a is not _NONE]) > 1:  # models.Scalar
+            kinds = {bool: "boolean", int: "integer", float: "number", str: "string"}
+            names = [kinds[a] for a in get_args(tp) if a is not _NONE]
+            if "number" in names and "integer" in names:
+                names.remove("integer")
+            if _NONE in get_args(tp):
+                names.append("null")
+            out = {"type": names}
+            if rule.max_length is not None:
+                out["maxLength"] = rule.max_length
+            return out
         if origin is Union:
             inner = self.field_schema([a for a in get_args(tp) if a is not _NONE][0], rule)
             if "type" in inner and "$ref" not in inner:

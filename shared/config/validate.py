@@ -132,6 +132,8 @@ def convert(tp: Any, value: Any, where: Where, rule: Rule, problems: Problems) -
         options = [a for a in get_args(tp) if a is not _NONE]
         if value is None:
             return True, None
+        if len(options) > 1:  # a scalar union (models.Scalar): any of the JSON scalars it lists
+            return _convert_scalar(tuple(options), value, where, rule, problems)
         return convert(options[0], value, where, rule, problems)
     if origin is Literal:
         allowed = get_args(tp)
@@ -156,6 +158,19 @@ def convert(tp: Any, value: Any, where: Where, rule: Rule, problems: Problems) -
     if tp is str:
         return _convert_text(value, where, rule, problems)
     raise TypeError(f"the validator does not know the type {tp!r}")  # pragma: no cover - a model bug
+
+
+def _convert_scalar(options: tuple, value: Any, where: Where, rule: Rule, problems: Problems) -> tuple[bool, Any]:
+    if isinstance(value, str) and str in options:
+        return _convert_text(value, where, rule, problems)
+    if isinstance(value, bool):
+        if bool in options:
+            return True, value
+    elif isinstance(value, (int, float)) and (float in options or (int in options and isinstance(value, int))):
+        return _convert_number(float if isinstance(value, float) else int, value, where, Rule(), problems)
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    problems.add(where, f"must be {' or '.join(names[o] for o in options)}, got {_kind(value)}")
+    return False, None
 
 
 def _convert_number(tp: type, value: Any, where: Where, rule: Rule, problems: Problems) -> tuple[bool, Any]:

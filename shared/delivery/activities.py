@@ -213,20 +213,33 @@ def _output_entry(name: str, path: str, found: engine.BlobFacts) -> dict:
             "content_type": found.content_type}
 
 
-def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClients) -> tuple[Any, list[dict]]:
-    datastore, output = resolve_azureml_uri(run["output_uri"], settings.datastores)
-    if route.output.action == "summary_only":
-        folder = output.path.rsplit("/", 1)[0] if "/" in output.path else ""
-        container = clients.service(datastore.connection).get_container_client(output.container)
-        prefix = folder + "/" if folder else ""
-        files = []
-        for item in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
-            if (item.metadata or {}).get("hdi_isfolder") == "true":
-                continue  # ADLS directory placeholder
-            files.append(_output_entry(relative_name(folder, item.name), item.name, engine.facts_of(item)))
-        files.sort(key=lambda f: f["file"])
+def _list_folder(clients: StorageClients, datastore: Any, location: BlobLocation) -> list[dict]:
+    folder = location.path.rstrip("/")
+    container = clients.service(datastore.connection).get_container_client(location.container)
+    prefix = folder + "/" if folder else ""
+    files = []
+    for item in container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+        if (item.metadata or {}).get("hdi_isfolder") == "true":
+            continue  # ADLS directory placeholder
+        files.append(_output_entry(relative_name(folder, item.name), item.name, engine.facts_of(item)))
+    files.sort(key=lambda f: f["file"])
+    return files
+
+
+def _output_files(settings: AppSettings, route: Route, uri: str, clients: StorageClients, *,
+                  folder: Optional[bool], summary_only: bool) -> tuple[Any, list[dict]]:
+    """The files of one output: a UriFile output's file (``append_row``), or every blob under its folder
+    (``uri_folder`` outputs; ``summary_only``: the folder of the output file). ``folder`` None (an output read
+    from the job resource): the file when the URI names one, else the folder."""
+    datastore, output = resolve_azureml_uri(uri, settings.datastores)
+    if folder is None:
+        folder = uri.endswith("/") or engine.facts(clients.blob(datastore.connection, output)) is None
+    if folder or summary_only:
+        where = output.path if folder else (output.path.rsplit("/", 1)[0] if "/" in output.path else "")
+        files = _list_folder(clients, datastore, BlobLocation(output.account_url, output.container, where))
         if not files:
-            raise FileNotFoundError(f"the job wrote no files under {BlobLocation(output.account_url, output.container, prefix).url}")
+            shown = BlobLocation(output.account_url, output.container, where.rstrip("/") + "/" if where else "")
+            raise FileNotFoundError(f"the job wrote no files under {shown.url}")
         return datastore, files
     found = engine.facts(clients.blob(datastore.connection, output))
     if found is None:
@@ -234,46 +247,91 @@ def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClien
     return datastore, [_output_entry(output.path.rsplit("/", 1)[-1], output.path, found)]
 
 
+def _job_outputs(settings: AppSettings, route: Route, job_name: str) -> dict[str, str]:
+    """No output was configured: the deployment's default location, as the job resource lists it."""
+    from ..activities import _client
+
+    if route.endpoint is None:
+        return {}
+    with _client(route.endpoint.scoring_uri) as client:
+        job = client.get_job(route.endpoint, job_name, settings.management_url, settings.management_api_version)
+    return dict(job.outputs)
+
+
+def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClients,
+           job_name: Optional[str] = None, job_outputs: Optional[Callable[..., dict]] = None) -> list[tuple]:
+    """``[(output name, datastore, files)]`` for every output of the run."""
+    from ..batch_endpoint.job_spec import run_outputs
+
+    outputs = run_outputs(run)
+    configured = {o.name: o for o in route.job_outputs}
+    if not outputs and job_name:
+        outputs = (job_outputs or _job_outputs)(settings, route, job_name)
+        if not outputs:
+            raise FileNotFoundError(f"job {job_name} lists no outputs")
+    found = []
+    for name, uri in outputs.items():
+        spec = configured.get(name)
+        folder = None if spec is None else spec.type == "uri_folder"
+        datastore, files = _output_files(settings, route, uri, clients, folder=folder,
+                                         summary_only=spec is not None and spec.action == "summary_only")
+        found.append((name, datastore, files))
+    return found
+
+
 def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
-                  clients: Optional[StorageClients] = None) -> dict:
-    """Locate the outputs and render every (sink, file) destination. Pure data out; nothing is copied."""
+                  clients: Optional[StorageClients] = None,
+                  job_outputs: Optional[Callable[..., dict]] = None) -> dict:
+    """Locate the outputs and render every (sink, file) destination. Pure data out; nothing is copied.
+
+    Each output goes to the sinks configured for its name (a sink without ``output`` receives every output;
+    when it receives several, each output's files go under a folder named after the output)."""
     settings = settings or load_settings()
     clients = clients or StorageClients()
     run = payload["run"]
     route = settings.route(run["route"])
     if not route.sinks:
         return {"files": [], "sinks": [], "copies": []}
+    where = run.get("output_uri") or f"job {payload.get('job_name')}"
     try:
         budget = CallBudget.from_environ(clients.environ)
-        datastore, files = _files(settings, route, run, clients)
-    except (FileNotFoundError, KeyError, DeliveryConfigError) as exc:
-        return {"error": redact(f"locating the outputs of {run['output_uri']}: {exc}")}
+        outputs = _files(settings, route, run, clients, payload.get("job_name"), job_outputs)
+    except (FileNotFoundError, KeyError, DeliveryConfigError, ValueError) as exc:
+        return {"error": redact(f"locating the outputs of {where}: {exc}")}
     except Exception as exc:
         if _is_auth_error(exc):
-            return {"error": f"locating the outputs of {run['output_uri']}: storage refused the credentials of"
+            return {"error": f"locating the outputs of {where}: storage refused the credentials of"
                              f" the datastore's connection ({_describe_error(exc)})"}
-        if _is_permanent(exc):
-            return {"error": f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}"}
-        raise RuntimeError(f"locating the outputs of {run['output_uri']}: {_describe_error(exc)}") from None
+        if _is_permanent(exc) or getattr(exc, "status_code", None) in (400, 404):
+            return {"error": f"locating the outputs of {where}: {_describe_error(exc)}"}
+        raise RuntimeError(f"locating the outputs of {where}: {_describe_error(exc)}") from None
     date = (run.get("requested_at") or "")[:10]  # the run's date, so a redrive renders the same paths
-    copies, sinks = [], []
+    copies, sinks, all_files = [], [], []
+    for name, datastore, files in outputs:
+        all_files.extend({**f, "output": name, "datastore": datastore.name} for f in files)
     for sink in route.sinks:
+        received = [o for o in outputs if sink.output in (None, o[0])]
+        nested = len(received) > 1
         destinations, checked = [], set()
-        for f in files:
-            try:
-                target = sink_location(sink, route=route.name, folder=run["input"].get("folder", ""),
-                                       run_id=run["run_id"], date=date, file_name=f["file"])
-                if target.account_url not in checked:
-                    clients.check_account(sink.connection, target)   # the connection reaches this account
-                    checked.add(target.account_url)
-            except (ValueError, DeliveryConfigError) as exc:
-                return {"error": redact(f"sink {sink.name!r}: file {f['file']!r}: {exc}")}
-            destinations.append(target)
-            copies.append({"sink": sink.name, "file": f["file"], "source_path": f["path"], "bytes": f["bytes"],
-                           "etag": f["etag"], "md5": f["md5"], "content_type": f["content_type"],
-                           "destination": target.url})
-        sinks.append({"sink": sink.name, "receipt": receipt_location(destinations).url})
-    return {"datastore": datastore.name, "files": files, "sinks": sinks, "copies": copies,
+        for name, datastore, files in received:
+            for f in files:
+                file_name = f"{name}/{f['file']}" if nested else f["file"]
+                try:
+                    target = sink_location(sink, route=route.name, folder=run["input"].get("folder", ""),
+                                           run_id=run["run_id"], date=date, file_name=file_name)
+                    if target.account_url not in checked:
+                        clients.check_account(sink.connection, target)   # the connection reaches this account
+                        checked.add(target.account_url)
+                except (ValueError, DeliveryConfigError) as exc:
+                    return {"error": redact(f"sink {sink.name!r}: file {file_name!r}: {exc}")}
+                destinations.append(target)
+                copies.append({"sink": sink.name, "file": file_name, "source_path": f["path"], "bytes": f["bytes"],
+                               "etag": f["etag"], "md5": f["md5"], "content_type": f["content_type"],
+                               "destination": target.url, "output": name, "datastore": datastore.name})
+        if destinations:
+            sinks.append({"sink": sink.name, "receipt": receipt_location(destinations).url})
+    first = outputs[0][1].name if outputs else None
+    return {"datastore": first, "files": all_files, "sinks": sinks, "copies": copies,
             "copy_timeout_minutes": route.delivery.copy_timeout_minutes, "budget": budget.as_json()}
 
 

@@ -66,7 +66,8 @@ def pack_batches(copies: list[dict], budget: dict) -> list[list[dict]]:
     open_batch: dict[str, list[dict]] = {}
     open_bytes: dict[str, int] = {}
     for item in copies:
-        sink, size = item["sink"], int(item.get("bytes") or 0)
+        # one call copies from one datastore to one sink (outputs of one run may sit on different datastores)
+        sink, size = (item["sink"], item.get("datastore")), int(item.get("bytes") or 0)
         if size >= max_bytes:
             batches.append([item])
             continue
@@ -107,6 +108,7 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
         batches = pack_batches(todo, budget)
         outs = yield context.task_all([context.call_activity_with_retry(
             COPY_ACTIVITY, COPY_RETRY, {**base, "sink": batch[0]["sink"], "budget": budget,
+                                        "datastore": batch[0].get("datastore") or plan["datastore"],
                                         "items": [{k: c[k] for k in ITEM_FIELDS if k in c} for c in batch]})
             for batch in batches])
         errors = [out["error"] for out in outs if out.get("error")]

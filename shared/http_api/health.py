@@ -29,7 +29,17 @@ def health() -> func.HttpResponse:
     except ConfigError as exc:
         return _answer(503, {"status": "invalid_configuration", "version": __version__,
                              "problem_count": len(exc.problems), "details": "GET /api/health/details (function key)"})
-    return _answer(200, {"status": "ok", "version": __version__, "route_count": len(settings.routes)})
+    body = {"status": "ok", "version": __version__, "route_count": len(settings.routes)}
+    deprecated = deprecated_routes(settings)
+    if deprecated:
+        body["deprecated_routes"] = len(deprecated)
+    return _answer(200, body)
+
+
+def deprecated_routes(settings: AppSettings) -> list[dict]:
+    """Routes of a kind that is on its way out (pipeline_endpoint_v1: SDK v1 support ended 2026-06-30)."""
+    return [{"route": route.name, "kind": route.kind, "message": route.deprecated}
+            for route in settings.routes if route.deprecated]
 
 
 def connection_kinds(settings: AppSettings) -> dict[str, Any]:
@@ -59,6 +69,9 @@ def details() -> func.HttpResponse:
     except ConfigError as exc:
         return _answer(503, {"status": "invalid_configuration", "version": __version__,
                              "problem_count": len(exc.problems), "problems": exc.problems})
-    return _answer(200, {"status": "ok", "version": __version__, "route_count": len(settings.routes),
-                         "routes": [route.name for route in settings.routes],
-                         "connections": connection_kinds(settings)})
+    body = {"status": "ok", "version": __version__, "route_count": len(settings.routes),
+            "routes": [route.name for route in settings.routes], "connections": connection_kinds(settings)}
+    deprecated = deprecated_routes(settings)
+    if deprecated:
+        body["deprecated"] = deprecated
+    return _answer(200, body)

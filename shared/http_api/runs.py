@@ -209,9 +209,9 @@ def wants_async(req: func.HttpRequest) -> bool:
 @guarded
 async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: Any = None) -> func.HttpResponse:
     """``ledger`` and the claim ``policy`` are injectable (fault-injection tests); by default the app's run
-    ledger and the default lease. An
-    ``Idempotency-Key`` reused with a different route or path answers 422: the key's claim keeps a
-    fingerprint of the request that made it (``shared/runs/claims.py``)."""
+    ledger and the default lease. An ``Idempotency-Key`` reused with a different path on the same route
+    answers 422 (keys are scoped per route, like run ids): the key's claim keeps a fingerprint of the request
+    that made it (``shared/runs/claims.py``)."""
     from ..runs.ids import fresh_run_id, idempotent_run_id
     from ..runs.ledger import RunLedger
     from ..runs.starter import ClaimMismatch, start_run
@@ -230,7 +230,7 @@ async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: 
                                      **({"policy": policy} if policy is not None else {}))
         except ClaimMismatch:
             raise HttpProblem(422, "header 'Idempotency-Key' was already used for a different request (another"
-                                   " route or path); use a new key for a new request", run_id=run_id) from None
+                                   " path on this route); use a new key for a new request", run_id=run_id) from None
     except HttpProblem as problem:
         return problem_response(problem)
     body = {"run_id": result.run_id, "route": route.name, "status": "Running", "input": location.url,

@@ -42,10 +42,19 @@ def template_location(template_url: str) -> Optional[tuple[str, str, str]]:
 
 def output_location(settings: AppSettings, route: Route) -> Optional[tuple[str, str, str]]:
     """Where a route's batch job writes: its output datastore's container and the path's static prefix."""
-    datastore = settings.datastores.get(route.output.datastore)
-    if datastore is None:
-        return None
-    return canonical_account_url(datastore.account_url), datastore.container, static_prefix(route.output.path)
+    found = output_locations(settings, route)
+    return found[0] if found else None
+
+
+def output_locations(settings: AppSettings, route: Route) -> list[tuple[str, str, str]]:
+    """Where each of a route's configured outputs is written (none when the deployment's default is used)."""
+    found = []
+    for output in route.job_outputs:
+        datastore = settings.datastores.get(output.datastore)
+        if datastore is not None:
+            found.append((canonical_account_url(datastore.account_url), datastore.container,
+                          static_prefix(output.path)))
+    return found
 
 
 def prefixes_overlap(a: str, b: str) -> bool:
@@ -120,7 +129,8 @@ def build_route_index(settings: AppSettings, account_urls: Mapping[str, str],
             index.excluded.setdefault(where[:2], []).append(_Excluded(*where, why))
 
     for route in settings.routes:
-        exclude(output_location(settings, route), f"output location of route {route.name!r}")
+        for where in output_locations(settings, route):
+            exclude(where, f"output location of route {route.name!r}")
         for n, sink in enumerate(route.sinks):
             exclude(template_location(sink.url), f"sinks[{n}] of route {route.name!r}")
     if state_account_url:

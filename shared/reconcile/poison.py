@@ -25,28 +25,18 @@ MAX_MESSAGES_PER_CALL = 256
 
 def poison_queue_client(connection: str = "AzureWebJobsStorage", queue: str = POISON_QUEUE,
                         environ: Any = None) -> Any:
-    """The poison queue of the landing queue trigger, on the trigger's own connection: a connection string
-    in the app setting, or ``<connection>__queueServiceUri`` with the app's identity (the Functions
-    convention, as ``shared/storage/connections.py`` follows it for blobs)."""
+    """The poison queue of the landing queue trigger, on the trigger's own connection, by the Functions
+    connection convention (``shared/storage/connections.py``: a connection string, or identity-based
+    ``<connection>__queueServiceUri`` / ``__serviceUri`` / ``__accountName``). ``LookupError`` when the
+    connection has no queue endpoint."""
     import os
 
-    from azure.storage.queue import QueueClient
+    from ..storage.connections import StorageConnectionError, queue_client
 
-    environ = os.environ if environ is None else environ
-    value = environ.get(connection)
-    if value:
-        if value.strip().lower().startswith("usedevelopmentstorage=true"):
-            value = "UseDevelopmentStorage=true"
-        return QueueClient.from_connection_string(value, queue)
-    uri = environ.get(f"{connection}__queueServiceUri")
-    if not uri and environ.get(f"{connection}__accountName"):
-        uri = f"https://{environ[f'{connection}__accountName']}.queue.core.windows.net"
-    if not uri:
-        raise LookupError(f"storage connection {connection!r} has no queue endpoint: set {connection!r} or"
-                          f" {connection}__queueServiceUri")
-    from ..identity import default_credential
-
-    return QueueClient(uri, queue, credential=default_credential(environ))
+    try:
+        return queue_client(connection, queue, os.environ if environ is None else environ)
+    except StorageConnectionError as exc:
+        raise LookupError(str(exc)) from None
 
 
 async def redrive(queue: Any, ctx: Any, client: Any, *, max_messages: int,

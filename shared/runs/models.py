@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from ..config.models import AppSettings, Route
-from ..storage.uris import BlobLocation, azureml_uri, input_uri_for
+from ..storage.uris import BlobLocation, input_uri_for
 
 ORCHESTRATOR_NAME = "run_orchestrator"
 CANCEL_EVENT = "cancel"
@@ -33,11 +33,12 @@ def parse_iso(text: str) -> datetime:
 
 
 def render_output_path(route: Route, run_id: str, attempt: int, now: datetime) -> str:
-    """The route's output path for one run: rendered under its static prefix by ``shared.paths.render_under``."""
+    """The route's single output path for a run attempt (rendered through shared.paths, never str.format)."""
     from ..paths import render_under
 
+    assert route.output is not None
     return render_under(route.output.path, {"run_id": run_id, "route": route.name, "date": now.strftime("%Y-%m-%d"),
-                                            "attempt": attempt}, field="output.path")
+                                            "attempt": str(attempt)}, field="output.path")
 
 
 def folder_of(path: str) -> str:
@@ -53,6 +54,9 @@ def new_run_input(settings: AppSettings, route: Route, run_id: str, location: Bl
     if not is_file and location.path and not location.path.endswith("/"):
         location = BlobLocation(location.account_url, location.container, location.path + "/")
     folder = folder_of(location.path) if is_file else location.path.rstrip("/")
+    from ..batch_endpoint.job_spec import render_outputs
+
+    outputs = render_outputs(route, run_id, attempt, now)
     return {
         "run_id": run_id,
         "route": route.name,
@@ -68,7 +72,9 @@ def new_run_input(settings: AppSettings, route: Route, run_id: str, location: Bl
             "folder": folder,
             **(details or {}),
         },
-        "output_uri": azureml_uri(route.output.datastore, render_output_path(route, run_id, attempt, now)),
+        # every configured output, rendered once (empty: the deployment's default location, read from the job)
+        "outputs": outputs,
+        "output_uri": next(iter(outputs.values()), None),
         "poll": route.poll.to_dict(),
     }
 

@@ -6,27 +6,35 @@ ENDPOINT = EndpointConfig("https://heart.eastus.inference.ml.azure.com/jobs")
 WORKSPACE = Workspace("sub-1", "rg-1", "ws-1")
 
 
-def test_body_uses_the_documented_keys_and_the_sdk_override_keys():
+def test_body_is_camel_case_as_the_sdk_sends_it_and_folds_the_output_file_name():
     body = job_body(input_name="heart_dataset", input_type="uri_folder",
                     input_uri="azureml://datastores/landing/paths/heart/2024/", output_name="score",
                     output_uri="azureml://datastores/ws/paths/batch/r1/predictions.csv",
                     overrides=JobOverrides(mini_batch_size=10, instance_count=2, max_retries=3, timeout_seconds=300,
                                            error_threshold=-1, output_file_name="p.csv", experiment_name="exp"))
     assert body == {"properties": {
-        "InputData": {"heart_dataset": {"JobInputType": "UriFolder",
-                                        "Uri": "azureml://datastores/landing/paths/heart/2024/"}},
-        "OutputData": {"score": {"JobOutputType": "UriFile",
-                                 "Uri": "azureml://datastores/ws/paths/batch/r1/predictions.csv"}},
+        "inputData": {"heart_dataset": {"jobInputType": "UriFolder",
+                                        "uri": "azureml://datastores/landing/paths/heart/2024/"}},
+        # the SDK folds output_file_name into the output URI; it is never sent beside outputData
+        "outputData": {"score": {"jobOutputType": "UriFile", "uri": "azureml://datastores/ws/paths/batch/r1/p.csv"}},
         "miniBatchSize": 10, "compute": {"instanceCount": 2},
         "retrySettings": {"maxRetries": 3, "timeout": "PT5M"}, "errorThreshold": -1,
-        "outputFileName": "p.csv", "properties": {"experimentName": "exp"}}}
+        "properties": {"experimentName": "exp"}}}
 
 
 def test_unset_overrides_leave_the_deployment_defaults_alone():
     body = job_body(input_name="i", input_type="uri_file", input_uri="https://a/b/c.csv", output_name="score",
                     output_uri="azureml://datastores/ws/paths/o.csv", overrides=JobOverrides())
-    assert set(body["properties"]) == {"InputData", "OutputData"}
-    assert body["properties"]["InputData"]["i"]["JobInputType"] == "UriFile"
+    assert set(body["properties"]) == {"inputData", "outputData"}
+    assert body["properties"]["inputData"]["i"]["jobInputType"] == "UriFile"
+
+
+def test_no_output_sends_no_output_data_but_the_output_file_name():
+    body = job_body(input_name="i", input_type="uri_folder", input_uri="azureml://datastores/d/paths/in/",
+                    output_name=None, output_uri=None, overrides=JobOverrides(output_file_name="s.csv"))
+    assert body == {"properties": {"inputData": {"i": {"jobInputType": "UriFolder",
+                                                       "uri": "azureml://datastores/d/paths/in/"}},
+                                   "outputFileName": "s.csv"}}
 
 
 def test_iso_durations():

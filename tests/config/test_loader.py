@@ -1,5 +1,6 @@
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,30 @@ def test_an_invalid_configuration_is_validated_once_and_reported_every_time():
         with pytest.raises(ConfigError, match="routes: must be a non-empty list of routes"):
             load_settings(environ, reader)
     assert len(calls) == 1
+
+
+def test_a_member_named_twice_is_a_config_error_not_a_silent_overwrite():
+    from shared.config import ConfigError
+    from shared.config.loader import decode_document
+
+    text = '{"routes": [{"name": "a", "sinks": [{"url": "https://x.blob.core.windows.net/c/"}], "sinks": []}]}'
+    with pytest.raises(ConfigError) as err:
+        decode_document(text, "BATCH_CONFIG_JSON")
+    assert err.value.problems == ["BATCH_CONFIG_JSON: member 'sinks' appears twice in one object; keep one"]
+
+
+def test_routes_whose_azure_resource_names_would_collide_are_refused():
+    from shared.config import ConfigError
+    from shared.config.loader import parse_settings
+
+    document = json.loads((Path(__file__).resolve().parents[2] / "config" / "routes.local.json").read_text())
+    first = document["routes"][0]
+    twin = json.loads(json.dumps(first))
+    twin["name"] = first["name"].upper().replace("-", "_") if "-" in first["name"] else first["name"].upper()
+    twin["match"]["prefix"] = "other/"
+    twin.pop("sinks", None)
+    document["routes"].append(twin)
+    with pytest.raises(ConfigError) as err:
+        parse_settings(document, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert any("names the same Azure resources as route" in p and "name" in p for p in err.value.problems), \
+        err.value.problems

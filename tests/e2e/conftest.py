@@ -98,6 +98,8 @@ def emulator(azurite) -> Iterator[EmulatorServer]:
             pass
     cfg = emulator_config_dict(azurite.default.blob_connection_string)
     cfg["datastores"]["workspaceblobstore"]["container"] = DATASTORE_CONTAINER
+    # the landing container is a registered datastore too (a v1 pipeline reads the landed folder as a DataPath)
+    cfg["datastores"]["landingstore"] = {"account": "devstoreaccount1", "container": LANDING_CONTAINER}
     cfg["timings"] = {k: STATE_SECONDS for k in cfg["timings"]}
     server = EmulatorServer(load_config(cfg, SAMPLE))
     server.start()

@@ -15,6 +15,9 @@ from emulator import EmulatorServer
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "heart"
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
+PIPELINE = REPO / "samples" / "pipeline"
+V1_PIPELINE_ENDPOINT_ID = "5a3c1f2e-0000-4000-8000-00000000a001"
+ASSET_VERSIONS = ("1", "2")
 TOKEN = {"Authorization": "Bearer local-test-token"}
 TERMINAL = {"Completed", "Failed", "Canceled"}
 FAST = {"not_started": 0.05, "queued": 0.05, "preparing": 0.05, "finalizing": 0.05, "cancel_requested": 0.05}
@@ -34,7 +37,29 @@ def emulator_config_dict(conn_str: str) -> dict[str, Any]:
     cfg["endpoints"]["lab"] = {"default_deployment": "flaky",
                                "deployments": {"flaky": flaky, "summary": summary, "frame": frame}}
     cfg["endpoints"]["nodefault"] = {"deployments": {"classifier": {"file": str(SAMPLE / "deployment.json")}}}
+    # the pipeline sample (samples/pipeline): a pipeline-component deployment, its data asset, a v1 endpoint
+    cfg["endpoints"]["sales"] = {"default_deployment": "sales-pipeline",
+                                 "deployments": {"sales-pipeline": {"file": str(PIPELINE / "deployment.json")}}}
+    cfg["data_assets"] = {"regions": {"versions": {v: ds_uri(f"assets/regions/{v}/") for v in ASSET_VERSIONS}}}
+    cfg["pipeline_endpoints"] = {V1_PIPELINE_ENDPOINT_ID: {"name": "sales-v1", "versions": ["1", "2"],
+                                                           "component": str(PIPELINE / "component.json")}}
     return cfg
+
+
+def upload_pipeline_assets(datastore: ContainerClient) -> None:
+    """The ``regions`` data asset's files (every version) into the datastore's container; idempotent."""
+    from azure.core.exceptions import ResourceExistsError
+
+    data = (PIPELINE / "data" / "regions" / "regions.csv").read_bytes()
+    for version in ASSET_VERSIONS:
+        try:
+            datastore.upload_blob(f"assets/regions/{version}/regions.csv", data)
+        except ResourceExistsError:
+            pass
+
+
+def pipeline_sales_files() -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((PIPELINE / "data" / "sales").glob("*.csv"))}
 
 
 def unique(prefix: str) -> str:

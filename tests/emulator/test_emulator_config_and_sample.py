@@ -29,7 +29,8 @@ def test_sample_config_resolves_paths_relative_to_files():
 @pytest.mark.parametrize("mutate, message", [
     (lambda c: c["endpoints"]["heart"].update(default_deployment="x"), "default_deployment"),
     (lambda c: c["datastores"]["workspaceblobstore"].update(account="nope"), "account 'nope'"),
-    (lambda c: c["endpoints"]["heart"]["deployments"].update(bad={"type": "pipeline"}), "only 'model'"),
+    (lambda c: c["endpoints"]["heart"]["deployments"].update(bad={"type": "mlflow"}), "only 'model' and 'pipeline'"),
+    (lambda c: c["endpoints"]["heart"]["deployments"].update(bad={"type": "pipeline"}), "needs component"),
     (lambda c: c["endpoints"]["heart"]["deployments"].update(
         bad={"code_configuration": {"code": "code", "scoring_script": "missing.py"}}), "not found"),
 ])

@@ -297,8 +297,8 @@ CASES = [
     Case("key-in-datastore-connection", sets("datastores.ws.connection", f"AccountKey={ACCOUNT_KEY}"),
          ["datastore 'ws': connection: " + APP_SETTING], secrets=(ACCOUNT_KEY,)),
     Case("password-in-unknown-field", sets("routes.0.password", PASSWORD),
-         [H + "password: unknown field (known: delivery, description, endpoint, input, landing, match, name, notify,"
-              " output, overrides, poll, sinks)"], secrets=(PASSWORD,)),
+         [H + "password: unknown field (known: delivery, description, endpoint, input, inputs, kind, landing, match,"
+              " name, notify, output, outputs, overrides, pipeline_endpoint, poll, sinks)"], secrets=(PASSWORD,)),
 
     # --- names -----------------------------------------------------------------------------------------------
     Case("marker-with-slash", sets("routes.0.landing.marker_name", "sub/_SUCCESS"),
@@ -397,8 +397,8 @@ CASES = [
     Case("unknown-top-level-field", sets("rotues", []),
          ["rotues: unknown field (known: $schema, datastores, description, management_url, routes, state)"]),
     Case("fullwidth-field-name", lambda d: heart(d).update({"ｍａｔｃｈ": {}}),
-         [H + "ｍａｔｃｈ: unknown field (known: delivery, description, endpoint, input, landing, match, name, notify,"
-              " output, overrides, poll, sinks)"]),
+         [H + "ｍａｔｃｈ: unknown field (known: delivery, description, endpoint, input, inputs, kind, landing, match,"
+              " name, notify, output, outputs, overrides, pipeline_endpoint, poll, sinks)"]),
     Case("description-too-long", sets("description", "x" * 5000),
          ["description: must be at most 4096 characters, got 5000"]),
     Case("section-is-a-string", sets("routes.0.poll", "fast"), [H + "poll: must be an object, got 'fast'"]),

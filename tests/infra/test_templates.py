@@ -112,7 +112,9 @@ def test_one_subscription_per_landing_route_and_the_dead_letters_go_where_the_sw
     assert main()["variables"]["appSettings"]["value"]["DEADLETTER_CONTAINER"] == "deadLetterContainerName"
     assert module["params"]["deadLetterContainerName"] == "deadLetterContainerName"
     for subscription in landing_subscriptions():
-        assert subscription["name"] == "landing-${toLower(replace(route.name, '_', '-'))}"
+        # Event Grid's 64-character limit; the config refuses two routes whose names agree on what is kept
+        assert subscription["name"] == {"function": {"type": "take", "parameters": {
+            "original_value": "landing-${toLower(replace(route.name, '_', '-'))}", "number_to_take": 64}}}
 
 
 def test_function_targets_wait_for_the_deployed_code():

@@ -1,0 +1,212 @@
+"""HTTP routes for data assets and the v1 PipelineEndpoint (contract §1.5, §3); registered by app.create_app.
+
+* ``GET {mgmt}/…/workspaces/{ws}/data/{name}?api-version=`` → the data container (``latestVersion``).
+* ``POST /pipelines/v1.0/…/workspaces/{ws}/PipelineRuns/PipelineEndpointSubmit/Id/{id}[?pipelineVersion=]``
+  with ``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments`` (``DataStoreName`` +
+  ``RelativePath``), ``Tags``, ``Description``, ``RunSource`` (keys case-insensitive) → ``{"Id": <run id>, …}``.
+* ``GET /history/v1.0/…/workspaces/{ws}/runs/{runId}`` → the run (``runId``, ``status``, ``experimentName``,
+  ``tags``, ``error``).
+* ``POST /history/v1.0/…/workspaces/{ws}/experiments/{exp}/runs:query`` with ``{"filter": "tags/<k> eq '<v>'
+  [and …]"}`` → ``{"value": [runs]}`` ([emulator] shape; UNCONFIRMED for the real service).
+* ``POST /pipelines/v1.0/…/PipelineRuns/{runId}/Cancel`` (third-party evidence only, contract §3.3).
+
+All want a management-audience token (contract §3.1).
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from .assets import data_container
+from .config import Deployment, DeploymentSettings
+from .contract import ContractError, ValidationIssue, ci_get, validation_error
+from .jobs import Job
+from .pipelines import V1_ENDPOINT_PREFIX, PipelineJob, _check_locations, _request, _settings, bind_inputs, start
+
+WS = ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}")
+_FILTER = re.compile(r"^tags/(?P<key>[^ ]+) eq '(?P<value>[^']*)'$")
+
+
+def add_routes(app: web.Application, management_prefix: str) -> None:
+    app.router.add_get(management_prefix + WS + "/data/{name}", get_data_container)
+    app.router.add_post("/pipelines/v1.0" + WS + "/PipelineRuns/PipelineEndpointSubmit/Id/{id}", submit)
+    app.router.add_post("/pipelines/v1.0" + WS + "/PipelineRuns/{run}/Cancel", cancel)
+    app.router.add_get("/history/v1.0" + WS + "/runs/{run}", get_run)
+    app.router.add_post("/history/v1.0" + WS + "/experiments/{experiment}/runs:query", query_runs)
+
+
+async def _checked(request: web.Request, target: str) -> tuple[Any, web.Response | None]:
+    from .app import EMULATOR_KEY, _guard, error_response
+
+    if (r := await _guard(request, target, "management")) is not None:
+        return None, r
+    emu = request.app[EMULATOR_KEY]
+    ws = emu.config.workspace
+    m = request.match_info
+    if (m["sub"].lower(), m["rg"].lower(), m["ws"].lower()) != (
+            ws.subscription_id.lower(), ws.resource_group.lower(), ws.workspace_name.lower()):
+        return None, error_response(404, "ResourceNotFound", f"Workspace '{m['sub']}/{m['rg']}/{m['ws']}' is not the"
+                                                             f" emulated workspace '{ws.workspace_name}'.")
+    return emu, None
+
+
+def _answer(exc: ContractError) -> web.Response:
+    return web.json_response(exc.body(), status=exc.status)
+
+
+async def get_data_container(request: web.Request) -> web.Response:
+    from .app import error_response
+
+    emu, r = await _checked(request, "status")
+    if r is not None:
+        return r
+    if request.query.get("api-version") not in emu.config.arm_api_versions:
+        return error_response(400, "NoRegisteredProviderFound" if request.query.get("api-version")
+                              else "MissingApiVersionParameter",
+                              f"[emulator] api-version {request.query.get('api-version')!r} is not supported for"
+                              " workspaces/data.")
+    try:
+        return web.json_response(data_container(emu.config.data_assets, request.match_info["name"],
+                                                emu.config.workspace.arm_id))
+    except ContractError as exc:
+        return _answer(exc)
+
+
+def run_resource(job: Job) -> dict[str, Any]:
+    """A Run History run (v1)."""
+    from .resources import iso, job_properties, job_tags
+
+    body: dict[str, Any] = {"runId": job.name, "runUuid": job.name, "status": job.status.value,
+                            "experimentName": job.experiment_name, "runType": "azureml.PipelineRun",
+                            "tags": job_tags(job), "properties": job_properties(job),
+                            "createdUtc": iso(job.created_at), "lastModifiedUtc": iso(job.modified_at)}
+    if job.error:
+        body["error"] = {"error": {"code": "UserError", "message": job.error}}
+    return body
+
+
+async def submit(request: web.Request) -> web.Response:
+    emu, r = await _checked(request, "submit")
+    if r is not None:
+        return r
+    try:
+        job = _create(emu, request.match_info["id"], request.query.get("pipelineVersion"), await request.read())
+    except ContractError as exc:
+        return _answer(exc)
+    from .app import _injected
+
+    if (r := await _injected(request, "submit", "after")) is not None:
+        return r  # the run exists; the client never hears of it
+    return web.json_response({"Id": job.name, "Status": job.status.value, "ExperimentName": job.experiment_name,
+                              "PipelineEndpointId": request.match_info["id"], "RunType": "azureml.PipelineRun"})
+
+
+def _create(emu: Any, endpoint_id: str, version: str | None, raw: bytes) -> Job:
+    endpoint = emu.config.pipeline_endpoints.get(endpoint_id)
+    if endpoint is None:
+        raise ContractError(404, "PipelineEndpointNotFound", f"Pipeline endpoint '{endpoint_id}' was not found.")
+    if version is not None and version not in endpoint.versions:
+        raise ContractError(404, "PipelineVersionNotFound", f"[emulator] Pipeline endpoint '{endpoint.name}' has no"
+                                                            f" version '{version}' ({', '.join(endpoint.versions)}).")
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ContractError(400, "BadRequest", f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ContractError(400, "BadRequest", "The request body must be a PipelineSubmissionInfo object.")
+    experiment = ci_get(body, "ExperimentName")
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise validation_error(ValidationIssue("ExperimentName", "'ExperimentName' must not be empty.",
+                                               code="NotEmptyValidator"))
+    component = endpoint.component
+    given: dict[str, tuple[str, Any]] = {}
+    outputs: dict[str, tuple[str, str]] = {}
+    for name, value in (ci_get(body, "ParameterAssignments") or {}).items():
+        given[str(name)] = ("Literal", value)
+    for name, path in (ci_get(body, "DataPathAssignments") or {}).items():
+        store, rel = ci_get(path, "DataStoreName"), ci_get(path, "RelativePath")
+        if not isinstance(store, str) or not isinstance(rel, str):
+            raise validation_error(ValidationIssue(f"DataPathAssignments.{name}",
+                                                   "'DataStoreName' and 'RelativePath' are required."))
+        uri = f"azureml://datastores/{store}/paths/{rel.lstrip('/')}"
+        if str(name) in component.outputs:
+            outputs[str(name)] = ("UriFolder", uri.rstrip("/") + "/")
+        else:
+            given[str(name)] = ("UriFolder", uri)
+    bindings = bind_inputs(component, given)
+    run_id = str(uuid.uuid4())
+    for name, kind in component.outputs.items():
+        ds = emu.config.default_datastore
+        outputs.setdefault(name, ("UriFolder" if kind == "uri_folder" else "UriFile",
+                                  f"azureml://datastores/{ds}/paths/azureml/{run_id}/{name}/"
+                                  + ("" if kind == "uri_folder" else name)))
+    _check_locations(emu, bindings, outputs)
+    tags = ci_get(body, "Tags") or {}
+    req = _request(bindings, None, experiment, tags if isinstance(tags, dict) else {}, {},
+                   ci_get(body, "Description"))
+    deployment = Deployment(name=endpoint.name, type="pipeline", code_dir=component.code_dir, scoring_script="",
+                            model_dir=None, instance_count=1, settings=DeploymentSettings())
+    job = PipelineJob(name=run_id, endpoint=V1_ENDPOINT_PREFIX + endpoint.id, deployment=deployment, request=req,
+                      settings=_settings(), experiment_name=experiment,
+                      output_uri=next(iter(outputs.values()))[1] if outputs else "", component=component,
+                      bindings=bindings, outputs_map=outputs, v1=True,
+                      faults=emu.faults.take_job_faults(V1_ENDPOINT_PREFIX + endpoint.id, endpoint.name))
+    job.log(f"v1 pipeline endpoint {endpoint.name} ({endpoint.id}) version {version or 'default'}")
+    start(emu, job)
+    return job
+
+
+def _v1_job(emu: Any, run_id: str) -> Job:
+    job = emu.store.get(run_id)
+    if job is None or not job.endpoint.startswith(V1_ENDPOINT_PREFIX):
+        raise ContractError(404, "RunNotFound", f"Run '{run_id}' was not found.")
+    return job
+
+
+async def get_run(request: web.Request) -> web.Response:
+    emu, r = await _checked(request, "status")
+    if r is not None:
+        return r
+    try:
+        return web.json_response(run_resource(_v1_job(emu, request.match_info["run"])))
+    except ContractError as exc:
+        return _answer(exc)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    emu, r = await _checked(request, "cancel")
+    if r is not None:
+        return r
+    try:
+        job = _v1_job(emu, request.match_info["run"])
+    except ContractError as exc:
+        return _answer(exc)
+    emu.cancel(job)
+    return web.json_response({"Id": job.name, "Status": job.status.value})
+
+
+async def query_runs(request: web.Request) -> web.Response:
+    emu, r = await _checked(request, "status")
+    if r is not None:
+        return r
+    try:
+        spec = await request.json()
+    except json.JSONDecodeError:
+        spec = None
+    wanted = []
+    text = spec.get("filter", "") if isinstance(spec, dict) else ""
+    for term in [t.strip() for t in str(text).split(" and ") if t.strip()]:
+        m = _FILTER.match(term)
+        if m is None:
+            return _answer(ContractError(400, "BadRequest", f"[emulator] Unsupported filter term '{term}'."))
+        wanted.append((m["key"], m["value"]))
+    from .resources import job_tags
+
+    runs = [j for j in reversed(emu.store.list()) if j.endpoint.startswith(V1_ENDPOINT_PREFIX)
+            and j.experiment_name == request.match_info["experiment"]
+            and all(job_tags(j).get(k) == v for k, v in wanted)]
+    return web.json_response({"value": [run_resource(j) for j in runs]})

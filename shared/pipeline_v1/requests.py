@@ -1,0 +1,135 @@
+"""Pure builders for the v1 PipelineEndpoint REST contract (reference §3): submit, read, find and cancel a run.
+
+* Submit: ``POST {api}/pipelines/v1.0/{workspace}/PipelineRuns/PipelineEndpointSubmit/Id/{id}`` with the
+  ``PipelineSubmissionInfo`` body: ``ExperimentName``, ``RunSource``, ``Tags``, ``ParameterAssignments`` and
+  ``DataPathAssignments`` (the landed folder as ``DataStoreName`` + ``RelativePath``; each configured output
+  folder likewise). The pipeline version goes as the ``pipelineVersion`` query parameter: the v1 SDK passes it
+  beside the body (UNCONFIRMED on the wire, reference §3.2).
+* Read: Run History ``GET {api}/history/v1.0/{workspace}/runs/{runId}`` → ``status`` (the §2.3 vocabulary).
+* Find (before any re-POST): Run History ``POST …/experiments/{exp}/runs:query`` filtered on the attempt's tag
+  (UNCONFIRMED shape; with no answer the look-up is "no list" and only the run id known to the caller counts).
+* Cancel: ``POST {api}/pipelines/v1.0/{workspace}/PipelineRuns/{runId}/Cancel`` (third-party evidence, §3.3).
+
+Every call wants a management-audience token (§3.1). No Azure SDK; the token is added by the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+from urllib.parse import quote
+
+from .. import paths
+from ..batch_endpoint.job_spec import run_outputs, run_values
+from ..batch_endpoint.requests import MANAGEMENT_SCOPE, ApiCall, JobInfo
+from ..batch_endpoint.status import normalise
+from ..config.models import Route
+from ..storage.uris import parse_azureml_uri
+
+RUN_SOURCE = "API"
+
+
+def _workspace_path(route: Route) -> str:
+    spec = route.pipeline_endpoint
+    assert spec is not None
+    ws = spec.workspace
+    return (f"subscriptions/{ws.subscription_id}/resourceGroups/{ws.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{ws.name}")
+
+
+def _api(route: Route) -> str:
+    assert route.pipeline_endpoint is not None
+    return route.pipeline_endpoint.api_url.rstrip("/")
+
+
+def submit_url(route: Route) -> str:
+    spec = route.pipeline_endpoint
+    assert spec is not None
+    url = f"{_api(route)}/pipelines/v1.0/{_workspace_path(route)}/PipelineRuns/PipelineEndpointSubmit/Id/{spec.id}"
+    return url + (f"?pipelineVersion={quote(spec.version, safe='')}" if spec.version else "")
+
+
+def data_path(uri: str, datastore: Optional[str] = None) -> dict[str, str]:
+    """``{"DataStoreName", "RelativePath"}`` of an ``azureml://datastores/<ds>/paths/<p>`` URI."""
+    name, path = parse_azureml_uri(uri)
+    return {"DataStoreName": datastore or name, "RelativePath": path.strip("/")}
+
+
+def submission_body(route: Route, run: Mapping[str, Any], labels: Mapping[str, str]) -> dict:
+    """The ``PipelineSubmissionInfo`` for one run attempt (``labels``: the attempt's identity, sent as Tags)."""
+    spec = route.pipeline_endpoint
+    assert spec is not None
+    values = run_values(run)
+    try:
+        landed = data_path(run["input"]["uri"], spec.datastore)
+    except ValueError:
+        raise ValueError(f"route {route.name!r}: the landed folder {run['input'].get('url') or run['input']['uri']}"
+                         " is not in a registered datastore; a v1 pipeline reads it as a DataPath (DataStoreName +"
+                         " RelativePath): add its container to the datastores map or set"
+                         " pipeline_endpoint.datastore") from None
+    if spec.datastore:
+        landed["RelativePath"] = str(run["input"].get("path") or landed["RelativePath"]).strip("/")
+    assignments = {spec.data_path_name: landed}
+    for name, uri in run_outputs(run).items():
+        assignments[name] = data_path(uri)
+    parameters = {key: paths.render_text(value, values, field=f"pipeline_endpoint.parameters.{key}")
+                  if isinstance(value, str) else value for key, value in spec.parameters.items()}
+    return {"ExperimentName": spec.experiment_name, "RunSource": RUN_SOURCE, "Tags": dict(labels),
+            "Description": f"batch run {run['run_id']} of route {route.name}",
+            "ParameterAssignments": parameters, "DataPathAssignments": assignments}
+
+
+def submit_call(route: Route, body: dict, request_id: str) -> ApiCall:
+    return ApiCall("POST", submit_url(route), MANAGEMENT_SCOPE,
+                   {"Content-Type": "application/json", "x-ms-client-request-id": request_id}, body)
+
+
+def run_call(route: Route, run_id: str) -> ApiCall:
+    paths.check_job_name(run_id, field="run id")
+    return ApiCall("GET", f"{_api(route)}/history/v1.0/{_workspace_path(route)}/runs/{run_id}", MANAGEMENT_SCOPE)
+
+
+def query_call(route: Route, tag: str, value: str) -> ApiCall:
+    spec = route.pipeline_endpoint
+    assert spec is not None
+    escaped = value.replace("'", "''")
+    return ApiCall("POST", f"{_api(route)}/history/v1.0/{_workspace_path(route)}/experiments/"
+                           f"{quote(spec.experiment_name, safe='')}/runs:query", MANAGEMENT_SCOPE,
+                   {"Content-Type": "application/json"}, {"filter": f"tags/{tag} eq '{escaped}'", "top": 10})
+
+
+def cancel_call(route: Route, run_id: str) -> ApiCall:
+    paths.check_job_name(run_id, field="run id")
+    return ApiCall("POST", f"{_api(route)}/pipelines/v1.0/{_workspace_path(route)}/PipelineRuns/{run_id}/Cancel",
+                   MANAGEMENT_SCOPE)
+
+
+def studio_url(route: Route, run_id: str) -> str:
+    spec = route.pipeline_endpoint
+    assert spec is not None
+    ws = spec.workspace
+    return (f"https://ml.azure.com/runs/{run_id}?wsid=/subscriptions/{ws.subscription_id}/resourcegroups/"
+            f"{ws.resource_group}/workspaces/{ws.name}")
+
+
+def parse_submitted(body: Any) -> str:
+    """The run id of a submit answer (``Id``, reference §3.3)."""
+    run_id = body.get("Id") or body.get("id") if isinstance(body, dict) else None
+    if not isinstance(run_id, str) or not run_id:
+        raise ValueError("the submit answer has no run Id")
+    return paths.check_job_name(run_id, field="run id")
+
+
+def parse_run(route: Route, body: Any) -> JobInfo:
+    """A Run History run as the app's :class:`JobInfo` (the run id is the job name)."""
+    if not isinstance(body, dict):
+        raise ValueError("run resource is not a JSON object")
+    run_id = body.get("runId") or body.get("RunId") or body.get("Id")
+    paths.check_job_name(run_id, field="run id")
+    error = body.get("error")
+    if isinstance(error, dict):
+        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        error = inner.get("message") or inner.get("code")
+    tags = body.get("tags") if isinstance(body.get("tags"), dict) else {}
+    return JobInfo(name=run_id, status=normalise(body.get("status") or body.get("Status")),
+                   studio_url=studio_url(route, run_id), error=error if isinstance(error, str) else None,
+                   tags={str(k): str(v) for k, v in tags.items()})
