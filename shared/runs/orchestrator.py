@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SUBMIT_ACTIVITY = "submit_job"
 STATUS_ACTIVITY = "get_job_status"
 CANCEL_ACTIVITY = "cancel_job"
+FIND_ACTIVITY = "find_attempt_job"
 ESTIMATE_ACTIVITY = "estimate_job_duration"
 RECORD_ACTIVITY = "record_job_duration"
 EARLY_EVENTS_ACTIVITY = "take_early_job_events"
@@ -161,7 +162,9 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
     when the run ended here (submit failed, or cancelled before a job existed), else ``None``.
 
     A cancel request while the submit call runs is kept in the state: the job it creates is cancelled by
-    the monitor. A cancel during the wait before a retry ends the run at once: no job exists.
+    the monitor. A failed submit may still have created its job (the answer to its POST was lost), so before
+    the run ends without a job (a cancel while it waits to retry, or the last attempt failed) it looks for
+    the attempt's job and adopts it: the monitor then cancels it (a cancel is pending) or watches it.
     """
     s = run.state
     s.started_at = iso(run.now)
@@ -169,20 +172,32 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
     run.publish("submitting")
     payload = {"run": run.run, "attempt": s.attempt}
     delay = timedelta(milliseconds=SUBMIT_RETRY.first_retry_interval_in_milliseconds)
+    submitted: dict = {}
     for attempt in range(1, SUBMIT_RETRY.max_number_of_attempts + 1):
         task = run.context.call_activity(SUBMIT_ACTIVITY, payload)
         yield from run.waits.until(task, run.keep_waiting)
         if task.state is not TaskState.FAILED:
+            submitted = task.result if isinstance(task.result, dict) else {}
             break
         error = error_text(task.result)
-        if attempt == SUBMIT_RETRY.max_number_of_attempts:
-            return run.ended("Failed", error=f"submitting the job failed: {error}")
-        run.info("submit attempt %d failed, retrying: %s", attempt, error)
-        if s.cancel is None:
-            yield from run.waits.sleep_until(run.now + delay, run.cancel_requested)
+        last = attempt == SUBMIT_RETRY.max_number_of_attempts
+        if not last:
+            run.info("submit attempt %d failed, retrying: %s", attempt, error)
+            if s.cancel is None:
+                yield from run.waits.sleep_until(run.now + delay, run.cancel_requested)
+        if not last and s.cancel is None:
+            continue
+        found = yield from _find_attempt_job(run)
+        if found.get("job_name"):
+            run.info("the failed submit had created job %s; adopting it", found["job_name"])
+            submitted = {**found, "adopted": True}
+            break
+        unknown = f"; looking for a job the failed submit may have created failed: {found['error']}" \
+            if found.get("error") else ""
         if s.cancel is not None:
-            return run.ended("Canceled", error=s.cancel.reason or "cancelled on request before a job existed")
-    submitted = task.result if isinstance(task.result, dict) else {}
+            return run.ended("Canceled", error=(s.cancel.reason or "cancelled on request before a job existed")
+                             + unknown)
+        return run.ended("Failed", error=f"submitting the job failed: {error}{unknown}")
     if submitted.get("error") or not submitted.get("job_name"):
         return run.ended("Failed", error=submitted.get("error") or "submitting the job returned no job name")
     s.job_name = submitted["job_name"]
@@ -214,6 +229,23 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
         for payload in (result or {}).get("events") or []:
             run._take_job_event(payload)
     return None
+
+
+def _find_attempt_job(run: _Run) -> Generator[Any, Any, dict]:
+    """The job this run attempt created, if any (``shared/activities.py`` ``find_attempt_job``: by its name, its
+    labels, or its output path): ``{"job_name": None}`` when there is none, ``"error"`` when it cannot tell."""
+    payload = {"route": run.run["route"], "run_id": run.run["run_id"], "attempt": run.state.attempt,
+               "output_uri": run.run.get("output_uri")}
+    try:
+        _, found = yield from run.waits.call_with_retry(
+            FIND_ACTIVITY, payload, run.keep_waiting, attempts=CANCEL_RETRY.max_number_of_attempts,
+            first_delay=timedelta(milliseconds=CANCEL_RETRY.first_retry_interval_in_milliseconds))
+    except Exception as exc:
+        return {"job_name": None, "error": redact(error_text(exc))}
+    found = found if isinstance(found, dict) else {}
+    if found.get("error") and not found.get("job_name"):
+        return {"job_name": None, "error": redact(str(found["error"]))}
+    return found
 
 
 def _monitor(run: _Run) -> Generator[Any, Any, Optional[dict]]:

@@ -61,6 +61,8 @@ class FakeService:
     job: SimJob
     submit_failures: int = 0                 # transient: raise this many times first
     submit_error: Optional[str] = None       # permanent: {"error": ...}
+    lost_submits: int = 0                    # the job is created, then the answer is lost (raise) this many times
+    find_errors: int = 0                     # find_attempt_job raises this many times first
     status_errors: int = 0                   # the first N status calls return {"error": ...}
     history: list = field(default_factory=list)   # duration samples for estimate_job_duration
     submitted_at: Optional[datetime] = None
@@ -88,8 +90,21 @@ class FakeService:
             raise ConnectionError("endpoint unreachable")
         if self.submit_error:
             return {"error": self.submit_error, "error_type": "PermanentError"}
-        self.submitted_at = self.clock.now()
+        if self.submitted_at is None:   # an attempt's job is created once (idempotent submit)
+            self.submitted_at = self.clock.now()
+        if self.lost_submits > 0:
+            self.lost_submits -= 1
+            raise ConnectionError("the answer to the submit POST was lost")
         return {"job_name": self.job.name, "status": "NotStarted", "studio_url": None}
+
+    def find_attempt_job(self, payload: dict) -> dict:
+        self.calls.append("find_attempt_job")
+        if self.find_errors > 0:
+            self.find_errors -= 1
+            raise ConnectionError("management API unreachable")
+        if self.submitted_at is None:
+            return {"job_name": None}
+        return {"job_name": self.job.name, "status": self.status_now(), "studio_url": None, "found_by": "name"}
 
     def get_job_status(self, payload: dict) -> dict:
         self.calls.append("get_job_status")
@@ -129,6 +144,7 @@ class FakeService:
     def activities(self) -> dict[str, Callable]:
         return {
             "submit_job": self.submit_job, "get_job_status": self.get_job_status, "cancel_job": self.cancel_job,
+            "find_attempt_job": self.find_attempt_job,
             "estimate_job_duration": self.estimate_job_duration, "record_job_duration": self.record_job_duration,
             "take_early_job_events": self.take_early_job_events,
             "plan_delivery": lambda p: (self.calls.append("plan_delivery"), {"copies": []})[1],

@@ -98,7 +98,41 @@ def test_cancel_while_waiting_to_retry_submit_ends_without_a_job(sim):
     start(host, ADAPTIVE)
     out = drive(host, RUN, [(START + timedelta(seconds=5), CANCEL_EVENT, {"reason": "stop"})])["output"]
     assert out["outcome"] == "Canceled" and out["error"] == "stop" and out["job_name"] is None
-    assert svc.calls == ["submit_job"]
+    assert svc.calls == ["submit_job", "find_attempt_job"]     # looked for a job the failed submit made: none
+
+
+def test_cancel_while_waiting_to_retry_submit_cancels_the_job_a_lost_answer_created(sim):
+    """The failed submit's POST went through (its answer was lost): the cancel finds that job and cancels it,
+    instead of ending the run while the job runs on unwatched."""
+    host, svc = sim(SimJob(timeline(3600)), lost_submits=1)
+    start(host, ADAPTIVE)
+    status = drive(host, RUN, [(START + timedelta(seconds=5), CANCEL_EVENT, {"reason": "stop"})])
+    out = status["output"]
+    assert out["outcome"] == "Canceled" and out["error"] == "stop"
+    assert out["job_name"] == "job-1" and status["customStatus"]["adopted"] is True
+    assert svc.calls[:3] == ["submit_job", "find_attempt_job", "cancel_job"]
+    assert svc.cancelled_at is not None and svc.status_now() == "Canceled"
+
+
+def test_a_cancel_whose_look_for_the_job_fails_says_the_job_may_exist(sim):
+    """The look-up is retried; when it keeps failing the run ends Canceled, and says a job may exist."""
+    host, svc = sim(SimJob(timeline(3600)), submit_failures=1, find_errors=5)
+    start(host, ADAPTIVE)
+    out = drive(host, RUN, [(START + timedelta(seconds=5), CANCEL_EVENT, {"reason": "stop"})])["output"]
+    assert out["outcome"] == "Canceled" and out["error"].startswith("stop; looking for a job the failed submit")
+    assert "management API unreachable" in out["error"]
+    assert svc.calls == ["submit_job"] + ["find_attempt_job"] * 3
+
+
+def test_submit_failures_exhausted_adopt_the_job_a_lost_answer_created(sim):
+    """Every submit attempt lost its answer although the job exists: the run adopts it and delivers, it does
+    not end Failed with the job running on."""
+    host, svc = sim(SimJob(timeline(120)), lost_submits=3)
+    start(host, ADAPTIVE)
+    status = drive(host, RUN)
+    out = status["output"]
+    assert out["outcome"] == "Succeeded" and out["job_name"] == "job-1" and status["customStatus"]["adopted"] is True
+    assert svc.calls.count("submit_job") == 3 and svc.calls.count("find_attempt_job") == 1
 
 
 def test_cancel_requested_while_submit_runs_cancels_the_new_job(sim):

@@ -11,13 +11,18 @@ write chosen by the plan, the wrapper raises:
 
 ``FaultPlan.points`` lists what each write was (``"blob:upload runs/x.json"``, ``"durable:start_new x"``),
 so a test first runs the path without faults to enumerate its points, then once per point and kind.
+
+Points can be chosen by position (``at``: the n-th write) or by label (``target``): ``FaultPlan.labels``
+names each write with its occurrence (``"durable:start_new run_orchestrator #1"``), which stays stable when
+concurrent work (parallel copies, polls) changes the order of writes between runs. ``bench/crash_bench.py``
+installs process-wide wrappers (the Azure SDK transport, the Durable client, httpx) that report to a plan.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 
 class Crash(BaseException):
@@ -33,26 +38,41 @@ KINDS = {"crash": Crash, "lost": LostAnswer}
 
 @dataclass
 class FaultPlan:
-    """Fail the ``at``-th write (0-based) with ``kind``; ``at=None`` only records the writes."""
+    """Fail the ``at``-th write (0-based), or the write labelled ``target``, with ``kind``; with neither it
+    only records the writes. It fires once."""
 
     at: Optional[int] = None
     kind: str = "crash"
     points: list = field(default_factory=list)
     fired: Optional[str] = None
+    target: Optional[str] = None
+    labels: list = field(default_factory=list)
+    _seen: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def wrote(self, what: str) -> None:
+    def wrote(self, what: str, lost: Optional[Callable[[str], BaseException]] = None, *,
+              faults: Optional[dict] = None) -> None:
+        """Record one write that went through; raise if it is the chosen one. ``lost`` builds the exception a
+        lost answer looks like at this boundary (default :class:`LostAnswer`); ``faults`` maps further kinds
+        a boundary knows (e.g. ``"retried"``: the SDK re-sends the request) to their exception. A write whose
+        boundary does not know the plan's kind is recorded, never failed."""
+        known = {**KINDS, **({"lost": lost} if lost is not None else {}), **(faults or {})}
         with self._lock:
             n = len(self.points)
             self.points.append(what)
-            fire = self.at is not None and n == self.at and self.fired is None
+            self._seen[what] = occurrence = self._seen.get(what, 0) + 1
+            label = f"{what} #{occurrence}"
+            self.labels.append(label)
+            fire = self.fired is None and self.kind in known and (
+                (self.at is not None and n == self.at) or (self.target is not None and label == self.target))
             if fire:
-                self.fired = what
+                self.fired = what if self.target is None else label
         if fire:
-            raise KINDS[self.kind](f"injected {self.kind} after write #{n}: {what}")
+            raise known[self.kind](f"injected {self.kind} after write #{n}: {label}")
 
     def disarm(self) -> None:
         self.at = None
+        self.target = None
 
 
 class FaultyBlobClient:
