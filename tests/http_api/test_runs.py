@@ -9,6 +9,7 @@ import pytest
 
 from shared.runs.ledger import RunLedger
 from tests.app_index import user_function
+from tests.support.scripted_job import ScriptedJob  # noqa: F401 - also imported from here by tests/hostile
 from tests.support.durable_host import DurableTestHost, run_async, split_functions
 from tests.support.history import ET
 
@@ -25,32 +26,6 @@ CONFIG = {
         "poll": {"initial_seconds": 10, "max_seconds": 60, "deadline_hours": 1},
     }],
 }
-
-
-class ScriptedJob:
-    """Stand-ins for the batch-endpoint activities (plain functions): a job that completes after ``polls``
-    status calls. Delivery and notification run for real (the route has no sinks and no targets)."""
-
-    def __init__(self, polls: int = 2):
-        self.polls = polls
-        self.calls: list[str] = []
-
-    def activities(self) -> dict:
-        def submit_job(payload):
-            self.calls.append("submit")
-            return {"job_name": "job-1", "status": "Queued", "studio_url": "https://ml.azure.com/runs/job-1"}
-
-        def get_job_status(payload):
-            self.calls.append("status")
-            if "cancel" in self.calls:
-                return {"status": "Canceled"}
-            return {"status": "Completed" if self.calls.count("status") >= self.polls else "Running"}
-
-        def cancel_job(payload):
-            self.calls.append("cancel")
-            return {"cancel_requested": True}
-
-        return {"submit_job": submit_job, "get_job_status": get_job_status, "cancel_job": cancel_job}
 
 
 @pytest.fixture

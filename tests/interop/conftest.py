@@ -14,6 +14,7 @@ import pytest
 
 from tests.app_index import user_function
 from tests.support.durable_host import DurableTestHost, run_async, split_functions
+from tests.support.scripted_job import ScriptedJob  # noqa: F401 - the interop tests import it from here
 
 APP_URL = "https://batchruns.example.net"
 VAULT_URL = "https://kv-batchruns.vault.example.net"
@@ -32,35 +33,6 @@ ROUTES = {
         "poll": {"initial_seconds": 10, "max_seconds": 60, "deadline_hours": 1},
     }],
 }
-
-
-class ScriptedJob:
-    """The batch-endpoint activities as a job that ends ``final`` after ``polls`` status calls (``None``:
-    never ends). Delivery and notification run for real."""
-
-    def __init__(self, polls: int = 3, final: Optional[str] = "Completed"):
-        self.polls, self.final = polls, final
-        self.calls: list[str] = []
-
-    def activities(self) -> dict:
-        def submit_job(payload):
-            self.calls.append("submit")
-            return {"job_name": "job-1", "status": "Queued", "studio_url": "https://ml.azure.com/runs/job-1"}
-
-        def get_job_status(payload):
-            self.calls.append("status")
-            if "cancel" in self.calls:
-                return {"status": "Canceled"}
-            if self.final and self.calls.count("status") >= self.polls:
-                return {"status": self.final, **({"job_error": "scoring script raised ValueError"}
-                                                 if self.final == "Failed" else {})}
-            return {"status": "Running"}
-
-        def cancel_job(payload):
-            self.calls.append("cancel")
-            return {"cancel_requested": True}
-
-        return {"submit_job": submit_job, "get_job_status": get_job_status, "cancel_job": cancel_job}
 
 
 class InProcessApp:

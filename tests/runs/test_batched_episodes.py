@@ -16,25 +16,11 @@ import pytest
 from shared.config.models import PollPolicy
 from shared.durable.waiting import StandingWaits
 from shared.runs.models import CANCEL_EVENT, JOB_STATUS_EVENT
-from tests.runs.sim import START, FakeService, SimJob, drive, event_payload, make_host, run_input, timeline
+from tests.runs.sim import START, FakeService, SimJob, drive, event_payload, run_input, timeline
 from tests.support.history import ET
 
 RUN = "route-a-run1"
 PER_EXECUTION = 3
-
-
-@pytest.fixture
-def sim(app_functions):
-    hosts = []
-
-    def make(job: SimJob, **service):
-        host, svc = make_host(app_functions, lambda clock: FakeService(clock, job, **service))
-        hosts.append(host)
-        return host, svc
-
-    yield make
-    for host in hosts:
-        host.close()
 
 
 def status_calls_scheduled(host) -> int:

@@ -12,26 +12,12 @@ import pytest
 
 from shared.config.models import PollPolicy
 from shared.runs.models import CANCEL_EVENT, JOB_STATUS_EVENT
-from tests.runs.sim import START, FakeService, SimJob, drive, event_payload, job_events, make_host, run_input, timeline
+from tests.runs.sim import START, SimJob, drive, event_payload, job_events, run_input, timeline
 from tests.support.history import ET
 
 ADAPTIVE = PollPolicy(duration_aware=False)
 EVENTS = PollPolicy(events=True)
 RUN = "route-a-run1"
-
-
-@pytest.fixture
-def sim(app_functions):
-    hosts = []
-
-    def make(job: SimJob, **service):
-        host, svc = make_host(app_functions, lambda clock: FakeService(clock, job, **service))
-        hosts.append(host)
-        return host, svc
-
-    yield make
-    for host in hosts:
-        host.close()
 
 
 def start(host, policy: PollPolicy, **kw) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from shared.config.models import PollPolicy
 from shared.runs.state import EVENT_IDS_KEPT, VERSION, CancelRequest, Claim, MonitorState
-from tests.runs.sim import START, FakeService, SimJob, drive, make_host, run_input, timeline
+from tests.runs.sim import START, SimJob, drive, run_input, timeline
 
 RUN = "route-a-run1"
 
@@ -31,20 +31,6 @@ def test_reads_a_version_1_monitor_dict_of_the_old_orchestrator():
     assert state.claim is None and state.cancel is None
     assert len(state.event_ids) == EVENT_IDS_KEPT and state.event_ids[-1] == "29"
     assert MonitorState.from_dict(None).phase == "submitting"
-
-
-@pytest.fixture
-def sim(app_functions):
-    hosts = []
-
-    def make(job: SimJob, **service):
-        host, svc = make_host(app_functions, lambda clock: FakeService(clock, job, **service))
-        hosts.append(host)
-        return host, svc
-
-    yield make
-    for host in hosts:
-        host.close()
 
 
 def _continued(policy: PollPolicy, **monitor) -> dict:
