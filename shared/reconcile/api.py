@@ -11,13 +11,8 @@ import azure.functions as func
 log = logging.getLogger(__name__)
 
 ENABLED_SETTING = "RECONCILE_ENABLED"
-DEFAULT_SCHEDULE = "0 */15 * * * *"  # every 15 minutes (NCRONTAB with seconds)
-SCHEDULE_SETTING = "RECONCILE_SCHEDULE"
-
-
-def schedule(environ: Mapping[str, str] = os.environ) -> str:
-    """The sweep's NCRONTAB schedule: ``RECONCILE_SCHEDULE``, else every 15 minutes."""
-    return (environ.get(SCHEDULE_SETTING) or "").strip() or DEFAULT_SCHEDULE
+# The schedule (RECONCILE_SCHEDULE, default every 15 minutes) is read in function_app.py, where the timer
+# trigger is declared: it must be known when the app is indexed, before any shared module loads.
 
 
 def enabled(environ: Mapping[str, str] = os.environ) -> bool:

@@ -139,7 +139,6 @@ def test_no_code_can_make_a_location_outside_its_container(catalogue, name):
     with catalogue.case("paths.location", name) as c:
         with pytest.raises(InvalidName):
             BlobLocation("https://a.blob.core.windows.net", container, path)
-        c.check(True)
 
 
 URLS = {
@@ -164,7 +163,6 @@ def test_a_job_event_state_path_is_never_built_from_a_bad_job_name(catalogue, jo
     with catalogue.case("paths.job_events", job[:40]) as c:
         with pytest.raises(InvalidName):
             state_path(job)
-        c.check(True)
 
 
 names = st.lists(st.sampled_from(list("ab/.%#?\\ -_") + ["%2e", "%2E", "%252e", "%2f", "%5c", "\uff0e", "..", "\x00",
@@ -183,7 +181,6 @@ def test_property_sink_paths_stay_inside_for_arbitrary_names(catalogue):
                 return
             assert location.container == "scores" and stays_inside(location.url, "scores", "heart/"), location.url
         run()
-        c.check(True)
 
 
 def test_property_event_urls_split_into_a_checked_container(catalogue):
@@ -199,4 +196,3 @@ def test_property_event_urls_split_into_a_checked_container(catalogue):
             assert "/" not in parts.container and ".." not in parts.container
             assert parts.account_url.startswith(("https://a.blob.core.windows.net", "http://127.0.0.1:1/acct"))
         run()
-        c.check(True)

@@ -29,7 +29,6 @@ def test_bad_run_ids_are_rejected(catalogue, name):
     with catalogue.case("paths.run_id", name) as c:
         with pytest.raises(InvalidName):
             check_run_id(BAD_IDS[name])
-        c.check(True)
 
 
 @pytest.mark.parametrize("name", ["traversal", "slash", "query", "hash", "space", "empty"])
