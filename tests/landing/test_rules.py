@@ -212,6 +212,7 @@ def test_config_rejects_output_overlapping_a_landing_prefix():
 
 def test_config_accepts_disjoint_locations_and_other_accounts():
     doc = routes_document(ACCOUNT, "landing", "outputs", {"a": {"mode": "marker"}})
-    doc["routes"][0]["sinks"] = [{"url": f"{ACCOUNT}/landing/elsewhere/{{run_id}}/"},
-                                 {"url": "https://other.blob.core.windows.net/landing/a/{run_id}/"}]
-    parse_settings(doc, ENV)
+    urls = [f"{ACCOUNT}/landing/elsewhere/{{run_id}}/", "https://other.blob.core.windows.net/landing/a/{run_id}/"]
+    doc["routes"][0]["sinks"] = [{"url": url} for url in urls]
+    settings = parse_settings(doc, ENV)
+    assert [sink.url for sink in settings.routes[0].sinks] == urls
