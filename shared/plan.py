@@ -244,9 +244,11 @@ def read_listing(route: Route, location: BlobLocation, environ: Mapping[str, str
         if route.landing.mode == "manifest" and any(f.name == route.landing.manifest_name for f in files):
             import json
 
-            raw = container.get_blob_client(prefix + route.landing.manifest_name).download_blob().readall()
+            # at most 1 MB read: the caller chose the folder, and a bigger manifest is "not checked" here
+            raw = container.get_blob_client(prefix + route.landing.manifest_name).download_blob(
+                offset=0, length=1_000_001).readall()
             try:
-                manifest = json.loads(raw[:1_000_000])
+                manifest = json.loads(raw) if len(raw) <= 1_000_000 else None
             except ValueError:
                 manifest = None
         return Listing(tuple(files), True, manifest=manifest)

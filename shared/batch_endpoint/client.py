@@ -170,7 +170,11 @@ class BatchEndpointClient:
                 raise errors.JobNameInUseError(f"job submission: the job name {name!r} is taken: {exc.message}",
                                                status_code=exc.status_code, code=exc.code) from None
             raise
-        return self._job(response, "job submission")
+        try:
+            return self._job(response, "job submission")
+        except errors.PermanentError as exc:  # a 2xx: the job exists, only its description was lost
+            raise errors.SubmitAnswerUnreadableError(f"{exc.message}; the job exists and is looked up",
+                                                     status_code=exc.status_code) from None
 
     def submit_attempt(self, endpoint: EndpointConfig, body: dict, identity: AttemptIdentity, request_id: str,
                        management_url: str, api_version: str) -> SubmitOutcome:
@@ -206,8 +210,8 @@ class BatchEndpointClient:
                         log.info("adopted job %s of attempt %s after an ambiguous answer (%s)", found[0].name,
                                  identity.job_name, exc)
                         return SubmitOutcome(found[0], adopted=True, found_by=found[1], posts=posts)
-                if posts >= self._retry.max_posts:
-                    raise
+                if posts >= self._retry.max_posts or isinstance(exc, errors.SubmitAnswerUnreadableError):
+                    raise  # transient: the activity's retry looks first again, and adopts the job once found
                 log.warning("no job of attempt %s found after an ambiguous answer (%s); posting again",
                             identity.job_name, exc)
 

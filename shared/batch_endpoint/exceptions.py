@@ -75,6 +75,11 @@ class SubmitAmbiguousError(TransientError):
     dropped connection, 408 or 5xx). Never POST again blindly: look for the attempt's job first."""
 
 
+class SubmitAnswerUnreadableError(SubmitAmbiguousError):
+    """The POST succeeded (2xx) but its job resource could not be read: a job certainly exists. Look it up and
+    adopt it; never POST again for it."""
+
+
 class JobNotCreatedError(TransientError):
     """The service certainly created no job (the connection was never made, or 429 throttling), so the
     same POST may be sent again."""

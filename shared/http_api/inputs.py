@@ -47,9 +47,10 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-
 
 
 def shown(value: str, limit: int = 60) -> str:
-    """A caller's value safe to echo in an error: escaped, cut, redacted."""
-    text = value if len(value) <= limit else value[:limit] + "…"
-    return redact(text.encode("unicode_escape").decode("ascii"))
+    """A caller's value safe to echo in an error: redacted first (a cut could hide a token's shape), then
+    escaped and cut."""
+    text = redact(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --- bodies ----------------------------------------------------------------------------------------------

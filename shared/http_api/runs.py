@@ -32,7 +32,7 @@ from .problems import HttpProblem, json_response, problem_response
 log = logging.getLogger(__name__)
 
 __all__ = ["HttpProblem", "json_response", "problem_response", "MAX_BODY_BYTES", "start", "get", "list_runs",
-           "cancel", "health", "describe", "find_run", "is_run", "read_json_body", "no_input", "parse_start", "accepted"]
+           "cancel", "describe", "find_run", "is_run", "read_json_body", "no_input", "parse_start", "accepted"]
 
 RETRY_AFTER_SECONDS = 10
 RUNNING_STATES = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
@@ -294,10 +294,3 @@ async def cancel(req: func.HttpRequest, client: Any) -> func.HttpResponse:
         raise
     return accepted(req, {"run_id": run_id, "status": "Running", "cancel_requested": True,
                           "reason": reason}, run_id)
-
-
-def health() -> func.HttpResponse:
-    """Anonymous health probe: status and counts only (shared/http_api/health.py)."""
-    from .health import health as health_probe
-
-    return health_probe()

@@ -7,6 +7,7 @@ manifest waiter, a quiet-period file its folder's waiter (once per folder).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Optional
@@ -14,9 +15,13 @@ from typing import Iterable, Optional
 from ..config.models import Route
 from ..landing import rules
 from ..landing.events import BlobCreated
+from ..paths import InvalidName
+from ..redact import redact
 from ..runs.claims import claim_etag
 from ..runs.ids import landing_run_id
 from ..storage.uris import BlobLocation
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,12 @@ def landings(route: Route, account_url: str, container: str, listed: Iterable[Li
         if not item.name.startswith(route.match.prefix) or item.name.endswith("/"):
             continue
         etag = claim_etag(item.etag)
-        created = BlobCreated(event_id=f"{source}:{item.name}",
-                              location=BlobLocation(account_url, container, item.name), etag=etag, api="PutBlob",
+        try:
+            location = BlobLocation(account_url, container, item.name)
+        except InvalidName:  # a name storage allows but no run may use ('a//b', 'x/%2e%2e/y'): as its event would be
+            log.warning("reconcile: route %s: skipped blob with an unsafe name: %s", route.name, redact(repr(item.name[:200])))
+            continue
+        created = BlobCreated(event_id=f"{source}:{item.name}", location=location, etag=etag, api="PutBlob",
                               content_length=item.size)
         decision = rules.decide(route, created)
         if decision.action == rules.IGNORE:

@@ -50,11 +50,6 @@ def connection_credential(connection: StorageConnection, environ: Mapping[str, s
     return default_credential(environ)
 
 
-def _managed_identity(name: str, environ: Mapping[str, str]) -> Any:
-    """The credential of identity-based connection ``name`` (kept for older callers)."""
-    return connection_credential(resolve(name, environ, "blob"), environ)
-
-
 def blob_service_client(name: str, environ: Mapping[str, str] = os.environ, **client_options: Any) -> Any:
     """A ``BlobServiceClient`` for connection ``name``; cached per process unless ``client_options`` are given
     (e.g. ``transport=`` or ``retry_total=`` in tests)."""

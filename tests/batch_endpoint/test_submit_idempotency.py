@@ -267,3 +267,34 @@ def test_find_attempt_job_reports_the_attempts_job_or_none(control, datastore, s
     found = activities.find_attempt_job(payload, settings, client_factory())
     assert (found["job_name"], found["found_by"]) == (name, "tag")
     assert control.jobs()[0]["tags"][TAG_ATTEMPT_ID] == found["attempt_job_name"]
+
+
+class GarbledSubmitAnswer(httpx.HTTPTransport):
+    """The real emulator creates the job; the 2xx answer's body is lost on the way (a proxy's HTML page)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method == "POST" and request.url.path.endswith("/jobs"):
+            response.read()
+            return httpx.Response(response.status_code, content=b"<html>gateway</html>",
+                                  headers={"content-type": "text/html"})
+        return response
+
+
+@pytest.mark.parametrize("names", ["honour", "ignore"])
+def test_a_2xx_whose_job_cannot_be_read_is_adopted_not_failed_and_never_posted_again(control, datastore, settings,
+                                                                                       names):
+    from shared.batch_endpoint.client import BatchEndpointClient, RetryPolicy
+
+    from .conftest import StaticCredential
+
+    control.behave(job_names=names, job_labels="keep")
+    run = new_run(datastore)
+
+    def factory(url: str) -> BatchEndpointClient:
+        return BatchEndpointClient(StaticCredential(), transport=GarbledSubmitAnswer(), sleep=NoWait(),
+                                   random=lambda: 1.0, retry=RetryPolicy())
+
+    result = activities.submit_job({"run": run, "attempt": 1}, settings, factory)
+    [job] = jobs_of(control, run)
+    assert "error" not in result and result["job_name"] == job["name"] and result["adopted"] is True

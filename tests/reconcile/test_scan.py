@@ -46,3 +46,13 @@ def test_since_and_foreign_prefixes_leave_blobs_out():
               Listed("other/c/_SUCCESS", "0x3", 0, new)]
     found = landings(s.route("m"), ACCOUNT, "landing", listed, since=datetime(2025, 1, 1, tzinfo=timezone.utc))
     assert [f.created.location.path for f in found] == ["m/b/_SUCCESS"]
+
+
+def test_a_blob_whose_name_no_run_may_use_is_skipped_not_the_whole_page():
+    """Blob Storage allows 'a//b' or '%2e%2e' in a name; the sweep skips such a blob (as its event would be)
+    and still finds the folders after it on the same page."""
+    s = settings({"m": {"mode": "marker"}})
+    listed = [Listed("m/bad//_SUCCESS", "0x1", 0), Listed("m/t/%2e%2e/_SUCCESS", "0x2", 0),
+              Listed("m/ok/x.csv", "0x3", 3), Listed("m/ok/_SUCCESS", "0x4", 0)]
+    (only,) = landings(s.route("m"), ACCOUNT, "landing", listed)
+    assert only.run_id == landing_run_id("m", f"{ACCOUNT}/landing/m/ok/", "0x4")
