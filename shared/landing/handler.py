@@ -53,6 +53,54 @@ def skip_event(reason: str, detail: str, event_id: Any, level: int = logging.INF
     return LandingOutcome("skipped", reason, detail=detail)
 
 
+class LandingContext:
+    """What the handler needs for one settings object, built once: the route index (account URLs resolved
+    once, not per event), the storage adapter, and the folder waiters this process knows are running."""
+
+    def __init__(self, settings: AppSettings, store: Any = None,
+                 account_url_of: Optional[Callable[[str], str]] = None):
+        from ..storage.connections import StorageConnectionError
+        from ..storage.connections import account_url_of as default_account_url_of
+
+        resolve = account_url_of or default_account_url_of
+        urls = {}
+        for connection in {route.match.connection for route in settings.routes} | {settings.state_connection}:
+            try:
+                urls[connection] = resolve(connection)
+            except StorageConnectionError:
+                log.warning("landing: connection %r is not configured; its routes match no events", connection)
+        self.settings = settings
+        self.account_urls = urls  # connection name → blob account URL (the sweep lists with these)
+        self.index = rules.build_route_index(settings, urls, urls.get(settings.state_connection))
+        self._store = store
+        self.marker_names = frozenset(route.landing.marker_name for route in settings.routes
+                                      if route.landing.mode == "marker")
+        from ..runs.starter import DEFAULT_POLICY
+
+        self.claim_policy = DEFAULT_POLICY
+        self.known_waiters: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from .store import LandingStore
+
+            with self._lock:
+                if self._store is None:
+                    self._store = LandingStore(self.settings)
+        return self._store
+
+    def remember_waiter(self, waiter_id: str) -> None:
+        self.known_waiters[waiter_id] = None
+        while len(self.known_waiters) > 100_000:
+            self.known_waiters.popitem(last=False)
+
+
+_contexts: dict[int, tuple[AppSettings, LandingContext]] = {}
+_contexts_lock = threading.Lock()
+
+
 def landing_context(settings: AppSettings) -> LandingContext:
     """The cached context of a settings object (``load_settings`` returns the same object while the
     configuration is unchanged, so this is a dict look-up per event)."""
