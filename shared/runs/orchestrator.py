@@ -78,7 +78,12 @@ class _Run:
             log.info("run %s: " + message, self.run["run_id"], *(redact(a) if isinstance(a, str) else a for a in args))
 
     def job_payload(self) -> dict:
-        return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.state.job_name}
+        return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.state.job_name,
+                **self.pinned()}
+
+    def pinned(self) -> dict:
+        """The endpoint the run submitted to (``shared/runs/pinning.py``), for every call about its job."""
+        return {"endpoint": self.run["endpoint"]} if self.run.get("endpoint") is not None else {}
 
     def view(self) -> MonitorView:
         s = self.state
@@ -267,7 +272,7 @@ def _find_attempt_job(run: _Run) -> Generator[Any, Any, dict]:
     """The job this run attempt created, if any (``shared/activities.py`` ``find_attempt_job``: by its name, its
     labels, or its output path): ``{"job_name": None}`` when there is none, ``"error"`` when it cannot tell."""
     payload = {"route": run.run["route"], "run_id": run.run["run_id"], "attempt": run.state.attempt,
-               "output_uri": run.run.get("output_uri")}
+               "output_uri": run.run.get("output_uri"), **run.pinned()}
     try:
         _, found = yield from run.waits.call_with_retry(
             FIND_ACTIVITY, payload, run.keep_waiting, attempts=CANCEL_RETRY.max_number_of_attempts,
