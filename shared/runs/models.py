@@ -11,10 +11,13 @@ from typing import Any, Optional
 
 from ..config.models import AppSettings, Route
 from ..storage.uris import BlobLocation, input_uri_for
+from .pinning import pin
 
 ORCHESTRATOR_NAME = "run_orchestrator"
 CANCEL_EVENT = "cancel"
 JOB_STATUS_EVENT = "job_status"
+RESOLVE_EVENT = "submit_resolution"   # {"action": "confirm", "job_name"} or {"action": "resubmit"}, with "attempt"
+SUBMIT_UNCERTAIN = "SubmitUncertain"  # the phase of a run waiting for it
 
 OUTCOMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
 
@@ -76,6 +79,10 @@ def new_run_input(settings: AppSettings, route: Route, run_id: str, location: Bl
         "outputs": outputs,
         "output_uri": next(iter(outputs.values()), None),
         "poll": route.poll.to_dict(),
+        # the endpoint this run submits to, kept until it ends (status, cancel and outputs reach the job
+        # there even if the routes document moves the route meanwhile: shared/runs/pinning.py)
+        **({"endpoint": pin(route.endpoint)} if route.endpoint is not None and route.kind != "pipeline_endpoint_v1"
+           else {}),
     }
 
 
