@@ -81,7 +81,7 @@ param subscribeAmlRunEvents bool = false
 param amlExistingTopicName string = ''
 
 // --- sinks -----------------------------------------------------------------------------------------
-@description('Existing account the CURATED connection (route sinks) writes to; empty: the landing account.')
+@description('Existing account the CURATED connection (route sinks) writes to; empty: the landing account, in containers of their own.')
 param curatedStorageAccountName string = ''
 
 @description('Resource group of the curated account; empty: the landing account\'s.')
@@ -113,6 +113,13 @@ var routesDocumentPath = 'config/routes.json'
 var routes = loadJsonContent('../config/routes.json', '$.routes')
 var landingRoutes = filter(routes, route => (route.match.?connection ?? 'AzureWebJobsStorage') == 'LANDING')
 var landingContainers = union(map(landingRoutes, route => route.match.container), [])
+// The containers the routes' CURATED sinks write to (https://<account>.blob|dfs.../<container>/... or
+// abfss://<container>@<account>.dfs.../...): the app may write there and nowhere else on that account.
+var curatedSinkUrls = flatten(map(routes, route => map(filter(route.?sinks ?? [], sink => (sink.?connection ?? 'AzureWebJobsStorage') == 'CURATED'), sink => sink.url)))
+var curatedContainers = union(map(curatedSinkUrls, url => startsWith(toLower(url), 'abfss://') ? split(split(url, '/')[2], '@')[0] : split(url, '/')[3]), [])
+var curatedOnLanding = (curatedName == landingName) && (curatedGroup == landingGroup)
+// On the landing account the sinks have containers of their own: a landing container never gets a write role.
+var curatedWritableContainers = curatedOnLanding ? filter(curatedContainers, container => !contains(landingContainers, container)) : curatedContainers
 
 var roles = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
@@ -170,7 +177,8 @@ module landingAccount 'modules/landing-account.bicep' = if (createLanding) {
     name: landingName
     location: location
     tags: tags
-    containerNames: landingContainers
+    // the sinks' own containers too when they are on this new account (the CURATED default)
+    containerNames: union(landingContainers, curatedOnLanding ? curatedWritableContainers : [])
   }
 }
 
@@ -267,11 +275,14 @@ module landingSubscriptions 'modules/landing-subscriptions.bicep' = {
 }
 
 // --- the app identity's data roles outside its own storage (README, "Deploy": the roles table) --------
-module landingReader 'modules/storage-role.bicep' = if ((curatedName != landingName) || (curatedGroup != landingGroup)) {
+// Read the landing containers the routes name, write the sinks' containers: never a whole account.
+module landingReader 'modules/storage-role.bicep' = {
   name: 'role-landing-reader'
   scope: resourceGroup(landingGroup)
   params: {
     storageAccountName: landingName
+    scope: 'containers'
+    containerNames: landingContainers
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDataReader
   }
@@ -285,6 +296,8 @@ module curatedWriter 'modules/storage-role.bicep' = {
   scope: resourceGroup(curatedGroup)
   params: {
     storageAccountName: curatedName
+    scope: 'containers'
+    containerNames: curatedWritableContainers
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDataContributor
   }
@@ -298,18 +311,23 @@ module datastoreReader 'modules/storage-role.bicep' = {
   scope: resourceGroup(datastoreGroup)
   params: {
     storageAccountName: amlDatastoreStorageAccountName
-    containerName: amlDatastoreContainerName
+    scope: 'containers'
+    containerNames: [
+      amlDatastoreContainerName
+    ]
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDataReader
   }
 }
 
-// The reader role is container-scoped, so the account-level user delegation key needs the Delegator role.
+// The reader role is container-scoped, so the account-level user delegation key needs the Delegator role
+// (its one action, generateUserDelegationKey, reads and writes no data).
 module datastoreDelegator 'modules/storage-role.bicep' = {
   name: 'role-datastore-delegator'
   scope: resourceGroup(datastoreGroup)
   params: {
     storageAccountName: amlDatastoreStorageAccountName
+    scope: 'account'
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDelegator
   }
@@ -321,6 +339,7 @@ module aml 'modules/aml.bicep' = {
   params: {
     workspaceName: amlWorkspaceName
     appPrincipalId: identity.outputs.principalId
+    roleNameSuffix: resourceToken
     subscribeRunEvents: subscribeAmlRunEvents
     functionsDeployed: functionsDeployed
     functionAppId: functionApp.outputs.id

@@ -12,7 +12,7 @@ param landingQueueName string
 param appPrincipalId string
 
 var roles = {
-  blobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  blobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
@@ -56,14 +56,17 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-// Host storage for the app identity: blob owner (host keys and locks, Durable leases and large messages,
-// deployment package, ledger, dead letters), queues (Durable control and work items, landing-events trigger,
-// notification queues on this account), tables (Durable history and instances).
+// Host storage for the app identity, account-wide because the Functions host and the Durable task hub create
+// containers, queues and tables of their own (azure-webjobs-hosts and -secrets, <taskhub>-*): blob read, write
+// and container create (host keys and locks, Durable leases and large messages, deployment package, ledger,
+// dead letters), queues (Durable control and work items, landing-events trigger), tables (Durable history and
+// instances, host diagnostic events). Storage Blob Data Contributor, not Owner: the host reads and writes blobs
+// and creates containers, and Owner adds only ACL, ownership, tag and super-user actions (README, "Roles").
 resource appBlob 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, roles.blobDataOwner)
+  name: guid(storage.id, appPrincipalId, roles.blobDataContributor)
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataOwner)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.blobDataContributor)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }
