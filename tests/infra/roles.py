@@ -54,7 +54,14 @@ SCOPES = {
     ("aml.bicep", "workspace"): ("Azure ML workspace", "resource"),
     ("event-grid-access.bicep", "deadLetter"): ("dead-letter container", "container"),
     ("event-grid-access.bicep", "landingQueue"): ("landing-events queue", "queue"),
+    ("host-storage.bicep", "landingQueue"): ("landing-events queue", "queue"),
+    ("host-storage.bicep", "poisonQueue"): ("landing-events-poison queue", "queue"),
+    ("host-storage.bicep", "notifyQueues"): ("notification queues", "queue"),
+    ("durable-task-scheduler.bicep", "taskHub"): ("Durable task hub", "resource"),
 }
+BACKENDS = ("AzureStorage", "DurableTaskScheduler")
+# Modules deployed for one backend only, by their condition in main.bicep.
+
 # Which README "on" a storage-role.bicep call is, by account parameter and scope ('account' | 'containers').
 STORAGE_ROLE_SCOPES = {
     ("landingName", "containers"): "landing containers",
@@ -81,8 +88,9 @@ class Assignment:
     on: str                    # README's "on"
     kind: str                  # "account" | "containers" | "container" | "queue" | "resource"
     where: str                 # file:symbol
-    condition: str = ""        # the Bicep condition, if any
+    condition: str = ""        # the Bicep condition, if any (other than the Durable backend)
     custom: Optional[CustomRole] = field(default=None, compare=False)
+    backends: tuple[str, ...] = BACKENDS  # the durableBackend values it is deployed with
 
 
 def _strings(value) -> list[str]:
@@ -128,14 +136,37 @@ def _custom(definition: dict, variables: dict) -> tuple[str, CustomRole]:
     return role.name, role
 
 
-def _condition(declaration: dict) -> str:
-    condition = declaration["config"].get("condition")
-    return "" if condition is None else json.dumps(condition, default=str) if not isinstance(condition, str) \
-        else condition
+def _condition(declaration: dict) -> tuple[str, tuple[str, ...]]:
+    """``(condition text, backends)``: a condition or loop on ``durableOnStorage`` picks the backend."""
+    config = declaration["config"]
+    condition = config.get("condition")
+    loop = (config.get("loop_type") or {}).get("detail", {}).get("array_name")
+    if condition is None and isinstance(loop, dict) and "conditional" in json.dumps(loop):
+        operands = loop["operator"]["operands"]
+        if operands["condition"] == "durableOnStorage":  # durableOnStorage ? [] : names
+            assert operands["true_value"] == [], loop
+            return "", ("DurableTaskScheduler",)
+    if condition == "durableOnStorage":
+        return "", ("AzureStorage",)
+    if condition == {"operator": {"type": "not", "operands": {"bool_value": "durableOnStorage"}}}:
+        return "", ("DurableTaskScheduler",)
+    assert "durableOnStorage" not in json.dumps(condition, default=str), condition
+    text = "" if condition is None else condition if isinstance(condition, str) else json.dumps(condition, default=str)
+    return text, BACKENDS
+
+
+def _module_backends() -> dict[str, tuple[str, ...]]:
+    """Module file name → the backends main.bicep deploys it with."""
+    found = {}
+    for _, symbol, _, module in module_calls():
+        _, backends = _condition(main()["modules"][symbol])
+        found[module.name] = backends
+    return found
 
 
 def assignments() -> list[Assignment]:
     found = []
+    module_backends = _module_backends()
     for path in sorted((INFRA / "modules").glob("*.bicep")):
         if path.name == "storage-role.bicep":
             continue  # its callers say what it is for (below)
@@ -144,13 +175,16 @@ def assignments() -> list[Assignment]:
             if declaration["type"] != ROLE_ASSIGNMENT:
                 continue
             config = body(declaration)
-            scope = [v for v in _strings(config["scope"]) if v != "id"][-1]
+            index = (declaration["config"].get("loop_type") or {}).get("detail", {}).get("index_name")
+            scope = [v for v in _strings(config["scope"]) if v not in ("id", index)][-1]
             assert (path.name, scope) in SCOPES, f"{path.name}:{symbol} assigns a role on an unlisted scope {scope}"
             on, kind = SCOPES[(path.name, scope)]
             role_id, role, custom = _role(config["properties"]["roleDefinitionId"], document)
             principal = PRINCIPALS[config["properties"]["principalId"]]
+            condition, backends = _condition(declaration)
+            backends = tuple(b for b in backends if b in module_backends[path.name])
             found.append(Assignment(role, role_id, principal, on, kind, f"{path.name}:{symbol}",
-                                    _condition(declaration), custom))
+                                    condition, custom, backends))
     document = main()
     for caller, symbol, config, module in module_calls():
         if module.name != "storage-role.bicep":
@@ -160,8 +194,9 @@ def assignments() -> list[Assignment]:
         scope = params["scope"]
         on = STORAGE_ROLE_SCOPES[(params["storageAccountName"], scope)]
         role_id, role, _ = _role(params["roleDefinitionId"], document)
-        found.append(Assignment(role, role_id, "app", on, scope, f"{caller.name}:{symbol}",
-                                _condition(document["modules"][symbol])))
+        condition, backends = _condition(document["modules"][symbol])
+        found.append(Assignment(role, role_id, "app", on, scope, f"{caller.name}:{symbol}", condition,
+                                backends=backends))
     return found
 
 
@@ -197,13 +232,18 @@ def scope_values() -> dict[str, str]:
             "sink containers": ", ".join(sink_containers(document)) or "(none)"}
 
 
+def for_backend(backend: str) -> list[Assignment]:
+    return [a for a in assignments() if backend in a.backends]
+
+
 def table() -> list[str]:
     """The role table, one line per assignment."""
-    rows = [("to", "role", "on", "kind", "when", "where")]
+    rows = [("to", "role", "on", "kind", "when", "durableBackend", "where")]
     values = scope_values()
     for a in assignments():
         on = f"{a.on}: {values[a.on]}" if a.on in values else a.on
         role = f"{a.role} (custom: {len(a.custom.actions)} actions)" if a.custom else a.role
-        rows.append((a.principal, role, on, a.kind, a.condition or "always", a.where))
+        backends = "both" if a.backends == BACKENDS else ", ".join(a.backends)
+        rows.append((a.principal, role, on, a.kind, a.condition or "always", backends, a.where))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

@@ -17,7 +17,7 @@ ACCOUNT_WIDE_WRITES = {
         "the Functions host (azure-webjobs-hosts, -secrets) and the Durable task hub (<taskhub>-*) create their own"
         " containers",
     ("host storage account", "Storage Queue Data Contributor"):
-        "the Durable task hub creates its own control and work-item queues",
+        "the Durable task hub creates its own control and work-item queues (Azure Storage backend only)",
     ("host storage account", "Storage Table Data Contributor"):
         "the Durable task hub's history and instances tables, the host's monthly diagnostic-event tables",
 }
@@ -192,5 +192,25 @@ def test_every_guid_in_the_templates_is_a_listed_role():
 
 def test_the_role_table_lists_every_assignment():
     lines = r.table()
-    assert re.match(r"to\s+role\s+on\s+kind\s+when\s+where", lines[0])
+    assert re.match(r"to\s+role\s+on\s+kind\s+when\s+durableBackend\s+where", lines[0])
     assert len(lines) == 1 + len(r.assignments())
+
+
+def test_each_durable_backend_gets_its_own_roles_and_no_more():
+    storage, scheduler = (r.for_backend(b) for b in r.BACKENDS)
+    wide_queue = ("host storage account", "Storage Queue Data Contributor")
+    # Azure Storage: the task hub's queues are named by the extension, so the queue role is account-wide
+    assert wide_queue in {(a.on, a.role) for a in storage}
+    assert not {a.on for a in storage} & {"Durable task hub", "landing-events-poison queue", "notification queues"}
+    # Durable Task Scheduler: no task hub on the account, so every queue role names its queue
+    assert wide_queue not in {(a.on, a.role) for a in scheduler}
+    queues = {(a.on, a.role) for a in scheduler if a.principal == "app" and "Queue" in a.role}
+    assert queues == {("landing-events queue", "Storage Queue Data Contributor"),
+                      ("landing-events-poison queue", "Storage Queue Data Contributor"),
+                      ("notification queues", "Storage Queue Data Message Sender")}
+    [hub] = [a for a in scheduler if a.on == "Durable task hub"]
+    assert (hub.role, hub.principal, hub.where) == ("Durable Task Data Contributor", "app",
+                                                     "durable-task-scheduler.bicep:dataContributor")
+    for backend in r.BACKENDS:
+        offenders = [a.where for a in r.for_backend(backend) if _account_wide_write(a)]
+        assert not offenders, (backend, offenders)
