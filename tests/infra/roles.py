@@ -62,12 +62,11 @@ SCOPES = {
 BACKENDS = ("AzureStorage", "DurableTaskScheduler")
 # Modules deployed for one backend only, by their condition in main.bicep.
 
-# Which README "on" a storage-role.bicep call is, by account parameter and scope ('account' | 'containers').
+# Which README "on" a storage-role.bicep call is, by account parameter: (whole account, its containers).
 STORAGE_ROLE_SCOPES = {
-    ("landingName", "containers"): "landing containers",
-    ("curatedName", "containers"): "sink containers",
-    ("amlDatastoreStorageAccountName", "containers"): "datastore container",
-    ("amlDatastoreStorageAccountName", "account"): "datastore account",
+    "landingName": ("landing account", "landing containers"),
+    "curatedName": ("curated account", "sink containers"),
+    "amlDatastoreStorageAccountName": ("datastore account", "datastore container"),
 }
 PRINCIPALS = {"appPrincipalId": "app", "topicPrincipalId": "landing topic"}
 
@@ -192,7 +191,8 @@ def assignments() -> list[Assignment]:
         params = config["params"]
         assert "identity" in str(params["principalId"]), f"{symbol}: a role for someone else than the app"
         scope = params["scope"]
-        on = STORAGE_ROLE_SCOPES[(params["storageAccountName"], scope)]
+        assert params["storageAccountName"] in STORAGE_ROLE_SCOPES, f"{symbol}: a role on an unlisted account"
+        on = STORAGE_ROLE_SCOPES[params["storageAccountName"]][scope == "containers"]
         role_id, role, _ = _role(params["roleDefinitionId"], document)
         condition, backends = _condition(document["modules"][symbol])
         found.append(Assignment(role, role_id, "app", on, scope, f"{caller.name}:{symbol}", condition,
