@@ -47,7 +47,10 @@ def sample(code: str, env: dict) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="3 runs each instead of 15")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.runs = 3
     for code, env in SUBJECTS.values():  # warm the OS file cache; what is measured is the interpreter's work
         sample(code, env)
     times: dict[str, list[float]] = {name: [] for name in SUBJECTS}

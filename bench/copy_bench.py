@@ -97,18 +97,21 @@ def environ_for(port: int) -> dict:
     return {"SRC": conn(port, "devstoreaccount1", DEV_KEY), "DST": conn(port, "sinkaccount", SINK_KEY)}
 
 
-def settings_for(port: int, strategy: str):
+def settings_for(port: int, strategy: str, container: str):
+    """Routes whose sink is the container ``container`` of the sink account: each run of the bench copies into
+    a container of its own (the config wants the sink's container literal, so it is named here, not templated)."""
     from shared.config import parse_settings
 
-    route = {"match": {"container": "landing"}, "endpoint": {"scoring_uri": "http://127.0.0.1:9/endpoints/b/jobs"},
+    route = {"endpoint": {"scoring_uri": "http://127.0.0.1:9/endpoints/b/jobs"},
              "delivery": {"strategy": strategy},
-             "sinks": [{"name": "sink", "url": f"http://127.0.0.1:{port}/sinkaccount/{{run_id}}/",
+             "sinks": [{"name": "sink", "url": f"http://127.0.0.1:{port}/sinkaccount/{container}/",
                         "connection": "DST"}]}
     doc = {"datastores": {"ws": {"account_url": f"http://127.0.0.1:{port}/devstoreaccount1", "container": "outputs",
                                  "connection": "SRC"}},
-           "routes": [{**route, "name": "small", "output": {"datastore": "ws", "path": "small/{run_id}/out.csv",
-                                                             "action": "summary_only"}},
-                      {**route, "name": "big", "output": {"datastore": "ws", "path": "big/{run_id}/predictions.csv"}}]}
+           "routes": [{**route, "name": "small", "match": {"container": "landing", "prefix": "small/"},
+                       "output": {"datastore": "ws", "path": "small/{run_id}/out.csv", "action": "summary_only"}},
+                      {**route, "name": "big", "match": {"container": "landing", "prefix": "big/"},
+                       "output": {"datastore": "ws", "path": "big/{run_id}/predictions.csv"}}]}
     return parse_settings(doc, {})
 
 
@@ -168,7 +171,7 @@ def child_small(mode: str, port: int, tag: str, workers: int) -> dict:
                 "requests": dict(requests.kinds)}
 
     strategy = mode.split(":")[1]
-    settings = settings_for(port, strategy)
+    settings = settings_for(port, strategy, tag)
     clients = StorageClients(environ, raw_request_hook=requests.hook)
     started = time.perf_counter()
     plan = plan_delivery({"run": run_of("small", tag)}, settings=settings, clients=clients)
@@ -195,7 +198,7 @@ def child_big(port: int, payload_file: str, progress: str) -> dict:
 
     requests = Requests(progress)
     payload = json.loads(Path(payload_file).read_text())
-    settings = settings_for(port, "streaming")
+    settings = settings_for(port, "streaming", payload["run_id"])
     clients = StorageClients(environ_for(port), raw_request_hook=requests.hook)
     started = time.perf_counter()
     out = copy_output(payload, settings=settings, clients=clients)
@@ -245,7 +248,9 @@ def make_data(port: int, size_mib: int, small: int, small_kib: int) -> None:
         list(pool.map(put, range(small)))
 
 
-def small_files(args) -> None:
+def small_files(args) -> list[str]:
+    """Runs and prints the small-file comparison; returns what went wrong (a failed path, a file not copied)."""
+    problems: list[str] = []
     modes = ["baseline", "delivery:auto", "delivery:streaming", "baseline-x2"]
     runs: dict[str, list] = {m: [] for m in modes}
     redelivery: dict[str, list] = {m: [] for m in modes if m.startswith("delivery")}
@@ -266,7 +271,11 @@ def small_files(args) -> None:
         failed = [x for x in runs[mode] if "failed" in x]
         if failed:
             print(f"{mode:<22} FAILED: {failed[0]}")
+            problems.append(f"{mode} failed")
             continue
+        for x in runs[mode]:
+            if "states" in x and x["states"] != {"copied": args.small}:
+                problems.append(f"{mode}: {x['states']} (expected {args.small} copied)")
         secs = statistics.median(x["seconds"] for x in runs[mode])
         last = runs[mode][-1]
         per_file = {k: round(v / args.small, 3) for k, v in sorted(last["requests"].items())}
@@ -280,7 +289,10 @@ def small_files(args) -> None:
         x = again[0]
         if "failed" in x:
             print(f"re-{mode:<19} FAILED: {x}")
+            problems.append(f"re-{mode} failed")
             continue
+        if x["states"] != {"skipped": args.small}:
+            problems.append(f"re-{mode}: {x['states']} (expected {args.small} skipped)")
         print(f"{'re-' + mode:<22} {x['seconds']:>8.2f} {args.small / x['seconds']:>8.0f} {x['seconds'] / base:>6.2f}x"
               f" {x['calls']:>6} {x['peak_rss_mib']:>13.0f}  requests {x['requests']} states {x['states']}")
     delivered = [m for m in modes if m.startswith("delivery") and not any("failed" in x for x in runs[m])]
@@ -289,6 +301,7 @@ def small_files(args) -> None:
     default = dict(zip(delivered, ratios)).get("delivery:auto")
     verdict = "no slower" if default is not None and default <= 1.0 else "SLOWER"
     print(f"small-file delivery vs naive baseline: {shown}; the default strategy (auto) is {verdict}")
+    return problems
 
 
 def drop_container(port: int, tag: str) -> None:
@@ -312,14 +325,15 @@ def staged_bytes(port: int, tag: str) -> int:
         return 0
 
 
-def big_file(args) -> None:
+def big_file(args) -> list[str]:
+    """Runs and prints the killed-twice large copy; returns what went wrong."""
     from shared.delivery.activities import StorageClients, plan_delivery
 
     size = args.size_mib * MIB
     tag = "bigresume"
     # the naive baseline, for time and memory
     baseline = finish(spawn(args, "--child", "big-baseline", "--tag", "bigbaseline"))
-    plan = plan_delivery({"run": run_of("big", tag)}, settings=settings_for(args.port, "streaming"),
+    plan = plan_delivery({"run": run_of("big", tag)}, settings=settings_for(args.port, "streaming", tag),
                          clients=StorageClients(environ_for(args.port)))
     payload = {"run_id": tag, "route": "big", "datastore": plan["datastore"], "sink": "sink",
                "budget": plan["budget"], "items": [{k: c[k] for k in ("file", "source_path", "destination", "bytes",
@@ -370,12 +384,15 @@ def big_file(args) -> None:
     print(f"total sent {sent / MIB:.0f} MiB for a {args.size_mib} MiB file: re-sent {(sent - size) / MIB:.0f} MiB"
           f" ({(sent - size) / size:.1%}; the blocks in flight at each kill); {total:.1f} s in all;"
           f" destination {'complete, Content-MD5 = source' if ok else 'WRONG'}")
+    problems = [] if ok else ["large file: the destination is not the complete source"]
     if "failed" in baseline:
         print(f"naive baseline FAILED: {baseline}")
+        problems.append("large-file baseline failed")
     else:
         print(f"naive baseline (download all, upload all, uninterrupted): {baseline['seconds']:.2f} s,"
               f" peak RSS {baseline['peak_rss_mib']:.0f} MiB; resumable streaming peak RSS"
               f" {max(r['peak_rss_mib'] for r in rows):.0f} MiB")
+    return problems
 
 
 def check_big(port: int, tag: str, md5: str) -> bool:
@@ -411,6 +428,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--in-memory", action="store_true", help="Azurite keeps its data in memory (small files only)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="seconds, not minutes: 50 small files once per path, a 48 MiB file killed twice")
     parser.add_argument("--child")
     parser.add_argument("--port", type=int)
     parser.add_argument("--tag")
@@ -427,10 +446,13 @@ def main() -> None:
         print(json.dumps(out))
         return
 
+    if args.smoke:
+        args.small, args.repeat, args.size_mib = 50, 1, 48
     workdir = tempfile.mkdtemp(prefix="copy-bench-azurite-")
     if args.in_memory:
         args.skip_big = True
     proc, args.port = start_azurite(workdir, args.in_memory)
+    problems: list[str] = []
     try:
         t0 = time.perf_counter()
         make_data(args.port, 0 if args.skip_big else args.size_mib, args.small, args.small_kib)
@@ -438,11 +460,13 @@ def main() -> None:
               f" {0 if args.skip_big else args.size_mib} MiB + {args.small} x {args.small_kib} KiB"
               f" in {time.perf_counter() - t0:.1f} s; {os.cpu_count()} CPUs")
         print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        small_files(args)
+        problems = small_files(args)
         if not args.skip_big:
-            big_file(args)
+            problems += big_file(args)
         print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s; load average after:"
               f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        if problems:
+            print("FAILED: " + "; ".join(problems))
     finally:
         proc.terminate()
         try:
@@ -450,6 +474,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(workdir, ignore_errors=True)
+    if problems:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

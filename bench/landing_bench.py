@@ -125,7 +125,10 @@ def main(argv: Any = None) -> int:
     parser.add_argument("--files-per-folder", type=int, default=19)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="seconds, not minutes: 400 events, 8 at a time")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.events, args.concurrency = 400, 8
 
     from azure.durable_functions import DurableOrchestrationClient
     from azure.durable_functions.models.utils import http_utils

@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--files", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
+    parser.add_argument("--smoke", action="store_true", help="seconds, not a minute: 100 and 300 files, once")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.files, args.repeat = [100, 300], 1
     counts = sorted(set(args.files))
     rows = []
     for n in counts:

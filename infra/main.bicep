@@ -3,6 +3,8 @@
 // dead letters, landing-events queue), a landing account (new or existing) with Event Grid subscriptions per
 // route, the existing Azure ML workspace (+ optional RunStatusChanged events), the datastore and sink
 // accounts' roles, Application Insights + Log Analytics, and exactly the app settings the code reads.
+// durableBackend = 'DurableTaskScheduler' moves the Durable task hub to a Durable Task Scheduler.
+// Every role names the narrowest scope it can (README, "Roles"; tests/infra prints them).
 targetScope = 'subscription'
 
 @minLength(1)
@@ -37,6 +39,31 @@ param instanceMemoryMB int = 2048
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
+
+// --- Durable backend (README, "Durable backend: Azure Storage or the Durable Task Scheduler") ------------
+@description('Where Durable Functions keeps orchestration state: the host storage account, or a Durable Task Scheduler (the azureManaged provider).')
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+param durableBackend string = 'AzureStorage'
+
+@description('Durable Task Scheduler billing: Consumption (pay per use) or Dedicated (capacity units).')
+@allowed([
+  'Consumption'
+  'Dedicated'
+])
+param durableSchedulerSku string = 'Consumption'
+
+@minValue(1)
+@description('Capacity units of a Dedicated scheduler.')
+param durableSchedulerCapacity int = 1
+
+@minLength(1)
+@description('Addresses (IPv4, IPv6, CIDR) that may reach the scheduler; an empty list would deny all traffic. Flex Consumption has no fixed outbound addresses without VNet integration: access is still only by role.')
+param durableSchedulerIpAllowlist array = [
+  '0.0.0.0/0'
+]
 
 // --- landing ---------------------------------------------------------------------------------------
 @description('An existing landing storage account; empty creates a new one.')
@@ -81,7 +108,7 @@ param subscribeAmlRunEvents bool = false
 param amlExistingTopicName string = ''
 
 // --- sinks -----------------------------------------------------------------------------------------
-@description('Existing account the CURATED connection (route sinks) writes to; empty: the landing account.')
+@description('Existing account the CURATED connection (route sinks) writes to; empty: the landing account, in containers of their own.')
 param curatedStorageAccountName string = ''
 
 @description('Resource group of the curated account; empty: the landing account\'s.')
@@ -106,6 +133,7 @@ var ledgerContainerName = 'batchruns'
 var deadLetterContainerName = 'eventgrid-deadletter'
 var landingQueueName = 'landing-events'
 var taskHubName = 'batchruns${take(resourceToken, 8)}'
+var durableOnStorage = durableBackend == 'AzureStorage'
 
 // The routes document deployed with the code (BATCH_CONFIG_PATH). Routes whose match.connection is LANDING
 // get an Event Grid subscription on the landing account, one per route prefix.
@@ -113,6 +141,15 @@ var routesDocumentPath = 'config/routes.json'
 var routes = loadJsonContent('../config/routes.json', '$.routes')
 var landingRoutes = filter(routes, route => (route.match.?connection ?? 'AzureWebJobsStorage') == 'LANDING')
 var landingContainers = union(map(landingRoutes, route => route.match.container), [])
+// The containers the routes' CURATED sinks write to (https://<account>.blob|dfs.../<container>/... or
+// abfss://<container>@<account>.dfs.../...): the app may write there and nowhere else on that account.
+var curatedSinkUrls = flatten(map(routes, route => map(filter(route.?sinks ?? [], sink => (sink.?connection ?? 'AzureWebJobsStorage') == 'CURATED'), sink => sink.url)))
+var curatedContainers = union(map(curatedSinkUrls, url => startsWith(toLower(url), 'abfss://') ? split(split(url, '/')[2], '@')[0] : split(url, '/')[3]), [])
+// Notification queues on the host account (notify.queue with the AzureWebJobsStorage connection).
+var hostNotifyQueues = union(map(filter(routes, route => ((route.?notify.?queue.?name ?? '') != '') && ((route.?notify.?queue.?connection ?? 'AzureWebJobsStorage') == 'AzureWebJobsStorage')), route => route.notify.queue.name), [])
+var curatedOnLanding = (curatedName == landingName) && (curatedGroup == landingGroup)
+// On the landing account the sinks have containers of their own: a landing container never gets a write role.
+var curatedWritableContainers = curatedOnLanding ? filter(curatedContainers, container => !contains(landingContainers, container)) : curatedContainers
 
 var roles = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
@@ -159,6 +196,23 @@ module hostStorage 'modules/host-storage.bicep' = {
     ledgerContainerName: ledgerContainerName
     deadLetterContainerName: deadLetterContainerName
     landingQueueName: landingQueueName
+    notifyQueueNames: hostNotifyQueues
+    durableOnStorage: durableOnStorage
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
+module durableScheduler 'modules/durable-task-scheduler.bicep' = if (!durableOnStorage) {
+  name: 'durable-task-scheduler'
+  scope: rg
+  params: {
+    name: 'dts-${resourceToken}'
+    location: location
+    tags: tags
+    taskHubName: taskHubName
+    skuName: durableSchedulerSku
+    capacity: durableSchedulerCapacity
+    ipAllowlist: durableSchedulerIpAllowlist
     appPrincipalId: identity.outputs.principalId
   }
 }
@@ -170,7 +224,8 @@ module landingAccount 'modules/landing-account.bicep' = if (createLanding) {
     name: landingName
     location: location
     tags: tags
-    containerNames: landingContainers
+    // the sinks' own containers too when they are on this new account (the CURATED default)
+    containerNames: union(landingContainers, curatedOnLanding ? curatedWritableContainers : [])
   }
 }
 
@@ -231,6 +286,15 @@ var appSettings = {
   AML_DATASTORE__clientId: identity.outputs.clientId
 }
 
+// Durable Task Scheduler backend: app settings override host.json's durableTask.storageProvider (one host.json
+// serves both backends); the hub name stays %TASK_HUB_NAME%. Only the documented client API is used by the
+// app (README, "Durable backend"), so nothing else changes.
+var durableSchedulerSettings = durableOnStorage ? {} : {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableScheduler.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${identity.outputs.clientId}'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -244,7 +308,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerUrl: '${hostStorage.outputs.blobEndpoint}${deploymentContainerName}'
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
-    appSettings: appSettings
+    appSettings: union(appSettings, durableSchedulerSettings)
   }
 }
 
@@ -267,11 +331,14 @@ module landingSubscriptions 'modules/landing-subscriptions.bicep' = {
 }
 
 // --- the app identity's data roles outside its own storage (README, "Deploy": the roles table) --------
-module landingReader 'modules/storage-role.bicep' = if ((curatedName != landingName) || (curatedGroup != landingGroup)) {
+// Read the landing containers the routes name, write the sinks' containers: never a whole account.
+module landingReader 'modules/storage-role.bicep' = {
   name: 'role-landing-reader'
   scope: resourceGroup(landingGroup)
   params: {
     storageAccountName: landingName
+    scope: 'containers'
+    containerNames: landingContainers
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDataReader
   }
@@ -285,6 +352,8 @@ module curatedWriter 'modules/storage-role.bicep' = {
   scope: resourceGroup(curatedGroup)
   params: {
     storageAccountName: curatedName
+    scope: 'containers'
+    containerNames: curatedWritableContainers
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDataContributor
   }
@@ -298,18 +367,23 @@ module datastoreReader 'modules/storage-role.bicep' = {
   scope: resourceGroup(datastoreGroup)
   params: {
     storageAccountName: amlDatastoreStorageAccountName
-    containerName: amlDatastoreContainerName
+    scope: 'containers'
+    containerNames: [
+      amlDatastoreContainerName
+    ]
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDataReader
   }
 }
 
-// The reader role is container-scoped, so the account-level user delegation key needs the Delegator role.
+// The reader role is container-scoped, so the account-level user delegation key needs the Delegator role
+// (its one action, generateUserDelegationKey, reads and writes no data).
 module datastoreDelegator 'modules/storage-role.bicep' = {
   name: 'role-datastore-delegator'
   scope: resourceGroup(datastoreGroup)
   params: {
     storageAccountName: amlDatastoreStorageAccountName
+    scope: 'account'
     principalId: identity.outputs.principalId
     roleDefinitionId: roles.storageBlobDelegator
   }
@@ -321,6 +395,7 @@ module aml 'modules/aml.bicep' = {
   params: {
     workspaceName: amlWorkspaceName
     appPrincipalId: identity.outputs.principalId
+    roleNameSuffix: resourceToken
     subscribeRunEvents: subscribeAmlRunEvents
     functionsDeployed: functionsDeployed
     functionAppId: functionApp.outputs.id
@@ -341,3 +416,4 @@ output AZURE_HOST_STORAGE_ACCOUNT string = hostStorage.outputs.name
 output AZURE_LANDING_SUBSCRIPTIONS array = landingSubscriptions.outputs.subscriptionNames
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output DEADLETTER_CONTAINER string = deadLetterContainerName
+output DURABLE_BACKEND string = durableBackend

@@ -1,5 +1,6 @@
 // Flex Consumption (FC1) Python function app running as the user-assigned identity. Host storage is
-// identity-based (no keys anywhere); the deployment package lives in a container of that account.
+// identity-based (no keys anywhere); the deployment package lives in a container of that account. FTP(S) and
+// basic publishing credentials are off.
 param name string
 param planName string
 param location string
@@ -42,6 +43,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
@@ -75,6 +77,24 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   resource settings 'config' = {
     name: 'appsettings'
     properties: appSettings
+  }
+}
+
+// No FTP and no basic-auth (SCM) publishing: azd deploys with Entra tokens. Top-level with parent (not nested)
+// so that tests/infra's parser sees both.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 

@@ -117,8 +117,8 @@ def raise_for_response(response: httpx.Response, call: ApiCall, *, what: str) ->
             status_code=status, code=code)
     if status == 403:
         raise errors.AuthorizationError(
-            f"{where} was refused with 403: {message}. Grant the app's identity a role such as"
-            " 'AzureML Data Scientist' on the workspace.", status_code=status, code=code)
+            f"{where} was refused with 403: {message}. Grant the app's identity the 'Batch runs invoker'"
+            " role on the workspace (infra/ assigns it; README, \"Roles\").", status_code=status, code=code)
     if status == 404:
         if "no valid deployments" in message.lower():
             raise errors.NoDeploymentError(

@@ -138,7 +138,7 @@ def test_jitter_spreads_delays_below_the_cap():
     (400, VALIDATION_BODY, errors.ValidationError, "Job output type must be 'uri_file'."),
     (401, {"error": {"message": "Audience or service not allowed"}}, errors.AuthenticationError,
      "The token must be for https://ml.azure.com"),
-    (403, {"error": {"message": "denied"}}, errors.AuthorizationError, "AzureML Data Scientist"),
+    (403, {"error": {"message": "denied"}}, errors.AuthorizationError, "Batch runs invoker"),
     (404, {"error": {"message": "No valid deployments to route to. Please check that the endpoint has at least one"
                                 " deployment with positive weight values or use a deployment specific header to"
                                 " route."}}, errors.NoDeploymentError, "Set the route's endpoint.deployment"),

@@ -66,3 +66,10 @@ def main() -> dict:
 def app_settings() -> dict:
     """The app settings main.bicep passes to the function app (literal names)."""
     return main()["variables"]["appSettings"]["value"]
+
+
+def durable_scheduler_settings() -> dict:
+    """The app settings main.bicep adds for the Durable Task Scheduler backend (empty for Azure Storage)."""
+    operands = main()["variables"]["durableSchedulerSettings"]["value"]["operator"]["operands"]
+    assert operands["condition"] == "durableOnStorage" and operands["true_value"] == {}, operands
+    return operands["false_value"]

@@ -22,6 +22,14 @@ HOST_READS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Entra auth for the host and the worker's exporter",
 }
 
+# Read by the Functions host in the Durable Task Scheduler variant only (main.bicep durableSchedulerSettings).
+SCHEDULER_HOST_READS = {
+    "DURABLE_TASK_SCHEDULER_CONNECTION_STRING": "the scheduler endpoint and identity, named by connectionStringName",
+    "AzureFunctionsJobHost__extensions__durableTask__storageProvider__type": "host.json override: azureManaged",
+    "AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName":
+        "host.json override: which setting holds the scheduler connection",
+}
+
 # Read by the code, deliberately not set in Azure.
 OPTIONAL_IN_AZURE = {
     "BATCH_CONFIG_JSON": "the routes document inline; Azure deploys the file config/routes.json (BATCH_CONFIG_PATH)",
