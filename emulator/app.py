@@ -185,6 +185,9 @@ async def list_jobs(request: web.Request) -> web.Response:
         emu.endpoint(request.match_info["endpoint"])
     except ContractError as exc:
         return _contract_response(exc)
+    if emu.behaviour.data_plane_list == "none":  # the strict profile: no documented list here (contract §2.1)
+        return error_response(404, "NotFound", "[emulator] The scoring URI serves no job list (GET "
+                                               f"{request.path}); list jobs through ARM Jobs_List.")
     jobs = _filtered(emu.store.list(request.match_info["endpoint"]), request.query)
     return _page(request, jobs, lambda j: batch_job_resource(j, emu.config.workspace))
 
@@ -252,7 +255,10 @@ async def management(request: web.Request) -> web.Response:
         return _contract_response(exc)
     if not m["cancel"]:
         return web.json_response(arm_job_resource(job, ws))
-    emu.cancel(job)
+    try:
+        emu.cancel_job(job)
+    except ContractError as exc:  # the strict profile refuses to cancel a finished job
+        return _contract_response(exc)
     if (r := await _injected(request, "cancel", "after")) is not None:
         return r  # the cancel was applied; the client never hears of it
     prefix = str(request.url.origin()) + emu.config.management_prefix
