@@ -111,6 +111,16 @@ def test_an_unknown_property_is_refused(strict, store, path):
     assert detail["message"].startswith(f"[emulator] '{path[-1]}' is not a property of this object; known: ")
 
 
+def test_a_pipeline_component_body_is_held_to_the_same_shape(strict):
+    body = {"properties": {"inputData": {"sales": {"jobInputType": "uri_folder", "uri": ds_uri("x/")},
+                                         "threshold": {"JobInputType": "Literal", "Value": 100}}}}
+    details = refused(strict.post("/endpoints/sales/jobs", json=body))
+    assert [(d["code"], d["target"]) for d in details] == [
+        ("EnumValue", "properties.inputData.sales.jobInputType"),
+        ("PropertyCasing", "properties.inputData.threshold.JobInputType"),
+        ("PropertyCasing", "properties.inputData.threshold.Value")]
+
+
 def test_a_key_beside_properties_is_refused(strict, store):
     body = {**sdk_body(store), "name": "x"}
     assert refused(strict.post("/endpoints/lab/jobs", json=body))[0]["target"] == "name"

@@ -272,3 +272,22 @@ _ASSET_ARM_ID = {"name": "lookup", "path": ARM_WS + "/data/regions/versions/2"}
 def test_data_asset_by_its_arm_id_is_sent_as_written():
     r = pipeline_route(_ASSET_ARM_ID)
     assert_same(app_request(r, run_of(r)), "pipeline_asset_arm_id")
+
+
+# -- the strict emulator accepts exactly this shape -----------------------------------------------------
+@pytest.mark.parametrize("key", sorted(set(README_FORMS.values()) - REFUSED_BY_THE_SDK))
+def test_the_strict_emulator_accepts_every_body_invoke_sends(key):
+    from emulator.shape import check_sdk_shape
+
+    check_sdk_shape(sdk_request(key)["body"])  # raises the 400 it would answer
+
+
+def test_the_strict_emulator_refuses_the_documented_pascal_case_of_the_same_body():
+    from emulator.contract import ContractError
+    from emulator.shape import check_sdk_shape
+
+    props = copy.deepcopy(sdk_request("model_folder_input_file_output")["body"]["properties"])
+    pascal = {"InputData": {n: {"JobInputType": v["jobInputType"], "Uri": v["uri"]} for n, v in props["inputData"].items()}}
+    with pytest.raises(ContractError) as refused:
+        check_sdk_shape({"properties": pascal})
+    assert refused.value.status == 400 and [d["target"] for d in refused.value.details] == ["properties.InputData"]
