@@ -251,14 +251,13 @@ async def management(request: web.Request) -> web.Response:
         return _page(request, _filtered(emu.store.list(), request.query), lambda j: arm_job_resource(j, ws))
     try:
         job = _job_or_404(emu, m["job"])
+        if m["cancel"]:
+            emu.check_cancel(job)  # the strict profile refuses to cancel a finished job
     except ContractError as exc:
         return _contract_response(exc)
     if not m["cancel"]:
         return web.json_response(arm_job_resource(job, ws))
-    try:
-        emu.cancel_job(job)
-    except ContractError as exc:  # the strict profile refuses to cancel a finished job
-        return _contract_response(exc)
+    emu.cancel(job)
     if (r := await _injected(request, "cancel", "after")) is not None:
         return r  # the cancel was applied; the client never hears of it
     prefix = str(request.url.origin()) + emu.config.management_prefix

@@ -113,13 +113,12 @@ class Emulator:
     def cancel(self, job: Job) -> None:
         self.runner.cancel(job)
 
-    def cancel_job(self, job: Job) -> None:
-        """The ARM job cancel: as :meth:`cancel`, but the strict profile refuses a finished job (that it is
-        an error: Azure/azureml-assets#2496; the status and wording are UNCONFIRMED)."""
+    def check_cancel(self, job: Job) -> None:
+        """Before the ARM job cancel: the strict profile refuses a finished job (that it is an error:
+        Azure/azureml-assets#2496; the status and wording are UNCONFIRMED)."""
         if job.terminal and self.behaviour.finished_cancel == "refuse":
             raise ContractError(400, "UserError", f"[emulator] Job '{job.name}' is already {job.status.value}"
                                                   " and cannot be canceled.")
-        self.cancel(job)
 
     async def shutdown(self) -> None:
         await self.runner.shutdown()
