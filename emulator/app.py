@@ -185,6 +185,9 @@ async def list_jobs(request: web.Request) -> web.Response:
         emu.endpoint(request.match_info["endpoint"])
     except ContractError as exc:
         return _contract_response(exc)
+    if emu.behaviour.data_plane_list == "none":  # the strict profile: no documented list here (contract §2.1)
+        return error_response(404, "NotFound", "[emulator] The scoring URI serves no job list (GET "
+                                               f"{request.path}); list jobs through ARM Jobs_List.")
     jobs = _filtered(emu.store.list(request.match_info["endpoint"]), request.query)
     return _page(request, jobs, lambda j: batch_job_resource(j, emu.config.workspace))
 
@@ -248,6 +251,8 @@ async def management(request: web.Request) -> web.Response:
         return _page(request, _filtered(emu.store.list(), request.query), lambda j: arm_job_resource(j, ws))
     try:
         job = _job_or_404(emu, m["job"])
+        if m["cancel"]:
+            emu.check_cancel(job)  # the strict profile refuses to cancel a finished job
     except ContractError as exc:
         return _contract_response(exc)
     if not m["cancel"]:

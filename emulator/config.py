@@ -120,14 +120,38 @@ class EventsConfig:
 
 
 JOB_NAME_MODES = ("honour", "ignore")
-JOB_LABEL_MODES = ("keep", "drop")
+JOB_LABEL_MODES = ("keep", "drop", "pipeline_properties")
 REUSED_NAME_ANSWERS = ("conflict", "existing", "bad_request")
+BODY_SHAPES = ("lenient", "sdk")
+DATA_PLANE_LISTS = ("serve", "none")
+FINISHED_CANCEL_ANSWERS = ("accept", "refuse")
+
+#: Where the real service's answer is unknown, ``strict`` assumes the least helpful one the sources allow
+#: (contract §8) and ``kind`` the most helpful; README "Profiles" lists each choice.
+PROFILES: Mapping[str, Mapping[str, Any]] = {
+    "kind": {"job_names": "honour", "job_labels": "keep", "body_shape": "lenient", "data_plane_list": "serve",
+             "finished_cancel": "accept"},
+    "strict": {"job_names": "ignore", "job_labels": "pipeline_properties", "body_shape": "sdk",
+               "data_plane_list": "none", "finished_cancel": "refuse"},
+}
+#: The profile when the config file names none: this variable, else ``strict``.
+PROFILE_ENV = "AML_EMULATOR_PROFILE"
+DEFAULT_PROFILE = "strict"
+
+
+def default_profile() -> str:
+    """``AML_EMULATOR_PROFILE`` when set (CI can run a suite on ``kind``), else ``strict``."""
+    name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ConfigError(f"{PROFILE_ENV} must be one of {tuple(PROFILES)}, got {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
 class Behaviour:
-    """Answers where the real service's behaviour is UNCONFIRMED (contract §1.8), so tests can try each.
+    """Answers where the real service's behaviour is UNCONFIRMED (contract §1.8, §8), so tests can try each.
 
+    ``profile``: the preset these started from (``PROFILES``); a spec with ``profile`` starts again from it.
     ``job_names``: ``honour`` makes a client-chosen ``properties.name`` the job name; ``ignore`` gives every
     job a generated name, as azure-sdk-for-python#32763 reports for some deployments.
     ``reused_job_name``: the answer to a POST whose honoured name already exists: ``conflict`` (409, what
@@ -135,29 +159,47 @@ class Behaviour:
     ``bad_request`` (400 UserError).
     ``job_labels``: ``keep`` stores the request's ``tags`` and user ``properties`` on the job; ``drop``
     loses them (invoke-time tags are UNCONFIRMED, contract §1.7), leaving only the output path to
-    recognise a job by.
+    recognise a job by; ``pipeline_properties`` drops tags everywhere and keeps user properties (the
+    experiment name among them) only on pipeline-component deployments, as the docs allow (contract §8).
+    ``body_shape``: ``sdk`` refuses an invoke body whose shape differs from what azure-ai-ml's ``invoke()``
+    sends (key casing, enum spelling, unknown properties: emulator/shape.py); ``lenient`` reads any casing.
+    ``data_plane_list``: ``serve`` answers ``GET {scoring URI}`` with the endpoint's jobs; ``none`` with 404,
+    as no documented data-plane list exists (contract §2.1).
+    ``finished_cancel``: ``accept`` answers a cancel of a terminal job 202 and changes nothing; ``refuse``
+    answers 400 (cancelling a finishing job is an error, Azure/azureml-assets#2496).
     ``list_page_size``: jobs per page of the job lists (newest first, ``nextLink`` to the next page).
     """
+    profile: str = "kind"
     job_names: str = "honour"
     reused_job_name: str = "conflict"
     job_labels: str = "keep"
+    body_shape: str = "lenient"
+    data_plane_list: str = "serve"
+    finished_cancel: str = "accept"
     list_page_size: int = 50
 
+    @staticmethod
+    def preset(profile: str) -> "Behaviour":
+        if profile not in PROFILES:
+            raise ConfigError(f"behaviour.profile must be one of {tuple(PROFILES)}, got {profile!r}")
+        return replace(Behaviour(), profile=profile, **PROFILES[profile])
+
     def updated(self, spec: Mapping[str, Any]) -> "Behaviour":
-        """A copy with the keys of ``spec`` applied; unknown keys or values raise ConfigError."""
+        """A copy with the keys of ``spec`` applied (``profile`` first: its preset, then the other keys);
+        unknown keys or values raise ConfigError."""
         if not isinstance(spec, Mapping):
             raise ConfigError("behaviour must be a JSON object")
         unknown = set(spec) - set(Behaviour.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"behaviour: unknown key(s) {sorted(unknown)}; known: "
                               f"{sorted(Behaviour.__dataclass_fields__)}")
-        new = replace(self, **spec)
-        if new.job_names not in JOB_NAME_MODES:
-            raise ConfigError(f"behaviour.job_names must be one of {JOB_NAME_MODES}")
-        if new.job_labels not in JOB_LABEL_MODES:
-            raise ConfigError(f"behaviour.job_labels must be one of {JOB_LABEL_MODES}")
-        if new.reused_job_name not in REUSED_NAME_ANSWERS:
-            raise ConfigError(f"behaviour.reused_job_name must be one of {REUSED_NAME_ANSWERS}")
+        base = Behaviour.preset(spec["profile"]) if "profile" in spec else self
+        new = replace(base, **{k: v for k, v in spec.items() if k != "profile"})
+        for key, allowed in (("job_names", JOB_NAME_MODES), ("job_labels", JOB_LABEL_MODES),
+                             ("reused_job_name", REUSED_NAME_ANSWERS), ("body_shape", BODY_SHAPES),
+                             ("data_plane_list", DATA_PLANE_LISTS), ("finished_cancel", FINISHED_CANCEL_ANSWERS)):
+            if getattr(new, key) not in allowed:
+                raise ConfigError(f"behaviour.{key} must be one of {allowed}")
         if not isinstance(new.list_page_size, int) or isinstance(new.list_page_size, bool) or new.list_page_size < 1:
             raise ConfigError("behaviour.list_page_size must be an integer >= 1")
         return new
@@ -215,9 +257,19 @@ def _parse(raw: Mapping[str, Any], base: Path) -> EmulatorConfig:
     return EmulatorConfig(workspace=workspace, management_prefix=prefix, storage_accounts=accounts,
                           datastores=datastores, default_datastore=default_ds, endpoints=endpoints,
                           timings=timings, faults=dict(raw.get("faults") or {}), events=events,
-                          behaviour=Behaviour().updated(raw.get("behaviour") or {}),
+                          behaviour=Behaviour.preset(_profile(raw)).updated(raw.get("behaviour") or {}),
                           arm_api_versions=tuple(raw.get("arm_api_versions") or ARM_API_VERSIONS),
                           work_dir=(base / work_dir) if work_dir else None, **_pipeline_parts(raw, base))
+
+
+def _profile(raw: Mapping[str, Any]) -> str:
+    """The config's ``profile``, else :func:`default_profile`."""
+    name = raw.get("profile")
+    if name is None:
+        return default_profile()
+    if name not in PROFILES:
+        raise ConfigError(f"profile must be one of {tuple(PROFILES)}, got {name!r}")
+    return str(name)
 
 
 def _pipeline_parts(raw: Mapping[str, Any], base: Path) -> dict[str, Any]:

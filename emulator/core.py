@@ -1,6 +1,7 @@
 """The emulator's state and its operations, independent of HTTP: routing, submit, cancel."""
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import uuid
@@ -13,6 +14,7 @@ from .events import EventPublisher
 from .faults import FaultState
 from .jobs import EffectiveSettings, Job, JobStore
 from .runner import JobRunner
+from .shape import check_sdk_shape
 from .storage import Storage, StorageError
 
 OUTPUT_STORE_MESSAGE = ("It must be a path to an output file in a Data Store attached to the Machine Learning "
@@ -62,14 +64,17 @@ class Emulator:
         """``(job, created)``: ``created`` is False when a reused client name answers with the existing job."""
         ep = self.endpoint(endpoint_name)
         dep = self.route(ep, (deployment_header or "").strip() or None)
+        if self.behaviour.body_shape == "sdk":
+            check_sdk_shape(_json_or_none(raw_body))
         if dep.type == "pipeline":  # named inputs, literals, named outputs: emulator/pipelines.py
             from .pipelines import create_pipeline_job
 
             return create_pipeline_job(self, ep, dep, raw_body)
         req = parse_submit(raw_body)
         behaviour = self.behaviour
-        if behaviour.job_labels == "drop":
-            req = replace(req, tags={}, properties={})
+        if behaviour.job_labels != "keep":  # model deployments keep no user properties in either other mode
+            req = replace(req, tags={}, properties={},
+                          experiment_name=req.experiment_name if behaviour.job_labels == "drop" else None)
         honoured = req.name is not None and behaviour.job_names == "honour"
         name = req.name if honoured else f"batchjob-{uuid.uuid4()}"
         existing = self.store.get(name)
@@ -108,6 +113,13 @@ class Emulator:
     def cancel(self, job: Job) -> None:
         self.runner.cancel(job)
 
+    def check_cancel(self, job: Job) -> None:
+        """Before the ARM job cancel: the strict profile refuses a finished job (that it is an error:
+        Azure/azureml-assets#2496; the status and wording are UNCONFIRMED)."""
+        if job.terminal and self.behaviour.finished_cancel == "refuse":
+            raise ContractError(400, "UserError", f"[emulator] Job '{job.name}' is already {job.status.value}"
+                                                  " and cannot be canceled.")
+
     async def shutdown(self) -> None:
         await self.runner.shutdown()
         await self.events.close()
@@ -140,3 +152,11 @@ class Emulator:
         if ds is None:
             raise ContractError(400, "UserError", "[emulator] No OutputData given and no default_datastore configured.")
         return f"azureml://datastores/{ds}/paths/azureml/{job_name}/score/{settings.output_file_name}"
+
+
+def _json_or_none(raw: bytes) -> object:
+    """The parsed body, or None when it is not JSON (``parse_submit`` then answers as the service does)."""
+    try:
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -327,10 +327,13 @@ def create_pipeline_job(emu: Any, ep: Any, dep: PipelineDeployment, raw_body: by
         outputs.setdefault(out_name, (DATA_TYPES[kind], _default_output(emu, name, out_name, kind)))
     _check_locations(emu, bindings, outputs)
     user = ci_get(props, "properties") or {}
-    request = _request(bindings, str(requested) if requested else None,
-                       ci_get(user, "experimentName") if isinstance(user, Mapping) else None,
-                       ci_get(props, "tags") or {}, user if isinstance(user, Mapping) else {},
-                       ci_get(props, "description"))
+    user = user if isinstance(user, Mapping) else {}
+    labels = emu.behaviour.job_labels  # pipeline_properties: tags dropped, user properties kept (contract §8)
+    tags = (ci_get(props, "tags") or {}) if labels == "keep" else {}
+    if labels == "drop":
+        user = {k: v for k, v in user.items() if str(k).lower() == "experimentname"}
+    request = _request(bindings, str(requested) if requested else None, ci_get(user, "experimentName"),
+                       tags, user, ci_get(props, "description"))
     job = PipelineJob(name=name, endpoint=ep.name, deployment=dep, request=request, settings=_settings(),
                       experiment_name=request.experiment_name or ep.name,
                       output_uri=next(iter(outputs.values()))[1] if outputs else "",

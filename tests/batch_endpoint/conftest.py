@@ -32,7 +32,8 @@ def datastore(azurite) -> ContainerClient:
 
 @pytest.fixture
 def emu(azurite, datastore) -> Iterator[EmulatorServer]:
-    config = emulator_config_dict(azurite.default.blob_connection_string)
+    # the kind profile: these tests switch each UNCONFIRMED behaviour (names, labels, lists) themselves
+    config = emulator_config_dict(azurite.default.blob_connection_string, "kind")
     config["datastores"]["workspaceblobstore"]["container"] = DATASTORE_CONTAINER
     server = EmulatorServer(load_config(config, SAMPLE))
     server.start()

@@ -3,7 +3,8 @@
 * ``azurite`` (tests/conftest.py): a private Azurite with two accounts (``devstoreaccount1``: landing,
   datastore, ledger; ``sinkaccount``: the sink).
 * ``emulator``: the emulator in-process with the heart sample deployment, fast state dwell times
-  (0.05 s), its datastore ``workspaceblobstore`` on a container of its own.
+  (0.05 s), its datastore ``workspaceblobstore`` on a container of its own, on the ``strict`` profile
+  (client job names ignored, tags dropped, only the SDK's body shape accepted: emulator/README.md).
 * ``stack``: per test, the app configured through real app settings (``AzureWebJobsStorage``,
   ``BATCH_CONFIG_JSON``, ``AML_MANAGEMENT_URL``, ``STATE_CONTAINER``, the sink's connection) with
   containers and a landing folder unique to the test.
@@ -23,6 +24,7 @@ from typing import Any, Iterator
 import pytest
 
 from emulator import EmulatorServer, load_config
+from emulator.config import default_profile
 from tests.emulator.helpers import SAMPLE, emulator_config_dict
 from tests.support.durable_host import DurableTestHost, split_functions
 
@@ -86,7 +88,9 @@ def routes_document(emulator: EmulatorServer, azurite: Any, sink_container: str,
 
 
 @pytest.fixture(scope="session")
-def emulator(azurite) -> Iterator[EmulatorServer]:
+def emulator(azurite, request: pytest.FixtureRequest) -> Iterator[EmulatorServer]:
+    """The emulator on the ``strict`` profile (``AML_EMULATOR_PROFILE`` can name another for a whole run);
+    a test takes another one with ``@pytest.mark.parametrize("emulator", ["kind"], indirect=True)``."""
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import BlobServiceClient
 
@@ -96,7 +100,8 @@ def emulator(azurite) -> Iterator[EmulatorServer]:
             service.create_container(name)
         except ResourceExistsError:
             pass
-    cfg = emulator_config_dict(azurite.default.blob_connection_string)
+    cfg = emulator_config_dict(azurite.default.blob_connection_string,
+                               getattr(request, "param", None) or default_profile())
     cfg["datastores"]["workspaceblobstore"]["container"] = DATASTORE_CONTAINER
     # the landing container is a registered datastore too (a v1 pipeline reads the landed folder as a DataPath)
     cfg["datastores"]["landingstore"] = {"account": "devstoreaccount1", "container": LANDING_CONTAINER}

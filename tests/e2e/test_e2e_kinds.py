@@ -90,7 +90,8 @@ def test_pipeline_component_deployment_with_an_asset_a_literal_and_two_outputs_t
     assert summary["outcome"] == "Succeeded", summary
     job = stack.job(summary["job_name"])
     # the plan showed this job: its name, its body (the asset still to be resolved), the sinks' paths
-    assert planned["job_name"] == job.name and planned["request"]["url"] == stack.emulator.scoring_uri("sales")
+    # the plan names the job the app asks for; the strict service names it itself (the request is what matches)
+    assert planned["job_name"] == job.requested_name and planned["request"]["url"] == stack.emulator.scoring_uri("sales")
     inputs = planned["request"]["body"]["properties"]["inputData"]
     assert inputs["threshold"] == {"jobInputType": "Literal", "value": 100}
     assert inputs["regions"]["uri"].endswith("/data/regions/versions/{latest}")

@@ -30,10 +30,27 @@ def store(blob_service: BlobServiceClient) -> ContainerClient:
     return blob_service.get_container_client("azureml-blobstore")
 
 
+def _started(azurite: Azurite, profile: str) -> EmulatorServer:
+    srv = EmulatorServer(load_config(emulator_config_dict(azurite.default.blob_connection_string, profile), SAMPLE))
+    srv.start()
+    return srv
+
+
 @pytest.fixture(scope="session")
 def server(azurite: Azurite, blob_service: BlobServiceClient) -> Iterator[EmulatorServer]:
-    srv = EmulatorServer(load_config(emulator_config_dict(azurite.default.blob_connection_string), SAMPLE))
-    srv.start()
+    """The emulator on the ``kind`` profile: these tests drive its mechanics with the documented PascalCase
+    body and switch each UNCONFIRMED behaviour themselves (``strict_server`` is the e2e default)."""
+    srv = _started(azurite, "kind")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_server(azurite: Azurite, blob_service: BlobServiceClient) -> Iterator[EmulatorServer]:
+    """The emulator on the ``strict`` profile (tests/emulator/test_emulator_strict_profile.py)."""
+    srv = _started(azurite, "strict")
     try:
         yield srv
     finally:
@@ -43,10 +60,11 @@ def server(azurite: Azurite, blob_service: BlobServiceClient) -> Iterator[Emulat
 @pytest.fixture(autouse=True)
 def _reset_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if "server" in request.fixturenames:
-        base = request.getfixturevalue("server").base_url
-        httpx.delete(base + "/_emulator/faults")
-        httpx.delete(base + "/_emulator/behaviour")
+    for name in ("server", "strict_server"):
+        if name in request.fixturenames:
+            base = request.getfixturevalue(name).base_url
+            httpx.delete(base + "/_emulator/faults")
+            httpx.delete(base + "/_emulator/behaviour")
 
 
 @pytest.fixture()

@@ -23,9 +23,12 @@ TERMINAL = {"Completed", "Failed", "Canceled"}
 FAST = {"not_started": 0.05, "queued": 0.05, "preparing": 0.05, "finalizing": 0.05, "cancel_requested": 0.05}
 
 
-def emulator_config_dict(conn_str: str) -> dict[str, Any]:
-    """The heart sample config pointed at the test Azurite, plus test-only endpoints."""
+def emulator_config_dict(conn_str: str, profile: str | None = None) -> dict[str, Any]:
+    """The heart sample config pointed at the test Azurite, plus test-only endpoints. ``profile``
+    (``strict``/``kind``): None leaves it to the emulator (``AML_EMULATOR_PROFILE``, else ``strict``)."""
     cfg = json.loads((SAMPLE / "emulator.sample.json").read_text())
+    if profile is not None:
+        cfg["profile"] = profile
     cfg["storage_accounts"]["devstoreaccount1"] = {"connection_string": conn_str}
     cfg["timings"] = dict(FAST)
     flaky = {"type": "model", "code_configuration": {"code": str(SCRIPTS / "flaky"), "scoring_script": "score.py"},
