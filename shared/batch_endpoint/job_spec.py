@@ -9,7 +9,8 @@
   through :func:`shared.paths.render_text` (no ``str.format``).
 * Outputs are rendered when the run starts (:func:`render_outputs`) and travel in the run's input, so every
   attempt of every activity sends the same URIs; a ``uri_folder`` output ends in '/'. A model deployment's
-  ``overrides.output_file_name`` is folded into its output URI, as the SDK does.
+  ``overrides.output_file_name`` is appended to its output path (then a folder), as the SDK does
+  (:mod:`shared.config.outputs`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any, Mapping, Optional
 from .. import paths
 from ..config.models import Route
 from ..storage.uris import azureml_uri
-from .requests import batch_job_body, data_input, data_output, fold_output_file_name, literal_input
+from ..config.outputs import render_final_path
+from .requests import batch_job_body, data_input, data_output, literal_input
 
 #: Stands in for an asset's latest version until submit resolves it (never sent: submit refuses it).
 LATEST_PLACEHOLDER = "{latest}"
@@ -52,14 +54,8 @@ def render_outputs(route: Route, run_id: str, attempt: int, now: datetime) -> di
     values = {"run_id": paths.check_run_id(run_id), "route": route.name, "date": now.strftime("%Y-%m-%d"),
               "attempt": str(attempt)}
     rendered = {}
-    model = route.endpoint is None or route.endpoint.deployment_kind == "model"
     for output in route.job_outputs:
-        path = paths.render_under(output.path, values, field="output.path")
-        if output.type == "uri_folder":
-            rendered[output.name] = azureml_uri(output.datastore, path.rstrip("/") + "/")
-        else:
-            uri = azureml_uri(output.datastore, path)
-            rendered[output.name] = fold_output_file_name(uri, route.overrides.output_file_name) if model else uri
+        rendered[output.name] = azureml_uri(output.datastore, render_final_path(route, output, values))
     return rendered
 
 

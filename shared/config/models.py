@@ -158,7 +158,8 @@ class OutputSpec:
     datastore: str = setting(doc="Name of a datastore in the top-level datastores map.")
     path: str = setting(checks=(checks.output_path,), max_length=1024,
                         doc="Output file path inside the datastore, a template with {run_id} (required), {route},"
-                            " {date}, {attempt}.", examples=("batch/heart/{date}/{run_id}/predictions.csv",))
+                            " {date}, {attempt}. With overrides.output_file_name it is the output's folder and"
+                            " the file name is appended to it, as the SDK does.", examples=("batch/heart/{date}/{run_id}/predictions.csv",))
     name: str = setting("score", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                         pattern_message="must be an output name (letters, digits, _), got {value}",
                         doc="Name of the job output.")

@@ -77,12 +77,12 @@ def test_model_deployment_folder_input_and_file_output():
     assert body == sdk("model_folder_file_output")
 
 
-def test_model_deployment_output_file_name_is_folded_into_the_output_uri():
+def test_model_deployment_output_file_name_is_appended_to_the_output_folder():
     from datetime import datetime, timezone
 
     from shared.batch_endpoint.job_spec import render_outputs
 
-    r = route(output={"name": "output_name", "datastore": "workspaceblobstore", "path": "batch/heart/{run_id}/x.csv"},
+    r = route(output={"name": "output_name", "datastore": "workspaceblobstore", "path": "batch/heart/{run_id}"},
               overrides={"output_file_name": "scores.csv"})
     outputs = render_outputs(r, "r1", 1, datetime(2024, 6, 1, tzinfo=timezone.utc))
     body = job_spec(r, run(outputs)).body
