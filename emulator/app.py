@@ -205,7 +205,9 @@ async def get_job(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     emu, job = found
-    return web.json_response(batch_job_resource(job, emu.config.workspace))
+    from .children import parent_view
+
+    return web.json_response(parent_view(emu, job, batch_job_resource(job, emu.config.workspace)))
 
 
 async def get_logs(request: web.Request) -> web.Response:
@@ -246,12 +248,16 @@ async def management(request: web.Request) -> web.Response:
         return _operation_result(request, emu, m["op"])
     if not m["job"]:  # Jobs_List
         return _page(request, _filtered(emu.store.list(), request.query), lambda j: arm_job_resource(j, ws))
+    from . import children
+
+    if not m["cancel"] and (child := children.arm_child(emu, m["job"])) is not None:
+        return web.json_response(child)
     try:
         job = _job_or_404(emu, m["job"])
     except ContractError as exc:
         return _contract_response(exc)
     if not m["cancel"]:
-        return web.json_response(arm_job_resource(job, ws))
+        return web.json_response(children.parent_view(emu, job, arm_job_resource(job, ws)))
     emu.cancel(job)
     if (r := await _injected(request, "cancel", "after")) is not None:
         return r  # the cancel was applied; the client never hears of it
@@ -338,6 +344,9 @@ def create_app(emu: Emulator) -> web.Application:
     app.router.add_get("/endpoints/{endpoint}/jobs", list_jobs)
     app.router.add_get("/endpoints/{endpoint}/jobs/{name}", get_job)
     app.router.add_get("/endpoints/{endpoint}/jobs/{name}/logs", get_logs)
+    from . import children  # batchscoring child runs (before the v1 Run History route, which they extend)
+
+    children.add_routes(app)
     from .pipelines_v1 import add_routes  # data assets and the v1 PipelineEndpoint (before the ARM catch-all)
 
     add_routes(app, prefix)
