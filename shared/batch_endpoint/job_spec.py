@@ -4,7 +4,10 @@
 * Fixed inputs (pipeline-component deployments): ``azureml:name:version`` becomes the asset's ARM id, as the SDK
   sends it; ``azureml:name@latest`` needs the asset's latest version, which only the service knows: the body
   carries a placeholder until :func:`resolve_latest` fills it in at submit (``plan`` shows it unresolved).
-  Datastore URIs (short and long) and storage URLs go as written.
+  A data asset's ARM id (or ``azureml://locations/…`` URI), datastore URIs (short, long and
+  ``$DATASTORE_ID/paths/…``) and https storage URLs go as written. An ``abfss://`` URL, which the SDK's
+  ``invoke()`` refuses, is sent as the same location's https blob URL (:func:`shared.paths.abfss_to_blob_url`):
+  the app sends only forms the SDK sends.
 * Literal inputs: the JSON value; strings rendered with ``{date}``, ``{folder}``, ``{run_id}``, ``{route}``
   through :func:`shared.paths.render_text` (no ``str.format``).
 * Outputs are rendered when the run starts (:func:`render_outputs`) and travel in the run's input, so every
@@ -62,6 +65,8 @@ def render_outputs(route: Route, run_id: str, attempt: int, now: datetime) -> di
 def input_uri(route: Route, raw: str) -> tuple[str, Optional[str]]:
     """``(uri to send, asset name whose latest version is needed or None)`` for a fixed input's ``path``."""
     parsed = paths.parse_job_input_uri(raw)
+    if parsed.kind == "url" and raw.lower().startswith(("abfss://", "abfs://")):
+        return paths.abfss_to_blob_url(raw), None
     if parsed.kind != "asset":
         return raw, None
     workspace = route.endpoint.workspace if route.endpoint is not None else None
