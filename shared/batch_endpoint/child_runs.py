@@ -32,9 +32,11 @@ CHILD_RUN_OUTPUT_NAME = "score"          # azure-ai-ml BATCH_JOB_CHILD_RUN_OUTPU
 MODULE_NAME_PROPERTY = "azureml.moduleName"
 PIPELINE_RUN_PROPERTY = "azureml.pipelinerunid"
 
-#: scoring-URI host suffix → Run History host suffix (public cloud documented; the others UNCONFIRMED).
-_API_SUFFIXES = {"inference.ml.azure.com": "api.azureml.ms", "inference.ml.azure.us": "api.ml.azure.us",
-                 "inference.ml.azure.cn": "api.ml.azure.cn"}
+def _api_suffixes() -> dict[str, str]:
+    """Scoring-URI host suffix → regional API host suffix, for every cloud (shared/config/clouds.py)."""
+    from ..config.clouds import CLOUDS
+
+    return {c.inference_suffix: c.api_suffix for c in CLOUDS.values()}
 
 
 def run_history_url(endpoint: EndpointConfig) -> Optional[str]:
@@ -43,7 +45,7 @@ def run_history_url(endpoint: EndpointConfig) -> Optional[str]:
     if is_loopback_url(endpoint.scoring_uri):
         return f"{parts.scheme}://{parts.netloc}"
     host = (parts.hostname or "").lower()
-    for suffix, api in _API_SUFFIXES.items():
+    for suffix, api in _api_suffixes().items():
         if host.endswith("." + suffix):
             labels = host[:-len(suffix) - 1].split(".")
             if len(labels) >= 2 and labels[-1].isalnum():

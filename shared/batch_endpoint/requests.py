@@ -10,6 +10,7 @@ from ..config.models import EndpointConfig, JobOverrides
 from ..paths import check_job_name
 from .status import normalise
 
+# The public cloud's scopes; the client sends each call with its cloud's (AZURE_CLOUD, shared/config/clouds.py).
 DATA_PLANE_SCOPE = "https://ml.azure.com/.default"
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 DEPLOYMENT_HEADER = "azureml-model-deployment"

@@ -131,11 +131,15 @@ def cancel_call(route: Route, run_id: str) -> ApiCall:
                    MANAGEMENT_SCOPE, {"Content-Type": "application/json; charset=utf-8"})
 
 
-def studio_url(route: Route, run_id: str) -> str:
+def studio_url(route: Route, run_id: str, studio: Optional[str] = None) -> str:
+    """The run's Studio link in the app's cloud (``AZURE_CLOUD``) unless ``studio`` is given."""
+    from ..config.clouds import current_cloud
+
     spec = route.pipeline_endpoint
     assert spec is not None
     ws = spec.workspace
-    return (f"https://ml.azure.com/runs/{run_id}?wsid=/subscriptions/{ws.subscription_id}/resourcegroups/"
+    base = (studio or current_cloud().studio_url).rstrip("/")
+    return (f"{base}/runs/{run_id}?wsid=/subscriptions/{ws.subscription_id}/resourcegroups/"
             f"{ws.resource_group}/workspaces/{ws.name}")
 
 
