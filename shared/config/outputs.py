@@ -39,8 +39,12 @@ def render_final_path(route: Route, output: OutputSpec, values: dict) -> str:
 
 def outputs_shared_between_runs(route: Route) -> list[str]:
     """Names of the outputs whose final path is the same for two different runs (empty: none)."""
+    from .checks import output_path
+
     shared = []
     for output in route.job_outputs:
+        if output_path(output.path):
+            continue   # the path's own check reports it (e.g. no {run_id} at all)
         rendered = set()
         for run_id in PROBE_RUN_IDS:
             values = {"run_id": run_id, "route": route.name, "date": "2024-01-01", "attempt": "1"}

@@ -7,7 +7,6 @@ The final URI is what the job receives: the invoke body's ``outputData`` (batch 
 from __future__ import annotations
 
 import copy
-import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -87,12 +86,18 @@ def test_the_output_file_name_is_appended_to_the_folder_as_the_sdk_does():
     assert uris == {"score": "azureml://datastores/ws/paths/batch/run-one-1111/scores.csv"}
 
 
-def test_a_final_uri_without_run_id_is_refused():
-    settings, route = route_of(FORMS["model, output file"])
-    fixed = dataclasses.replace(route, output=dataclasses.replace(route.output, path="batch/all-runs/p.csv"))
-    assert outputs_shared_between_runs(fixed) == ["score"]
+def test_a_final_uri_without_run_id_is_refused(monkeypatch):
+    """The fold this issue found (the file name replacing the path's last segment) would be refused: with it,
+    ``batch/{run_id}`` + ``scores.csv`` is ``batch/scores.csv`` for every run."""
+    from shared.config import outputs
+
+    settings, route = route_of(FORMS["model, output folder + output_file_name (issue 17 case 1)"])
+    assert outputs_shared_between_runs(route) == []
+    folded = lambda r, o: o.path.rsplit("/", 1)[0] + "/" + outputs.appends_file_name(r)  # noqa: E731
+    monkeypatch.setattr(outputs, "final_path_template", folded)
+    assert outputs_shared_between_runs(route) == ["score"]
     problems = Problems()
-    kind_rules(fixed, settings.datastores, set(), problems, Where("route 'r'"))
+    kind_rules(route, settings.datastores, set(), problems, Where("route 'r'"))
     assert any("final URI does not keep {run_id}" in message for message in problems.items), problems.items
 
 
