@@ -51,13 +51,17 @@ def token_audience(token: str) -> str | None:
     return aud if isinstance(aud, str) else None
 
 
-def _audience_error(plane: str, aud: str) -> web.Response | None:
-    if plane == "data" and aud not in DATA_PLANE_AUDIENCES:
+def _audience_error(plane: str, aud: str, emu: Any = None) -> web.Response | None:
+    from .clouds import audiences  # which cloud the emulator stands in for (POST /_emulator/cloud)
+
+    data_audiences = audiences(emu, "data", DATA_PLANE_AUDIENCES)
+    management_audiences = audiences(emu, "management", MANAGEMENT_AUDIENCES)
+    if plane == "data" and aud not in data_audiences:
         # contract §1.11 (S13): the batch endpoint's answer to a management token
         return error_response(401, "InvalidAudience", "Audience or service not allowed",
                               {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    if plane == "management" and aud not in MANAGEMENT_AUDIENCES:
-        allowed = ",".join(f"'{a}'" for a in MANAGEMENT_AUDIENCES)
+    if plane == "management" and aud not in management_audiences:
+        allowed = ",".join(f"'{a}'" for a in management_audiences)
         return error_response(401, "InvalidAuthenticationTokenAudience",
                               f"The access token has been obtained for wrong audience or resource '{aud}'. It should "
                               f"exactly match with one of the allowed audiences {allowed}.",
@@ -87,7 +91,7 @@ async def _guard(request: web.Request, target: str, plane: str = "data") -> web.
                               "The 'Authorization' header is invalid. It must be of the form 'Bearer <token>' "
                               "with a non-empty token.", {"WWW-Authenticate": "Bearer"})
     aud = token_audience(token.strip())
-    if aud is not None and (wrong := _audience_error(plane, aud)) is not None:
+    if aud is not None and (wrong := _audience_error(plane, aud, request.app[EMULATOR_KEY])) is not None:
         return wrong
     emu = request.app[EMULATOR_KEY]
     delay = emu.faults.delay_for(target)
@@ -208,7 +212,9 @@ async def get_job(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     emu, job = found
-    return web.json_response(batch_job_resource(job, emu.config.workspace))
+    from .children import parent_view
+
+    return web.json_response(parent_view(emu, job, batch_job_resource(job, emu.config.workspace)))
 
 
 async def get_logs(request: web.Request) -> web.Response:
@@ -249,6 +255,10 @@ async def management(request: web.Request) -> web.Response:
         return _operation_result(request, emu, m["op"])
     if not m["job"]:  # Jobs_List
         return _page(request, _filtered(emu.store.list(), request.query), lambda j: arm_job_resource(j, ws))
+    from . import children
+
+    if not m["cancel"] and (child := children.arm_child(emu, m["job"])) is not None:
+        return web.json_response(child)
     try:
         job = _job_or_404(emu, m["job"])
         if m["cancel"]:
@@ -256,7 +266,7 @@ async def management(request: web.Request) -> web.Response:
     except ContractError as exc:
         return _contract_response(exc)
     if not m["cancel"]:
-        return web.json_response(arm_job_resource(job, ws))
+        return web.json_response(children.parent_view(emu, job, arm_job_resource(job, ws)))
     emu.cancel(job)
     if (r := await _injected(request, "cancel", "after")) is not None:
         return r  # the cancel was applied; the client never hears of it
@@ -343,6 +353,12 @@ def create_app(emu: Emulator) -> web.Application:
     app.router.add_get("/endpoints/{endpoint}/jobs", list_jobs)
     app.router.add_get("/endpoints/{endpoint}/jobs/{name}", get_job)
     app.router.add_get("/endpoints/{endpoint}/jobs/{name}/logs", get_logs)
+    from . import children  # batchscoring child runs (before the v1 Run History route, which they extend)
+
+    children.add_routes(app)
+    from . import clouds
+
+    clouds.add_routes(app)
     from .pipelines_v1 import add_routes  # data assets and the v1 PipelineEndpoint (before the ARM catch-all)
 
     add_routes(app, prefix)

@@ -35,6 +35,9 @@ class Emulator:
         self.runner = JobRunner(config, self.store, self.storage, self.work_root)
         self.events = EventPublisher(config.events, config.workspace)
         self.store.listeners.append(self.events.on_status)
+        from .children import rewrite_event
+
+        self.events.rewrite = lambda job, event: rewrite_event(self, job, event)
 
     # -- routing ---------------------------------------------------------------------------------------
     def endpoint(self, name: str) -> Endpoint:

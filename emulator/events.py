@@ -59,6 +59,7 @@ class EventPublisher:
         self._pending: set[asyncio.Task[None]] = set()
         self.sent: list[dict[str, Any]] = []  # delivered (2xx) events, for tests
         self.dropped: list[dict[str, Any]] = []
+        self.rewrite: Any = None  # (job, event) -> [events]: children.rewrite_event, set by the emulator
 
     def update(self, spec: Mapping[str, Any]) -> None:
         for key in ("url", "drop_next", "drop_statuses", "duplicate"):
@@ -78,10 +79,11 @@ class EventPublisher:
             self.dropped.append(event)
             return
         copies = 2 if self.switches.duplicate else 1
-        for _ in range(copies):
-            task = asyncio.get_running_loop().create_task(self._post(self.switches.url, event))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        for one in (self.rewrite(job, event) if self.rewrite else [event]):
+            for _ in range(copies):
+                task = asyncio.get_running_loop().create_task(self._post(self.switches.url, one))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
 
     async def _post(self, url: str, event: dict[str, Any]) -> None:
         if self._session is None:

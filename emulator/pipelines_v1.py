@@ -1,14 +1,18 @@
 """HTTP routes for data assets and the v1 PipelineEndpoint (contract §1.5, §3); registered by app.create_app.
 
 * ``GET {mgmt}/…/workspaces/{ws}/data/{name}?api-version=`` → the data container (``latestVersion``).
-* ``POST /pipelines/v1.0/…/workspaces/{ws}/PipelineRuns/PipelineEndpointSubmit/Id/{id}[?pipelineVersion=]``
-  with ``ExperimentName``, ``ParameterAssignments``, ``DataPathAssignments`` (``DataStoreName`` +
-  ``RelativePath``), ``Tags``, ``Description``, ``RunSource`` (keys case-insensitive) → ``{"Id": <run id>, …}``.
+* ``POST /pipelines/v1.0/…/workspaces/{ws}/PipelineRuns/PipelineEndpointSubmit/Id/{id}[/{version}]
+  [?pipelineVersion=]`` (the SDK sends the version in both places; they must agree)
+  with ``ExperimentName``, ``ParameterAssignments`` (strings, as the SDK sends them), ``DataPathAssignments``
+  (``DataStoreName`` + ``RelativePath``), ``tags``, ``Description``, ``RunSource`` (keys case-insensitive)
+  → ``{"Id": <run id>, …}``.
 * ``GET /history/v1.0/…/workspaces/{ws}/runs/{runId}`` → the run (``runId``, ``status``, ``experimentName``,
-  ``tags``, ``error``).
-* ``POST /history/v1.0/…/workspaces/{ws}/experiments/{exp}/runs:query`` with ``{"filter": "tags/<k> eq '<v>'
-  [and …]"}`` → ``{"value": [runs]}`` ([emulator] shape; UNCONFIRMED for the real service).
-* ``POST /pipelines/v1.0/…/PipelineRuns/{runId}/Cancel`` (third-party evidence only, contract §3.3).
+  ``tags``, ``error``); a pipeline run that succeeded is ``Finished``, as Run History reports pipeline runs.
+* ``POST /history/v1.0/…/workspaces/{ws}/experiments/{exp}/runs:query`` with azureml-core's ``QueryParamsDto``
+  (``{"filter": "(Tags/<k> eq \"<v>\")"}``, terms joined by `` and ``; the older ``tags/<k> eq '<v>'`` too)
+  → ``{"value": [runs]}`` ([emulator] answer shape; UNCONFIRMED for the real service).
+* ``DELETE /pipelines/v1.0/…/PipelineRuns/{runId}/Execution`` (``PipelineRun.cancel``); the older
+  ``POST …/PipelineRuns/{runId}/Cancel`` (third-party evidence only, contract §3.3) is kept.
 
 All want a management-audience token (contract §3.1).
 """
@@ -28,13 +32,16 @@ from .jobs import Job
 from .pipelines import V1_ENDPOINT_PREFIX, PipelineJob, _check_locations, _request, _settings, bind_inputs, start
 
 WS = ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}")
-_FILTER = re.compile(r"^tags/(?P<key>[^ ]+) eq '(?P<value>[^']*)'$")
+_FILTER = re.compile(r"^tags/(?P<key>[^ ]+) eq '(?P<value>[^']*)'$", re.IGNORECASE)
+_SDK_FILTER = re.compile(r'^\(Tags/(?P<key>[^ ()]+) eq "(?P<value>[^"]*)"\)$')
 
 
 def add_routes(app: web.Application, management_prefix: str) -> None:
     app.router.add_get(management_prefix + WS + "/data/{name}", get_data_container)
     app.router.add_post("/pipelines/v1.0" + WS + "/PipelineRuns/PipelineEndpointSubmit/Id/{id}", submit)
+    app.router.add_post("/pipelines/v1.0" + WS + "/PipelineRuns/PipelineEndpointSubmit/Id/{id}/{version}", submit)
     app.router.add_post("/pipelines/v1.0" + WS + "/PipelineRuns/{run}/Cancel", cancel)
+    app.router.add_delete("/pipelines/v1.0" + WS + "/PipelineRuns/{run}/Execution", cancel)
     app.router.add_get("/history/v1.0" + WS + "/runs/{run}", get_run)
     app.router.add_post("/history/v1.0" + WS + "/experiments/{experiment}/runs:query", query_runs)
 
@@ -80,7 +87,8 @@ def run_resource(job: Job) -> dict[str, Any]:
     """A Run History run (v1)."""
     from .resources import iso, job_properties, job_tags
 
-    body: dict[str, Any] = {"runId": job.name, "runUuid": job.name, "status": job.status.value,
+    status = "Finished" if job.status.value == "Completed" else job.status.value   # Run History's pipeline word
+    body: dict[str, Any] = {"runId": job.name, "runUuid": job.name, "status": status,
                             "experimentName": job.experiment_name, "runType": "azureml.PipelineRun",
                             "tags": job_tags(job), "properties": job_properties(job),
                             "createdUtc": iso(job.created_at), "lastModifiedUtc": iso(job.modified_at)}
@@ -93,8 +101,13 @@ async def submit(request: web.Request) -> web.Response:
     emu, r = await _checked(request, "submit")
     if r is not None:
         return r
+    version = request.match_info.get("version")
+    if version is not None and request.query.get("pipelineVersion") not in (None, version):
+        return _answer(ContractError(400, "BadRequest", "[emulator] the pipeline version in the path and in"
+                                                        " pipelineVersion differ."))
     try:
-        job = _create(emu, request.match_info["id"], request.query.get("pipelineVersion"), await request.read())
+        job = _create(emu, request.match_info["id"], version or request.query.get("pipelineVersion"),
+                      await request.read())
     except ContractError as exc:
         return _answer(exc)
     from .app import _injected
@@ -198,9 +211,11 @@ async def query_runs(request: web.Request) -> web.Response:
     except json.JSONDecodeError:
         spec = None
     wanted = []
-    text = spec.get("filter", "") if isinstance(spec, dict) else ""
-    for term in [t.strip() for t in str(text).split(" and ") if t.strip()]:
-        m = _FILTER.match(term)
+    text = str(spec.get("filter", "") if isinstance(spec, dict) else "").strip()
+    if text.startswith("((") and text.endswith("))"):   # azureml-core's and_join of several terms
+        text = text[1:-1]
+    for term in [t.strip() for t in text.split(" and ") if t.strip()]:
+        m = _SDK_FILTER.match(term) or _FILTER.match(term)
         if m is None:
             return _answer(ContractError(400, "BadRequest", f"[emulator] Unsupported filter term '{term}'."))
         wanted.append((m["key"], m["value"]))

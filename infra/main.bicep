@@ -270,6 +270,7 @@ var appSettings = {
   // the app
   BATCH_CONFIG_PATH: routesDocumentPath
   AML_MANAGEMENT_URL: environment().resourceManager
+  AZURE_CLOUD: environment().name // AzureCloud | AzureUSGovernment | AzureChinaCloud: token audiences, ARM, Studio
   AZURE_CLIENT_ID: identity.outputs.clientId
   STATE_CONNECTION: 'AzureWebJobsStorage'
   STATE_CONTAINER: ledgerContainerName

@@ -376,10 +376,26 @@ _AML_DATASTORE = re.compile(r"^azureml://(?:subscriptions/(?P<sub>[A-Za-z0-9-]{1
                             r"datastores/(?P<ds>[A-Za-z0-9_]{1,255})/paths/(?P<path>.*)$", re.IGNORECASE | re.DOTALL)
 
 
+_ARM_WORKSPACE = (r"/subscriptions/(?P<sub>[A-Za-z0-9-]{1,64})/resourceGroups/(?P<rg>[A-Za-z0-9_.()-]{1,90})"
+                  r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[A-Za-z0-9_.()-]{1,90})")
+_ASSET_VERSION = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
+#: A data asset's ARM id (contract §1.5, the REST tab's form) and the ``azureml://locations/…`` asset URI.
+_ARM_DATA_ASSET = re.compile(rf"^(?:azureml:)?{_ARM_WORKSPACE}/data/(?P<name>{_ASSET_NAME})/versions/"
+                             rf"(?P<version>{_ASSET_VERSION})$", re.IGNORECASE)
+_LOCATION_DATA_ASSET = re.compile(rf"^azureml://locations/(?P<loc>[A-Za-z0-9]{{1,64}})/workspaces/"
+                                  rf"(?P<ws>[A-Za-z0-9_.()-]{{1,90}})/data/(?P<name>{_ASSET_NAME})/versions/"
+                                  rf"(?P<version>{_ASSET_VERSION}|labels/latest)$", re.IGNORECASE)
+#: ``$DATASTORE_ID/paths/<p>``: a datastore's ARM id, then the path (contract §1.5, the REST tab's form).
+_ARM_DATASTORE = re.compile(rf"^{_ARM_WORKSPACE}/datastores/(?P<ds>[A-Za-z0-9_]{{1,255}})/paths/(?P<path>.*)$",
+                            re.IGNORECASE | re.DOTALL)
+
+
 class JobInputUri(NamedTuple):
     """A fixed job input's location, classified: ``asset`` (``azureml:name:version`` / ``azureml:name@latest``),
-    ``datastore`` (``azureml://datastores/<ds>/paths/<p>``, or the long ``azureml://subscriptions/…`` form:
-    ``long`` True), or ``url`` (a storage URL: https blob/dfs, abfss, or http on loopback)."""
+    ``asset_id`` (a data asset's ARM id or ``azureml://locations/…/data/<name>/versions/<v>``: sent as written),
+    ``datastore`` (``azureml://datastores/<ds>/paths/<p>``, the long ``azureml://subscriptions/…`` form or
+    ``$DATASTORE_ID/paths/<p>``: ``long`` True), or ``url`` (a storage URL: https blob/dfs, abfss, or http on
+    loopback)."""
 
     kind: str
     value: str
@@ -396,6 +412,17 @@ def parse_job_input_uri(value: object, *, field: str = "path") -> JobInputUri:
         raise InvalidName(field, "must be a non-empty string without surrounding spaces")
     if len(value) > MAX_URL_CHARS or _CONTROL.search(value):
         raise InvalidName(field, "is too long or holds control characters")
+    asset_id = _ARM_DATA_ASSET.match(value) or _LOCATION_DATA_ASSET.match(value)
+    if asset_id:
+        return JobInputUri("asset_id", value, asset_id["name"], asset_id["version"])
+    if value.startswith("/"):
+        match = _ARM_DATASTORE.match(value)
+        if not match:
+            raise InvalidName(field, "an ARM id must be a data asset's (/subscriptions/…/workspaces/<ws>/data/<name>/"
+                                     "versions/<v>) or a datastore's with a path (/subscriptions/…/workspaces/<ws>/"
+                                     f"datastores/<ds>/paths/<path>), got {_shown(value)!r}")
+        check_relative_path(match["path"].rstrip("/"), field=field, decode=True)
+        return JobInputUri("datastore", value, match["ds"], "", match["path"], long=True)
     if value.lower().startswith("azureml:") and not value.lower().startswith("azureml://"):
         match = _AML_ASSET.match(value)
         if not match:
@@ -418,8 +445,9 @@ def parse_job_input_uri(value: object, *, field: str = "path") -> JobInputUri:
     if lowered.startswith(("abfss://", "abfs://")):
         abfss_to_blob_url(value)
     elif not (lowered.startswith("https://") or (lowered.startswith("http://") and _is_loopback_url(value))):
-        raise InvalidName(field, "must be azureml:<asset>:<version>, azureml:<asset>@latest, azureml://datastores/"
-                                 f"<ds>/paths/<path>, or an https:// (or abfss://) storage URL, got {_shown(value)!r}")
+        raise InvalidName(field, "must be azureml:<asset>:<version>, azureml:<asset>@latest, a data asset's ARM id,"
+                                 " azureml://datastores/<ds>/paths/<path> (or its long or $DATASTORE_ID/paths/"
+                                 f"forms), or an https:// (or abfss://) storage URL, got {_shown(value)!r}")
     authority = value.split("://", 1)[1].split("/", 1)[0]
     if "@" in authority and not lowered.startswith(("abfss://", "abfs://")):
         raise InvalidName(field, "must not carry credentials (user@host)")

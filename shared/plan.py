@@ -48,6 +48,9 @@ class Listing:
 
 
 def _call(method: str, url: str, scope: str, headers: Mapping[str, str], body: Any) -> dict:
+    from .config.clouds import current_cloud
+
+    scope = current_cloud().scope(scope)   # the audience of the app's cloud (AZURE_CLOUD)
     shown = {"Authorization": TOKEN_LEFT_OUT.format(scope=scope.removesuffix("/.default")), **headers}
     return {"method": method, "url": url, "headers": shown, "body": body}
 

@@ -126,6 +126,14 @@ def count_poll(route: Optional[str], job_status: Optional[str]) -> None:
         1, _attributes({"route": route, "job_status": job_status}))
 
 
+def count_job_event(reason: str, named: str) -> None:
+    """One Azure ML run event and what it named: ``job`` (the submitted job) or ``child_run`` (its
+    ``batchscoring`` child, mapped to the job by one Run History look-up)."""
+    configure()
+    _instrument(f"{SCOPE}.aml_events.outcomes", "{event}", "Azure ML run events by outcome").add(
+        1, _attributes({"reason": reason, "named": named}))
+
+
 def add_delivered_bytes(size: int, route: Optional[str] = None, sink: Optional[str] = None) -> None:
     """Bytes copied to a sink (skipped identical copies count nothing)."""
     if size:

@@ -10,7 +10,7 @@ an event is a hint: the orchestration confirms a terminal one with a status call
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional, Union
 
 from ..batch_endpoint.status import JobStatus, is_terminal, normalise
@@ -41,13 +41,23 @@ class JobEvent:
     event_id: str
     event_time: Optional[str]  # ISO-8601 UTC with Z, or None
     event_type: str
+    child_run: Optional[str] = None  # the event named this child run of the job (a ``batchscoring`` step)
+    topic: Optional[str] = None      # the workspace's resource id (Event Grid ``topic`` / CloudEvents ``source``)
 
     @property
     def terminal(self) -> bool:
         return is_terminal(self.status)
 
+    def for_parent(self, parent_job: str) -> "JobEvent":
+        """This child run's event, as an event of its parent job (the one the app submitted)."""
+        return replace(self, job_name=parent_job, child_run=self.job_name)
+
     def to_payload(self, source: str = "event_grid") -> dict:
-        return {**asdict(self), "source": source}
+        payload = {**asdict(self), "source": source}
+        payload.pop("topic")
+        if payload["child_run"] is None:
+            payload.pop("child_run")
+        return payload
 
 
 def _iso(value: Any) -> Optional[str]:
@@ -87,7 +97,7 @@ def parse_job_event(event: Any) -> JobEvent:
             raise NotAJobEvent("malformed", f"runStatus {shown(raw_status, 64)} is not a job status")
     event_id = envelope.id or f"{job_name}:{status}:{envelope.time}"
     return JobEvent(job_name=job_name, status=status, event_id=event_id, event_time=envelope.time,
-                    event_type=event_type)
+                    event_type=event_type, topic=envelope.source)
 
 
 def payload_from_orchestration(value: Union[str, dict, None]) -> Optional[dict]:

@@ -11,6 +11,11 @@ mapping on its second read and forwards the event itself, or the run's ``take_ea
 (called after submit returned, so after the mapping exists) finds the parked event. Both may happen; the
 orchestration drops the duplicate by event id. Events of jobs this app never started stay parked and are
 counted as ``unknown_job``.
+
+Child runs: an event whose run id the ledger does not know may name the job's ``batchscoring`` child
+(reference §8). Its parent is looked up once (:mod:`.parents`, remembered in the child's event state); the
+event then counts as an event of the parent job (its state, parking and forwarding), carries ``child_run``,
+and is counted ``forwarded_child_run``, so a run's details say which run id its events named.
 """
 
 from __future__ import annotations
@@ -34,20 +39,47 @@ EVENT_COUNTS: Counter = Counter()
 
 
 def _count(reason: str, event: Optional[JobEvent], detail: str = "") -> str:
+    if event is not None and event.child_run and reason == "forwarded":
+        reason = "forwarded_child_run"
     EVENT_COUNTS[reason] += 1
     job = f" job {event.job_name} {event.status}" if event else ""
-    log.info("aml event%s: %s%s", job, reason, f" ({shown(detail, 300)})" if detail else "")
+    child = f" (named its child run {event.child_run})" if event is not None and event.child_run else ""
+    log.info("aml event%s%s: %s%s", job, child, reason, f" ({shown(detail, 300)})" if detail else "")
+    from .. import telemetry
+
+    telemetry.count_job_event(reason, "child_run" if event is not None and event.child_run else "job")
     return reason
 
 
-async def handle_job_event(event: Any, client: Any, *, ledger: Any, store: Any) -> str:
-    """Route one Event Grid event to its run; returns the counted reason (``forwarded`` or why not)."""
+async def _parent_job(event: JobEvent, parents: Any, store: Any) -> Optional[str]:
+    """The parent job of ``event``'s run (remembered in its event state after the first look-up), or None."""
+    from .parents import NO_PARENT
+
+    state = await asyncio.to_thread(store.get, event.job_name) or {}
+    if isinstance(state.get("parent_job"), str):
+        return state["parent_job"] or None
+    parent = await asyncio.to_thread(parents.parent_of, event.job_name, event.topic)
+    if parent is None:
+        return None   # no answer now: the next event of this run asks again
+    await asyncio.to_thread(store.update, event.job_name,
+                            lambda current: (None, {**current, "parent_job": parent}))
+    return parent or None
+
+
+async def handle_job_event(event: Any, client: Any, *, ledger: Any, store: Any, parents: Any = None) -> str:
+    """Route one Event Grid event to its run; returns the counted reason (``forwarded``,
+    ``forwarded_child_run`` or why not). ``parents`` (:class:`.parents.ParentLookup`) maps child runs."""
     try:
         job_event = parse_job_event(event)
     except NotAJobEvent as exc:
         return _count(exc.reason, None, str(exc))
 
     run_id = await asyncio.to_thread(ledger.run_for_job, job_event.job_name)
+    if run_id is None and parents is not None:
+        parent = await _parent_job(job_event, parents, store)
+        if parent is not None:
+            job_event = job_event.for_parent(parent)
+            run_id = await asyncio.to_thread(ledger.run_for_job, parent)
     decision = await asyncio.to_thread(store.update, job_event.job_name,
                                        lambda state: decide(state, job_event, run_id))
     if decision.action == PARK:

@@ -140,8 +140,11 @@ class BatchEndpointClient:
     def __init__(self, credential: TokenCredential, *, transport: Optional[httpx.BaseTransport] = None,
                  timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
-                 random: Callable[[], float] = _random.random):
+                 random: Callable[[], float] = _random.random, cloud: Optional[Any] = None):
+        from ..config.clouds import current_cloud
+
         self._credential = credential
+        self._cloud = cloud or current_cloud()   # AZURE_CLOUD: the audience of every token
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
         self._retry = retry
         self._sleep = sleep
@@ -336,7 +339,7 @@ class BatchEndpointClient:
                          self._retry.max_attempts, last)
                 self._sleep(delay)
             headers = dict(call.headers)
-            headers["Authorization"] = f"Bearer {self._credential.get_token(call.scope).token}"
+            headers["Authorization"] = f"Bearer {self._credential.get_token(self._cloud.scope(call.scope)).token}"
             try:
                 response = self._http.request(call.method, call.url, headers=headers, json=call.body)
             except RETRYABLE_EXCEPTIONS as exc:

@@ -4,12 +4,16 @@
 * Fixed inputs (pipeline-component deployments): ``azureml:name:version`` becomes the asset's ARM id, as the SDK
   sends it; ``azureml:name@latest`` needs the asset's latest version, which only the service knows: the body
   carries a placeholder until :func:`resolve_latest` fills it in at submit (``plan`` shows it unresolved).
-  Datastore URIs (short and long) and storage URLs go as written.
+  A data asset's ARM id (or ``azureml://locations/…`` URI), datastore URIs (short, long and
+  ``$DATASTORE_ID/paths/…``) and https storage URLs go as written. An ``abfss://`` URL, which the SDK's
+  ``invoke()`` refuses, is sent as the same location's https blob URL (:func:`shared.paths.abfss_to_blob_url`):
+  the app sends only forms the SDK sends.
 * Literal inputs: the JSON value; strings rendered with ``{date}``, ``{folder}``, ``{run_id}``, ``{route}``
   through :func:`shared.paths.render_text` (no ``str.format``).
 * Outputs are rendered when the run starts (:func:`render_outputs`) and travel in the run's input, so every
   attempt of every activity sends the same URIs; a ``uri_folder`` output ends in '/'. A model deployment's
-  ``overrides.output_file_name`` is folded into its output URI, as the SDK does.
+  ``overrides.output_file_name`` is appended to its output path (then a folder), as the SDK does
+  (:mod:`shared.config.outputs`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any, Mapping, Optional
 from .. import paths
 from ..config.models import Route
 from ..storage.uris import azureml_uri
-from .requests import batch_job_body, data_input, data_output, fold_output_file_name, literal_input
+from ..config.outputs import render_final_path
+from .requests import batch_job_body, data_input, data_output, literal_input
 
 #: Stands in for an asset's latest version until submit resolves it (never sent: submit refuses it).
 LATEST_PLACEHOLDER = "{latest}"
@@ -52,20 +57,16 @@ def render_outputs(route: Route, run_id: str, attempt: int, now: datetime) -> di
     values = {"run_id": paths.check_run_id(run_id), "route": route.name, "date": now.strftime("%Y-%m-%d"),
               "attempt": str(attempt)}
     rendered = {}
-    model = route.endpoint is None or route.endpoint.deployment_kind == "model"
     for output in route.job_outputs:
-        path = paths.render_under(output.path, values, field="output.path")
-        if output.type == "uri_folder":
-            rendered[output.name] = azureml_uri(output.datastore, path.rstrip("/") + "/")
-        else:
-            uri = azureml_uri(output.datastore, path)
-            rendered[output.name] = fold_output_file_name(uri, route.overrides.output_file_name) if model else uri
+        rendered[output.name] = azureml_uri(output.datastore, render_final_path(route, output, values))
     return rendered
 
 
 def input_uri(route: Route, raw: str) -> tuple[str, Optional[str]]:
     """``(uri to send, asset name whose latest version is needed or None)`` for a fixed input's ``path``."""
     parsed = paths.parse_job_input_uri(raw)
+    if parsed.kind == "url" and raw.lower().startswith(("abfss://", "abfs://")):
+        return paths.abfss_to_blob_url(raw), None
     if parsed.kind != "asset":
         return raw, None
     workspace = route.endpoint.workspace if route.endpoint is not None else None

@@ -10,6 +10,7 @@ from ..config.models import EndpointConfig, JobOverrides
 from ..paths import check_job_name
 from .status import normalise
 
+# The public cloud's scopes; the client sends each call with its cloud's (AZURE_CLOUD, shared/config/clouds.py).
 DATA_PLANE_SCOPE = "https://ml.azure.com/.default"
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -75,8 +76,9 @@ def batch_job_body(*, inputs: Mapping[str, dict], outputs: Mapping[str, dict], o
 
     ``inputs``/``outputs`` are wire entries (:func:`data_input`, :func:`literal_input`, :func:`data_output`).
     No ``outputs`` means the deployment's default output location: ``outputData`` is not sent. With outputs,
-    ``outputFileName`` is never sent beside them: the SDK folds the file name into the output URI
-    (``convert_v1_dataset_to_v2``), which the caller did when it rendered the URI (``fold_output_file_name``).
+    ``outputFileName`` is never sent beside them: the SDK appends the file name to the output folder's URI
+    (``convert_v1_dataset_to_v2``), which the caller did when it rendered the URI (``fold_output_file_name``:
+    :func:`append_output_file_name`, :mod:`shared.config.outputs`).
     ``job_name`` is the client-chosen ``properties.name`` (§1.8); ``labels`` go out as both ``tags`` and
     user ``properties``, so a run attempt can find its job whichever the service keeps.
     """
@@ -110,23 +112,23 @@ def batch_job_body(*, inputs: Mapping[str, dict], outputs: Mapping[str, dict], o
     return {"properties": properties}
 
 
-def fold_output_file_name(uri: str, file_name: Optional[str]) -> str:
-    """A UriFile output's URI with its file name replaced by ``file_name`` (the SDK's fold of
-    ``output_file_name`` into ``outputData``); unchanged when ``file_name`` is None."""
+def append_output_file_name(uri: str, file_name: Optional[str]) -> str:
+    """A UriFile output's URI with ``file_name`` appended to its folder, as the SDK does
+    (``convert_v1_dataset_to_v2``: ``.../paths/<path>/<file name>``); unchanged when ``file_name`` is None."""
     if not file_name:
         return uri
-    return uri.rsplit("/", 1)[0] + "/" + file_name
+    return uri.rstrip("/") + "/" + file_name
 
 
 def job_body(*, input_name: str, input_type: str, input_uri: str, output_name: Optional[str],
              output_uri: Optional[str], overrides: JobOverrides, job_name: Optional[str] = None,
              labels: Optional[Mapping[str, str]] = None) -> dict:
     """The single-input, single-output body of a model deployment (``output_uri`` None: the default location).
-    An ``overrides.output_file_name`` is folded into ``output_uri``."""
+    An ``overrides.output_file_name`` is appended to ``output_uri`` (then the output's folder)."""
     outputs = {}
     if output_uri is not None:
         outputs[output_name or "score"] = data_output("uri_file",
-                                                      fold_output_file_name(output_uri, overrides.output_file_name))
+                                                      append_output_file_name(output_uri, overrides.output_file_name))
     return batch_job_body(inputs={input_name: data_input(input_type, input_uri)}, outputs=outputs,
                           overrides=overrides, job_name=job_name, labels=labels)
 

@@ -62,8 +62,15 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
               if not checks.route_name(route.name)]
     _unique_routes(routes, problems, environ)
 
+    from .clouds import UnknownCloudError, current_cloud
+
+    try:
+        cloud = current_cloud(environ)   # AZURE_CLOUD decides the default ARM URL (and token audiences, Studio)
+    except UnknownCloudError as exc:
+        problems.add("AZURE_CLOUD", str(exc).split(": ", 1)[1])
+        cloud = None
     management_url = environ.get("AML_MANAGEMENT_URL") or (doc.management_url if doc else None) \
-        or _APP_DEFAULTS["management_url"]
+        or (cloud.management_url if cloud else _APP_DEFAULTS["management_url"])
     for message in checks.endpoint_url(management_url):
         problems.add("management_url (or AML_MANAGEMENT_URL)", message)
     state_connection = (doc.state.connection if doc else None) or environ.get("STATE_CONNECTION") \

@@ -130,16 +130,19 @@ class JobInputSpec:
     """A fixed input of a pipeline-component deployment: a data asset, a datastore path, a storage URL or a literal.
 
     ``path`` forms: ``azureml:<name>:<version>``, ``azureml:<name>@latest`` (resolved to the asset's ARM id, as the
-    SDK does), ``azureml://datastores/<ds>/paths/<p>`` or the long ``azureml://subscriptions/…/datastores/<ds>/
-    paths/<p>``, and public storage URLs (https blob/dfs, abfss; no SAS). ``value`` is a literal's string, integer,
+    SDK does), a data asset's ARM id or ``azureml://locations/…/data/<name>/versions/<v>``,
+    ``azureml://datastores/<ds>/paths/<p>``, the long ``azureml://subscriptions/…/datastores/<ds>/paths/<p>``,
+    ``$DATASTORE_ID/paths/<p>``, and public storage URLs (https blob/dfs; abfss, sent as its https blob URL;
+    no SAS). ``value`` is a literal's string, integer,
     number or boolean; a string may use ``{date}``, ``{folder}``, ``{run_id}`` and ``{route}``.
     """
 
     name: str = setting(doc="Name of the job input.", **_IO_NAME)
     type: JobInputType = setting("uri_folder", doc="uri_folder, uri_file, or literal (a value).")
     path: Optional[str] = setting(None, checks=(checks.job_input_path,), max_length=2048,
-                                  doc="Where a uri_folder/uri_file input is: a data asset, a datastore URI or a"
-                                      " storage URL.", examples=("azureml:regions:2",
+                                  doc="Where a uri_folder/uri_file input is: a data asset (azureml:<name>:<v>,"
+                                      " @latest, or its ARM id), a datastore URI (short, long, or"
+                                      " $DATASTORE_ID/paths/…) or a storage URL.", examples=("azureml:regions:2",
                                                                  "azureml://datastores/workspaceblobstore/paths/ref/"))
     value: Optional[Scalar] = setting(None, checks=(checks.literal_value,), max_length=4096,
                                       doc="A literal input's value (string, integer, number or boolean); strings may"
@@ -158,7 +161,8 @@ class OutputSpec:
     datastore: str = setting(doc="Name of a datastore in the top-level datastores map.")
     path: str = setting(checks=(checks.output_path,), max_length=1024,
                         doc="Output file path inside the datastore, a template with {run_id} (required), {route},"
-                            " {date}, {attempt}.", examples=("batch/heart/{date}/{run_id}/predictions.csv",))
+                            " {date}, {attempt}. With overrides.output_file_name it is the output's folder and"
+                            " the file name is appended to it, as the SDK does.", examples=("batch/heart/{date}/{run_id}/predictions.csv",))
     name: str = setting("score", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                         pattern_message="must be an output name (letters, digits, _), got {value}",
                         doc="Name of the job output.")

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from .. import paths
 from . import checks
 from .models import Datastore, JobOverrides, Route
+from .outputs import outputs_shared_between_runs
 from .validate import Problems, Where
 
 _MODEL_ONLY_OVERRIDES = tuple(f.name for f in dataclasses.fields(JobOverrides) if f.name != "experiment_name")
@@ -66,6 +67,11 @@ def kind_rules(route: Route, datastores: dict[str, Datastore], named: set, probl
                                                 f" map (known: {', '.join(sorted(datastores)) or 'none'})")
         if route.kind == "pipeline_endpoint_v1" and output.type != "uri_folder":
             problems.add(here.key("type"), "a v1 pipeline output is a DataPath (a folder): use uri_folder")
+    for name in outputs_shared_between_runs(route):
+        n = names.index(name)
+        problems.add(where_outputs.index(n) if route.outputs else where_outputs,
+                     f"{name!r}: its final URI does not keep {{run_id}}, so every run would write the same place"
+                     " (the service fails all but the first)")
     _sink_rules(route, names, problems, at)
     if route.kind == "pipeline_endpoint_v1" and route.sinks and not outputs:
         problems.add(at.key("sinks"), "a v1 pipeline run lists no outputs to deliver: give outputs (DataPath folders"

@@ -247,30 +247,46 @@ def _output_files(settings: AppSettings, route: Route, uri: str, clients: Storag
     return datastore, [_output_entry(output.path.rsplit("/", 1)[-1], output.path, found)]
 
 
-def _job_outputs(settings: AppSettings, route: Route, job_name: str) -> dict[str, str]:
-    """No output was configured: the deployment's default location, as the job resource lists it."""
+def _job_outputs(settings: AppSettings, route: Route, job_name: str) -> Any:
+    """No output was configured: the deployment's default location. A model deployment's job is looked up the
+    way the SDK's ``download`` does (its ``batchscoring`` child's ``score`` output), the job's own ``outputs``
+    being the fallback; a pipeline-component deployment's job lists its named outputs itself."""
     from ..activities import _client
+    from ..batch_endpoint.child_client import FoundOutputs, find_outputs
 
     if route.endpoint is None:
-        return {}
+        return FoundOutputs()
     with _client(route.endpoint.scoring_uri) as client:
+        if route.endpoint.deployment_kind == "model":
+            return find_outputs(client, route.endpoint, job_name, settings.management_url,
+                                settings.management_api_version)
         job = client.get_job(route.endpoint, job_name, settings.management_url, settings.management_api_version)
-    return dict(job.outputs)
+    return FoundOutputs(dict(job.outputs))
 
 
 def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClients,
-           job_name: Optional[str] = None, job_outputs: Optional[Callable[..., dict]] = None) -> list[tuple]:
-    """``[(output name, datastore, files)]`` for every output of the run."""
+           job_name: Optional[str] = None, job_outputs: Optional[Callable[..., Any]] = None,
+           found_on: Optional[dict] = None) -> list[tuple]:
+    """``[(output name, datastore, files)]`` for every output of the run; ``found_on`` (when given) learns
+    where the outputs were found: ``run`` (rendered at the run's start), ``child_run`` or ``parent_job``."""
     from ..batch_endpoint.job_spec import run_outputs
 
     outputs = run_outputs(run)
     configured = {o.name: o for o in route.job_outputs}
+    where: dict = {"outputs_found_on": "run"}
     if not outputs and job_name:
         from ..runs.pinning import route_for  # the job is read where the run submitted it
 
-        outputs = (job_outputs or _job_outputs)(settings, route_for(route, run.get("endpoint")), job_name)
+        answer = (job_outputs or _job_outputs)(settings, route_for(route, run.get("endpoint")), job_name)
+        if isinstance(answer, dict):   # an injected look-up that answers with the job's outputs only
+            outputs, where = dict(answer), {"outputs_found_on": "parent_job"}
+        else:
+            outputs = dict(answer.outputs)
+            where = {"outputs_found_on": answer.found_on, "child_run": answer.child_run}
         if not outputs:
             raise FileNotFoundError(f"job {job_name} lists no outputs")
+    if found_on is not None:
+        found_on.update({k: v for k, v in where.items() if v is not None})
     found = []
     for name, uri in outputs.items():
         spec = configured.get(name)
@@ -295,9 +311,10 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
     if not route.sinks:
         return {"files": [], "sinks": [], "copies": []}
     where = run.get("output_uri") or f"job {payload.get('job_name')}"
+    found_on: dict = {}
     try:
         budget = CallBudget.from_environ(clients.environ)
-        outputs = _files(settings, route, run, clients, payload.get("job_name"), job_outputs)
+        outputs = _files(settings, route, run, clients, payload.get("job_name"), job_outputs, found_on)
     except (FileNotFoundError, KeyError, DeliveryConfigError, ValueError) as exc:
         return {"error": redact(f"locating the outputs of {where}: {exc}")}
     except Exception as exc:
@@ -333,7 +350,7 @@ def plan_delivery(payload: dict, settings: Optional[AppSettings] = None,
         if destinations:
             sinks.append({"sink": sink.name, "receipt": receipt_location(destinations).url})
     first = outputs[0][1].name if outputs else None
-    return {"datastore": first, "files": all_files, "sinks": sinks, "copies": copies,
+    return {"datastore": first, "files": all_files, "sinks": sinks, "copies": copies, **found_on,
             "copy_timeout_minutes": route.delivery.copy_timeout_minutes, "budget": budget.as_json()}
 
 
@@ -653,6 +670,7 @@ def write_receipt(payload: dict, settings: Optional[AppSettings] = None,
     sink = route.sink(payload["sink"])
     receipt = {"schema": RECEIPT_SCHEMA, **{k: payload[k] for k in (
         "run_id", "route", "job_name", "sink", "status", "output_uri", "started_at", "completed_at")},
+        **{k: payload[k] for k in ("outputs_found_on", "child_run") if payload.get(k)},
         "files": payload["files"],
         "file_count": len(payload["files"]), "total_bytes": sum(f["bytes"] for f in payload["files"])}
     location = parse_blob_url(payload["receipt"])

@@ -154,16 +154,22 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
         receipts.append({"run_id": run["run_id"], "route": run["route"], "job_name": job_name,
                          "sink": sink["sink"], "receipt": sink["receipt"], "status": "Succeeded",
                          "output_uri": run["output_uri"], "started_at": started_at, "completed_at": completed_at,
-                         "files": files})
+                         **_found_on(plan), "files": files})
     written = yield context.task_all([context.call_activity_with_retry(RECEIPT_ACTIVITY, RECEIPT_RETRY, r)
                                       for r in receipts])
     errors = [w["error"] for w in written if w.get("error")]
     if errors:
         raise DeliveryFailed("; ".join(errors))
-    return [{"sink": r["sink"], "receipt": r["receipt"], "files": len(r["files"]),
+    return [{"sink": r["sink"], "receipt": r["receipt"], "files": len(r["files"]), **_found_on(plan),
              "bytes": sum(f["bytes"] for f in r["files"]),
              "copied": sum(1 for f in r["files"] if f["state"] == "copied"),
              "skipped": sum(1 for f in r["files"] if f["state"] == "skipped")} for r in receipts]
+
+
+def _found_on(plan: dict) -> dict:
+    """Where the plan found the outputs (``run``, ``child_run`` with its id, or ``parent_job``), for the receipt
+    and the run's summary."""
+    return {k: plan[k] for k in ("outputs_found_on", "child_run") if plan.get(k)}
 
 
 def _path_of(url: str) -> str:

@@ -1,14 +1,22 @@
-"""Pure builders for the v1 PipelineEndpoint REST contract (reference §3): submit, read, find and cancel a run.
+"""Pure builders for the v1 PipelineEndpoint REST contract (reference §3, §8): submit, read, find and cancel a run.
+
+The wire is azureml-pipeline-core 1.62's (``_restclients/aeva/aml_pipelines_api10.py``, ``_aeva_provider.py``)
+and azureml-core 1.61's (``_restclient/operations/run_operations.py``, ``_restclient/_odata``):
 
 * Submit: ``POST {api}/pipelines/v1.0/{workspace}/PipelineRuns/PipelineEndpointSubmit/Id/{id}`` with the
-  ``PipelineSubmissionInfo`` body: ``ExperimentName``, ``RunSource``, ``Tags``, ``ParameterAssignments`` and
-  ``DataPathAssignments`` (the landed folder as ``DataStoreName`` + ``RelativePath``; each configured output
-  folder likewise). The pipeline version goes as the ``pipelineVersion`` query parameter: the v1 SDK passes it
-  beside the body (UNCONFIRMED on the wire, reference §3.2).
-* Read: Run History ``GET {api}/history/v1.0/{workspace}/runs/{runId}`` → ``status`` (the §2.3 vocabulary).
-* Find (before any re-POST): Run History ``POST …/experiments/{exp}/runs:query`` filtered on the attempt's tag
-  (UNCONFIRMED shape; with no answer the look-up is "no list" and only the run id known to the caller counts).
-* Cancel: ``POST {api}/pipelines/v1.0/{workspace}/PipelineRuns/{runId}/Cancel`` (third-party evidence, §3.3).
+  ``PipelineSubmissionInfo`` body (``Content-Type: application/json-patch+json; charset=utf-8``):
+  ``ExperimentName``, ``Description``, ``RunSource``/``RunType`` ``SDK``, ``ParameterAssignments`` (every value a
+  string, as ``str()`` makes it: ``100`` → ``"100"``, ``True`` → ``"True"``), ``DataPathAssignments`` (the landed
+  folder as ``DataStoreName`` + ``RelativePath``; each configured output folder likewise) and ``tags`` (lower
+  case, the model's key: the attempt's labels; ``PipelineEndpoint.submit`` itself sends none). A pipeline
+  version goes where the SDK puts it: appended to the path (``…/Id/{id}/{version}``) *and* as the
+  ``pipelineVersion`` query parameter.
+* Read: Run History ``GET {api}/history/v1.0/{workspace}/runs/{runId}`` → ``status``; a pipeline run's success
+  is ``Finished`` (``Completed`` is read as success too: UNCONFIRMED which one Run History reports).
+* Find (before any re-POST): Run History ``POST …/experiments/{exp}/runs:query`` with azureml-core's
+  ``QueryParamsDto`` (``filter`` ``(Tags/<k> eq "<v>")``, ``orderby`` ``StartTimeUtc desc``, ``top``); with no
+  answer the look-up is "no list" and only the run id known to the caller counts.
+* Cancel: ``DELETE {api}/pipelines/v1.0/{workspace}/PipelineRuns/{runId}/Execution`` (``PipelineRun.cancel``).
 
 Every call wants a management-audience token (§3.1). No Azure SDK; the token is added by the client.
 """
@@ -25,7 +33,11 @@ from ..batch_endpoint.status import normalise
 from ..config.models import Route
 from ..storage.uris import parse_azureml_uri
 
-RUN_SOURCE = "API"
+RUN_SOURCE = "SDK"   # PipelineEndpoint.submit: run_source='SDK', run_type='SDK'
+RUN_TYPE = "SDK"
+JSON_PATCH = "application/json-patch+json; charset=utf-8"   # the aeva and Run History clients' POST bodies
+#: Run History statuses of a pipeline run beyond the v2 job vocabulary: ``Finished`` is success.
+_V1_STATUSES = {"finished": "Completed"}
 
 
 def _workspace_path(route: Route) -> str:
@@ -45,7 +57,15 @@ def submit_url(route: Route) -> str:
     spec = route.pipeline_endpoint
     assert spec is not None
     url = f"{_api(route)}/pipelines/v1.0/{_workspace_path(route)}/PipelineRuns/PipelineEndpointSubmit/Id/{spec.id}"
-    return url + (f"?pipelineVersion={quote(spec.version, safe='')}" if spec.version else "")
+    if not spec.version:
+        return url
+    version = quote(spec.version, safe="")
+    return f"{url}/{version}?pipelineVersion={version}"   # both, as the SDK's service caller sends it
+
+
+def parameter_text(value: Any) -> str:
+    """A ``ParameterAssignments`` value as the SDK sends it: ``str(value)`` (``True``, ``100``, ``0.5``)."""
+    return value if isinstance(value, str) else str(value)
 
 
 def data_path(uri: str, datastore: Optional[str] = None) -> dict[str, str]:
@@ -72,15 +92,15 @@ def submission_body(route: Route, run: Mapping[str, Any], labels: Mapping[str, s
     for name, uri in run_outputs(run).items():
         assignments[name] = data_path(uri)
     parameters = {key: paths.render_text(value, values, field=f"pipeline_endpoint.parameters.{key}")
-                  if isinstance(value, str) else value for key, value in spec.parameters.items()}
-    return {"ExperimentName": spec.experiment_name, "RunSource": RUN_SOURCE, "Tags": dict(labels),
-            "Description": f"batch run {run['run_id']} of route {route.name}",
-            "ParameterAssignments": parameters, "DataPathAssignments": assignments}
+                  if isinstance(value, str) else parameter_text(value) for key, value in spec.parameters.items()}
+    return {"ExperimentName": spec.experiment_name, "Description": f"batch run {run['run_id']} of route {route.name}",
+            "RunSource": RUN_SOURCE, "RunType": RUN_TYPE, "ParameterAssignments": parameters,
+            "DataPathAssignments": assignments, "tags": dict(labels)}
 
 
 def submit_call(route: Route, body: dict, request_id: str) -> ApiCall:
     return ApiCall("POST", submit_url(route), MANAGEMENT_SCOPE,
-                   {"Content-Type": "application/json", "x-ms-client-request-id": request_id}, body)
+                   {"Content-Type": JSON_PATCH, "x-ms-client-request-id": request_id}, body)
 
 
 def run_call(route: Route, run_id: str) -> ApiCall:
@@ -88,26 +108,38 @@ def run_call(route: Route, run_id: str) -> ApiCall:
     return ApiCall("GET", f"{_api(route)}/history/v1.0/{_workspace_path(route)}/runs/{run_id}", MANAGEMENT_SCOPE)
 
 
+def tag_filter(tag: str, value: str) -> str:
+    """azureml-core's ``TAG_EQ_FORMAT_STR``: ``(Tags/<k> eq "<v>")``, the value quoted as is (no escaping
+    there, so a value with '"' is refused here: the attempt labels never hold one)."""
+    if '"' in value or '"' in tag or " " in tag:
+        raise ValueError(f"tag filter: {tag!r}={value!r} cannot be written in azureml-core's filter syntax")
+    return f'(Tags/{tag} eq "{value}")'
+
+
 def query_call(route: Route, tag: str, value: str) -> ApiCall:
     spec = route.pipeline_endpoint
     assert spec is not None
-    escaped = value.replace("'", "''")
     return ApiCall("POST", f"{_api(route)}/history/v1.0/{_workspace_path(route)}/experiments/"
                            f"{quote(spec.experiment_name, safe='')}/runs:query", MANAGEMENT_SCOPE,
-                   {"Content-Type": "application/json"}, {"filter": f"tags/{tag} eq '{escaped}'", "top": 10})
+                   {"Content-Type": JSON_PATCH},
+                   {"filter": tag_filter(tag, value), "orderby": "StartTimeUtc desc", "top": 10})
 
 
 def cancel_call(route: Route, run_id: str) -> ApiCall:
     paths.check_job_name(run_id, field="run id")
-    return ApiCall("POST", f"{_api(route)}/pipelines/v1.0/{_workspace_path(route)}/PipelineRuns/{run_id}/Cancel",
-                   MANAGEMENT_SCOPE)
+    return ApiCall("DELETE", f"{_api(route)}/pipelines/v1.0/{_workspace_path(route)}/PipelineRuns/{run_id}/Execution",
+                   MANAGEMENT_SCOPE, {"Content-Type": "application/json; charset=utf-8"})
 
 
-def studio_url(route: Route, run_id: str) -> str:
+def studio_url(route: Route, run_id: str, studio: Optional[str] = None) -> str:
+    """The run's Studio link in the app's cloud (``AZURE_CLOUD``) unless ``studio`` is given."""
+    from ..config.clouds import current_cloud
+
     spec = route.pipeline_endpoint
     assert spec is not None
     ws = spec.workspace
-    return (f"https://ml.azure.com/runs/{run_id}?wsid=/subscriptions/{ws.subscription_id}/resourcegroups/"
+    base = (studio or current_cloud().studio_url).rstrip("/")
+    return (f"{base}/runs/{run_id}?wsid=/subscriptions/{ws.subscription_id}/resourcegroups/"
             f"{ws.resource_group}/workspaces/{ws.name}")
 
 
@@ -130,6 +162,8 @@ def parse_run(route: Route, body: Any) -> JobInfo:
         inner = error.get("error") if isinstance(error.get("error"), dict) else error
         error = inner.get("message") or inner.get("code")
     tags = body.get("tags") if isinstance(body.get("tags"), dict) else {}
-    return JobInfo(name=run_id, status=normalise(body.get("status") or body.get("Status")),
+    raw = body.get("status") or body.get("Status")
+    status = _V1_STATUSES.get(raw.lower()) if isinstance(raw, str) else None
+    return JobInfo(name=run_id, status=status or normalise(raw),
                    studio_url=studio_url(route, run_id), error=error if isinstance(error, str) else None,
                    tags={str(k): str(v) for k, v in tags.items()})

@@ -147,6 +147,8 @@ class _Run:
             s.count_event("other_job")
             return
         s.count_event("received")
+        if payload.get("child_run"):   # the event named the job's batchscoring child, mapped by the handler
+            s.count_event("named_child_run")
         status = normalise(payload["status"])
         if is_terminal(status):
             if s.claim is None:

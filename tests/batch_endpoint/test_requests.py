@@ -6,16 +6,16 @@ ENDPOINT = EndpointConfig("https://heart.eastus.inference.ml.azure.com/jobs")
 WORKSPACE = Workspace("sub-1", "rg-1", "ws-1")
 
 
-def test_body_is_camel_case_as_the_sdk_sends_it_and_folds_the_output_file_name():
+def test_body_is_camel_case_as_the_sdk_sends_it_and_appends_the_output_file_name():
     body = job_body(input_name="heart_dataset", input_type="uri_folder",
                     input_uri="azureml://datastores/landing/paths/heart/2024/", output_name="score",
-                    output_uri="azureml://datastores/ws/paths/batch/r1/predictions.csv",
+                    output_uri="azureml://datastores/ws/paths/batch/r1",
                     overrides=JobOverrides(mini_batch_size=10, instance_count=2, max_retries=3, timeout_seconds=300,
                                            error_threshold=-1, output_file_name="p.csv", experiment_name="exp"))
     assert body == {"properties": {
         "inputData": {"heart_dataset": {"jobInputType": "UriFolder",
                                         "uri": "azureml://datastores/landing/paths/heart/2024/"}},
-        # the SDK folds output_file_name into the output URI; it is never sent beside outputData
+        # the SDK appends output_file_name to the output folder; it is never sent beside outputData
         "outputData": {"score": {"jobOutputType": "UriFile", "uri": "azureml://datastores/ws/paths/batch/r1/p.csv"}},
         "miniBatchSize": 10, "compute": {"instanceCount": 2},
         "retrySettings": {"maxRetries": 3, "timeout": "PT5M"}, "errorThreshold": -1,

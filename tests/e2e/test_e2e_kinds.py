@@ -162,7 +162,7 @@ def test_a_v1_pipeline_endpoint_route_submits_polls_and_delivers(stack, host):
     stack.configure(v1_document(stack))
     run_id, _, planned = land(stack, host, pipeline_sales_files(), "sales-v1")
     assert planned["request"]["url"].endswith(f"/PipelineEndpointSubmit/Id/{V1_PIPELINE_ENDPOINT_ID}"
-                                              "?pipelineVersion=2")
+                                              "/2?pipelineVersion=2")   # where the SDK sends the version
     assert planned["request"]["body"]["DataPathAssignments"]["sales"] == {"DataStoreName": "landingstore",
                                                                           "RelativePath": stack.folder}
     assert planned["job_name"] is None and "deprecated" in planned

@@ -120,21 +120,27 @@ def test_v1_pipeline_endpoint_submit_poll_query_and_cancel(server, client, store
     import time
 
     deadline = time.monotonic() + 20
-    while (run := client.get(history).json())["status"] not in ("Completed", "Failed", "Canceled"):
+    while (run := client.get(history).json())["status"] not in ("Finished", "Failed", "Canceled"):
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert run["status"] == "Completed", run.get("error")
+    assert run["status"] == "Finished", run.get("error")   # Run History's word for a pipeline run's success
     assert run["experimentName"] == "sales-exp" and run["tags"]["batchrun.attempt_id"] == "a-1"
     assert store.get_blob_client(f"azureml/{run_id}/summary/summary").exists()
     found = client.post(f"/history/v1.0{WS}/experiments/sales-exp/runs:query",
                         json={"filter": "tags/batchrun.attempt_id eq 'a-1'"}).json()["value"]
+    assert [f["runId"] for f in found] == [run_id]
+    found = client.post(f"/history/v1.0{WS}/experiments/sales-exp/runs:query",   # azureml-core's syntax
+                        json={"filter": '(Tags/batchrun.attempt_id eq "a-1")', "orderby": "StartTimeUtc desc",
+                              "top": 10}).json()["value"]
     assert [f["runId"] for f in found] == [run_id]
     assert client.post(base, json={**body, "ExperimentName": ""}).status_code == 400
     assert client.post(base, params={"pipelineVersion": "7"}, json=body).status_code == 404
     assert client.post(base.replace(V1_PIPELINE_ENDPOINT_ID, "nope"), json=body).status_code == 404
     r = client.post(f"/pipelines/v1.0{WS}/PipelineRuns/{run_id}/Cancel")
     assert r.status_code == 200  # a finished run stays finished
-    assert client.get(history).json()["status"] == "Completed"
+    r = client.delete(f"/pipelines/v1.0{WS}/PipelineRuns/{run_id}/Execution")   # PipelineRun.cancel()
+    assert r.status_code == 200
+    assert client.get(history).json()["status"] == "Finished"
 
 
 def test_v1_wants_a_management_token(server):
