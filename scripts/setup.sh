@@ -10,7 +10,9 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "== creating $venv ($("$python" --version))"
   "$python" -m venv "$venv"
 fi
-echo "== installing Python packages (requirements-dev.txt)"
+# requirements-dev.txt includes requirements.txt, which pins the deployed set through constraints.txt:
+# the venv gets the versions a deployment gets.
+echo "== installing Python packages (requirements-dev.txt, constraints.txt)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
