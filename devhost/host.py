@@ -43,6 +43,30 @@ QUEUE_POLL_SECONDS = 1.0
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
 
 
+def query_params(query: Any) -> dict[str, str]:
+    """The query as the Functions host hands it to the worker: one value per name, a repeated name's values
+    joined with ',' (``?limit=5&limit=7`` reaches the app as ``"5,7"``)."""
+    return {name: ",".join(query.getall(name)) for name in dict.fromkeys(query.keys())}
+
+
+def http_answer(response: Any) -> tuple[int, Any, bytes]:
+    """``(status, headers, body)`` of a function's ``HttpResponse`` through the converter the worker itself uses
+    (``azure.functions.http.HttpResponseConverter``): the same Content-Type (``application/json`` without a
+    charset; a charset only for ``text/*``), the same headers, ``Set-Cookie`` as the host re-emits it."""
+    from azure.functions.http import HttpResponseConverter
+    from multidict import CIMultiDict
+
+    datum = HttpResponseConverter.encode(response, expected_type=None).value
+    headers: CIMultiDict = CIMultiDict()
+    for name, value in datum["headers"].items():
+        if name.lower() != "content-length":
+            headers.add(name, value.value)
+    for cookie in datum.get("cookies") or []:
+        for morsel in cookie.values():
+            headers.add("Set-Cookie", morsel.OutputString())
+    return int(datum["status_code"].value), headers, datum["body"].value or b""
+
+
 @dataclass
 class HttpFunction:
     name: str
@@ -267,7 +291,7 @@ class LocalFunctionsHost:
                 continue
             body = await request.read()
             req = func.HttpRequest(method=request.method, url=str(request.url),
-                                   headers=dict(request.headers), params=dict(request.query),
+                                   headers=dict(request.headers), params=query_params(request.query),
                                    route_params={k: v for k, v in match.groupdict().items()}, body=body)
             try:
                 response = await self._invoke(function, req)
@@ -277,11 +301,8 @@ class LocalFunctionsHost:
                 return web.Response(status=500)
             if response is None:
                 return web.Response(status=204)
-            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-            if response.mimetype and "content-type" not in {k.lower() for k in headers}:
-                charset = f"; charset={response.charset}" if response.charset else ""
-                headers["Content-Type"] = f"{response.mimetype}{charset}"
-            return web.Response(status=response.status_code, body=response.get_body(), headers=headers)
+            status, headers, body = http_answer(response)
+            return web.Response(status=status, body=body, headers=headers)
         if allowed:
             return web.Response(status=405, headers={"Allow": ", ".join(sorted(allowed))})
         return web.Response(status=404)

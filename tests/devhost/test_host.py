@@ -116,3 +116,26 @@ def _exists(queue) -> bool:
         return True
     except ResourceNotFoundError:
         return False
+
+
+# --- held to the real host and worker (issue 17) ---------------------------------------------------------------
+
+def test_a_repeated_query_parameter_reaches_the_app_joined_with_commas_like_the_real_host(host):
+    with httpx.Client(base_url=host.base_url) as http:
+        answer = http.get("/api/items/42?limit=5&limit=7&x=1")
+    assert answer.status_code == 200
+    assert answer.json()["q"] == {"limit": "5,7", "x": "1"}
+
+
+def test_http_answers_carry_the_content_type_the_worker_sets():
+    import azure.functions as func
+
+    from devhost.host import http_answer
+
+    status, headers, body = http_answer(func.HttpResponse('{"a": 1}', status_code=201, mimetype="application/json"))
+    assert (status, headers["Content-Type"], body) == (201, "application/json", b'{"a": 1}')
+    _, headers, _ = http_answer(func.HttpResponse("hi", mimetype="text/plain"))
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    _, headers, _ = http_answer(func.HttpResponse("x", headers={"Content-Type": "application/problem+json",
+                                                                "Set-Cookie": "a=1; Path=/"}))
+    assert headers["Content-Type"] == "application/problem+json" and headers.getall("Set-Cookie") == ["a=1; Path=/"]
