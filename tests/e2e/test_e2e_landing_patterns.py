@@ -115,3 +115,25 @@ def test_an_sftp_marker_lands_once_like_an_upload(stack, host):
     deliver(host, sftp_commit_event(stack.blob_url("_SUCCESS"), marker_etag, schema="cloudevents"))
     deliver(host, blob_created_event(stack.blob_url("_SUCCESS"), marker_etag, content_length=0))
     finishes_once(stack, host, run_id)
+
+
+def old_worker_event(raw: dict) -> func.EventGridEvent:
+    """A CloudEvents delivery as Core Tools' bundled (older) azure-functions decodes it: an ``EventGridEvent``
+    read with the Event Grid schema's keys, so its type, topic and time are ``None`` (id, subject, data kept)."""
+    return func.EventGridEvent(id=raw["id"], data=raw["data"], topic=raw.get("topic"), subject=raw["subject"],
+                               event_type=raw.get("eventType"), event_time=None, data_version=raw.get("dataVersion"))
+
+
+def test_renamed_and_sftp_landings_survive_an_old_worker_that_loses_type_and_time(stack, host):
+    land_folder(stack)
+    base = f"{stack.azurite.default.blob_url}/{LANDING_CONTAINER}"
+    renamed = renamed_event(f"{base}/heart-tmp/x", f"{base}/{stack.folder}", directory=True, schema="cloudevents")
+    decoded = old_worker_event(renamed)
+    assert (decoded.event_type, decoded.topic, decoded.event_time) == (None, None, None)
+    run_async(user_function("on_blob_created")(event=decoded, client=host.client_binding()))
+    run_id = direct_upload_run_id(stack)
+    assert host.instance_ids() == [run_id]
+    marker_etag = stack.landing.get_blob_client(LANDING_CONTAINER, f"{stack.folder}/_SUCCESS").get_blob_properties().etag
+    sftp = old_worker_event(sftp_commit_event(stack.blob_url("_SUCCESS"), marker_etag, schema="cloudevents"))
+    run_async(user_function("on_blob_created")(event=sftp, client=host.client_binding()))
+    assert host.instance_ids() == [run_id]
