@@ -162,6 +162,8 @@ class LocalFunctionsHost:
         self._startup_error: Optional[BaseException] = None
         #: trigger invocations that raised: (function name, error text)
         self.errors: list[tuple[str, str]] = []
+        #: host.json extensions.queues.messageEncoding: the host base64-decodes messages unless "none"
+        self.queue_message_encoding = queue_message_encoding(self.root)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> "LocalFunctionsHost":
@@ -386,16 +388,22 @@ class LocalFunctionsHost:
                 await asyncio.sleep(QUEUE_POLL_SECONDS)
 
     async def _deliver_queue_message(self, function: TriggeredFunction, queue: Any, poison: Any, message: Any) -> None:
-        from azure.functions.queue import QueueMessage
-
         text = message.content
-        try:
-            body = base64.b64decode(text, validate=True)
-        except ValueError:
-            body = text.encode("utf-8")
-        msg = QueueMessage(id=message.id, body=body, pop_receipt=message.pop_receipt,
-                           dequeue_count=message.dequeue_count, insertion_time=message.inserted_on,
-                           expiration_time=message.expires_on, time_next_visible=message.next_visible_on)
+        if self.queue_message_encoding == "base64":
+            try:
+                body = base64.b64decode(text, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):  # the host fails such a message (retried, then poisoned)
+                log.warning("function %s: message %s is not base64 (host.json queues.messageEncoding)",
+                            function.name, message.id)
+                self.errors.append((function.name, "the message is not base64"))
+                if message.dequeue_count >= POISON_AFTER:
+                    await asyncio.to_thread(poison.send_message, text)
+                    await asyncio.to_thread(queue.delete_message, message)
+                return
+        else:
+            body = text
+        msg = queue_message(body, message.id, message.dequeue_count, message.inserted_on, message.expires_on,
+                            message.next_visible_on, message.pop_receipt)
         try:
             await self._invoke(function, msg)
         except Exception as exc:  # noqa: BLE001 - retried by visibility, then poisoned
@@ -410,8 +418,6 @@ class LocalFunctionsHost:
 
     # -- timer triggers ---------------------------------------------------------------------------------
     async def _run_timer(self, function: TriggeredFunction) -> None:
-        from azure.functions.timer import TimerRequest
-
         from .ncrontab import Schedule
 
         schedule_text = os.environ.get(function.binding.schedule.strip("%"), "") \
@@ -424,12 +430,50 @@ class LocalFunctionsHost:
                 due = schedule.next_after(now)
                 await asyncio.sleep(max(0.0, (due - now).total_seconds()))
             first = False
-            timer = TimerRequest(past_due=False)
+            timer = timer_request(schedule, now)
             try:
                 await self._invoke(function, timer)
             except Exception as exc:  # noqa: BLE001 - the next tick tries again
                 log.exception("timer function %s failed", function.name)
                 self.errors.append((function.name, f"{type(exc).__name__}: {exc}"))
+
+
+def queue_message_encoding(root: Path) -> str:
+    """``extensions.queues.messageEncoding`` of the app's host.json (the Storage extension's default: base64)."""
+    try:
+        document = json.loads((root / "host.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "base64"
+    value = ((document.get("extensions") or {}).get("queues") or {}).get("messageEncoding") or "base64"
+    return str(value).lower()
+
+
+def queue_message(body: str, message_id: str, dequeue_count: int, inserted: Any, expires: Any, next_visible: Any,
+                  pop_receipt: str) -> Any:
+    """The ``QueueMessage`` the worker makes: the content as the host passes it (a string) and the trigger
+    metadata, through azure.functions' own converter."""
+    from azure.functions import meta
+    from azure.functions.queue import QueueMessageInConverter
+
+    def when(moment: Any) -> Any:
+        return meta.Datum(type="json", value=json.dumps(moment.isoformat() if moment is not None else None))
+
+    metadata = {"Id": meta.Datum(type="string", value=message_id),
+                "DequeueCount": meta.Datum(type="json", value=str(dequeue_count)),
+                "InsertionTime": when(inserted), "ExpirationTime": when(expires),
+                "NextVisibleTime": when(next_visible), "PopReceipt": meta.Datum(type="string", value=pop_receipt)}
+    return QueueMessageInConverter.decode(meta.Datum(type="string", value=body), trigger_metadata=metadata)
+
+
+def timer_request(schedule: Any, now: datetime, past_due: bool = False) -> Any:
+    """The ``TimerRequest`` the worker makes from the host's timer binding data, through azure.functions' own
+    converter (``Schedule``, ``ScheduleStatus`` with the last and next firing, ``IsPastDue``)."""
+    from azure.functions import meta
+    from azure.functions.timer import TimerRequestConverter
+
+    status = {"Last": now.isoformat(), "Next": schedule.next_after(now).isoformat(), "LastUpdated": now.isoformat()}
+    data = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status, "IsPastDue": past_due}
+    return TimerRequestConverter.decode(meta.Datum(type="json", value=json.dumps(data)), trigger_metadata=None)
 
 
 DEV_STORAGE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
