@@ -83,17 +83,33 @@ class WorkerStandIn:
         self.app_dir = app_dir
         self.loop = asyncio.new_event_loop()
         self.functions: dict[str, Any] = {}   # name → RpcFunctionMetadata (function_id, bindings)
+        self.loop_of_host: Optional[asyncio.AbstractEventLoop] = None
         import azure_functions_runtime as runtime
 
         self.runtime = runtime
 
     def _send(self, handler: Any, **content: Any) -> Any:
         message = wire(self.protos.StreamingMessage(request_id=uuid.uuid4().hex, **content))
-        return wire(self.loop.run_until_complete(handler(Request(message, self.protos))))
+        call = handler(Request(message, self.protos))
+        if self.loop_of_host is not None:  # the worker process has one event loop; here it is the local host's
+            return wire(asyncio.run_coroutine_threadsafe(call, self.loop_of_host).result(timeout=120))
+        return wire(self.loop.run_until_complete(call))
 
     def start(self) -> "WorkerStandIn":
         p = self.protos
-        asyncio.set_event_loop(self.loop)
+        # The worker is a process of its own: it imports function_app afresh (its own app object, indexed once
+        # by the worker), and the local host and the tests keep theirs.
+        theirs = sys.modules.pop("function_app", None)
+        try:
+            self._initialise()
+        finally:
+            self.app_module = sys.modules.pop("function_app", None)
+            if theirs is not None:
+                sys.modules["function_app"] = theirs
+        return self
+
+    def _initialise(self) -> None:
+        p = self.protos
         self.runtime.start_threadpool_executor()
         init = self._send(self.runtime.worker_init_request, worker_init_request=p.WorkerInitRequest(
             host_version="4.1037.0", function_app_directory=str(self.app_dir),
@@ -108,7 +124,6 @@ class WorkerStandIn:
                 function_id=item.function_id, metadata=item))
             self._check(loaded.result, f"FunctionLoadRequest {item.name}")
             self.functions[item.name] = item
-        return self
 
     def stop(self) -> None:
         self.runtime.stop_threadpool_executor()
