@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 import inspect
 import itertools
@@ -217,6 +218,10 @@ def run_async(coro):
     return asyncio.run(_wrapped())
 
 
+#: ``client_binding`` of the host running the current activity (for activities with a durableClient input)
+ACTIVITY_CLIENT_BINDING: contextvars.ContextVar = contextvars.ContextVar("activity_client_binding", default=None)
+
+
 def split_functions(functions: Iterable[Any]) -> tuple[dict[str, Callable], dict[str, Callable]]:
     """(orchestrators, activities) from ``app.get_functions()`` (call that once per app).
 
@@ -232,9 +237,13 @@ def split_functions(functions: Iterable[Any]) -> tuple[dict[str, Callable], dict
             orchestrators[f.get_function_name()] = f.get_user_function()
         elif ttype == "activityTrigger":
             user_fn, arg = f.get_user_function(), trigger.name
+            client = next((b.name for b in f.get_bindings()
+                           if (getattr(b, "type", None) or b.get_binding_name()) == "durableClient"), None)
 
-            def call(value, _fn=user_fn, _arg=arg):
-                return _fn(**{_arg: value})
+            def call(value, _fn=user_fn, _arg=arg, _client=client):
+                # an activity with a durable client input gets the host's client binding, as the worker does
+                bindings = {_client: ACTIVITY_CLIENT_BINDING.get()()} if _client else {}
+                return _fn(**{_arg: value}, **bindings)
 
             call.__name__ = f.get_function_name()
             activities[f.get_function_name()] = call
@@ -1115,7 +1124,11 @@ class DurableTestHost:
                 meta.Datum(type="json", value=work.input_text if work.input_text is not None
                            else "null"), trigger_metadata=None)
             record["input"] = value
-            result = fn(value)
+            token = ACTIVITY_CLIENT_BINDING.set(self.client_binding)
+            try:
+                result = fn(value)
+            finally:
+                ACTIVITY_CLIENT_BINDING.reset(token)
             if inspect.isawaitable(result):
                 result = _run_coroutine(result)
             result_text = ActivityTriggerConverter.encode(result, expected_type=None).value

@@ -84,6 +84,7 @@ class WorkerStandIn:
         self.loop = asyncio.new_event_loop()
         self.functions: dict[str, Any] = {}   # name → RpcFunctionMetadata (function_id, bindings)
         self.loop_of_host: Optional[asyncio.AbstractEventLoop] = None
+        self.invoked: set[str] = set()        # functions invoked so far (tests check every trigger kind was)
         import azure_functions_runtime as runtime
 
         self.runtime = runtime
@@ -134,14 +135,16 @@ class WorkerStandIn:
             raise AssertionError(f"{what} failed: {result.exception.message}\n{result.exception.stack_trace}")
 
     def bindings(self, name: str) -> dict[str, dict]:
-        """The function's bindings as the worker declared them to the host (name → raw binding JSON)."""
-        return {key: json.loads(raw) for key, raw in self.functions[name].raw_bindings_dict().items()} \
-            if hasattr(self.functions[name], "raw_bindings_dict") else \
-            {json.loads(raw)["name"]: json.loads(raw) for raw in self.functions[name].raw_bindings}
+        """The function's bindings as the worker declared them to the host (binding name → raw binding JSON)."""
+        return {json.loads(raw)["name"]: json.loads(raw) for raw in self.functions[name].raw_bindings}
+
+    def trigger_kind(self, name: str) -> str:
+        return next(b["type"] for b in self.bindings(name).values() if b["type"].endswith("Trigger"))
 
     def invoke(self, name: str, inputs: dict[str, Any], trigger_metadata: Optional[dict[str, Any]] = None) -> Any:
         """One InvocationRequest: ``inputs`` maps binding name → TypedData; returns the InvocationResponse."""
         p = self.protos
+        self.invoked.add(name)
         request = p.InvocationRequest(
             invocation_id=str(uuid.uuid4()), function_id=self.functions[name].function_id,
             input_data=[p.ParameterBinding(name=key, data=value) for key, value in inputs.items()],

@@ -179,16 +179,25 @@ def test_azure_ml_events_and_the_timer_end_the_same_way(worker, local, stack):
 
 # --- orchestrator episodes and activities ----------------------------------------------------------------------
 
-def test_a_landed_run_replays_identically_in_the_worker(worker, local, stack):
+@pytest.mark.parametrize("mode", ["marker", "quiet_period"])
+def test_a_landed_run_replays_identically_in_the_worker(worker, local, stack, mode):
     host, recorded = local
-    stack.upload_sample(sample_files())
-    marker = stack.upload("_SUCCESS", b"")
-    assert webhook(host, "on_blob_created", blob_created_event(marker["url"], marker["etag"], content_length=0)) == 202
-    [run_id] = host.durable.instance_ids()
+    if mode == "quiet_period":  # a folder waiter (landing_quiet_orchestrator) starts the run
+        stack.configure(landing={"mode": "quiet_period", "quiet_seconds": 1})
+    landed = stack.upload_sample(sample_files())
+    if mode == "marker":
+        landed = [stack.upload("_SUCCESS", b"")]
+    for item in landed:
+        event = blob_created_event(item["url"], item["etag"], content_length=item["content_length"])
+        assert webhook(host, "on_blob_created", event) == 202
+    host.durable.run_until(lambda h: any(i.startswith("heart-") for i in h.instance_ids()), timeout_s=60)
+    [run_id] = [i for i in host.durable.instance_ids() if i.startswith("heart-")]
     status = host.durable.run_until_complete(run_id, timeout_s=90)
     assert status["runtimeStatus"] == "Completed", status
     episodes = [e for e in recorded.episodes if e[0] == "run_orchestrator"]
     assert len(episodes) >= 3 and {name for name, _, _ in recorded.activities} >= {"submit_job", "get_job_status"}
+    if mode == "quiet_period":
+        assert any(name == "landing_quiet_orchestrator" for name, _, _ in recorded.episodes)
     for name, body, answer in recorded.episodes:
         response = worker.invoke(name, {"context": worker.string(body)})
         assert succeeded(worker, response)
@@ -196,7 +205,8 @@ def test_a_landed_run_replays_identically_in_the_worker(worker, local, stack):
     # activities whose answer depends only on their input and the finished run's state, replayed
     from azure.functions.durable_functions import ActivityTriggerConverter
 
-    replayable = {"get_job_status", "estimate_job_duration", "find_attempt_job", "plan_delivery"}
+    replayable = {"get_job_status", "estimate_job_duration", "find_attempt_job", "plan_delivery",
+                  "landing_start_run"}  # the run has started: a duplicate, both ways
     replayed = 0
     last_status = max(i for i, (name, _, _) in enumerate(recorded.activities) if name == "get_job_status")
     for index, (name, value, result) in enumerate(recorded.activities):
@@ -209,6 +219,22 @@ def test_a_landed_run_replays_identically_in_the_worker(worker, local, stack):
         response = worker.invoke(name, inputs)
         assert succeeded(worker, response)
         expected = json.loads(ActivityTriggerConverter.encode(result, expected_type=None).value)
+        if name == "landing_start_run":  # it started the run then; a second call finds it started
+            expected = {**expected, "started": False, "action": "duplicate"}
         assert json.loads(answer_value(response)) == expected, name
         replayed += 1
     assert replayed >= 2
+
+
+def test_every_trigger_kind_of_the_app_went_through_the_worker(worker):
+    """Runs last in this module: each kind of trigger the app declares was invoked above (every HTTP function
+    too), so no kind is left to the local host alone."""
+    kinds = {worker.trigger_kind(name) for name in worker.functions}
+    assert kinds == {"httpTrigger", "eventGridTrigger", "queueTrigger", "timerTrigger", "orchestrationTrigger",
+                     "activityTrigger"}
+    invoked_kinds = {worker.trigger_kind(name) for name in worker.invoked}
+    assert invoked_kinds == kinds
+    http = {name for name in worker.functions if worker.trigger_kind(name) == "httpTrigger"}
+    assert http <= worker.invoked, f"HTTP functions never compared: {sorted(http - worker.invoked)}"
+    assert {"on_blob_created", "on_aml_run_event", "on_blob_created_queued", "run_orchestrator",
+            "landing_quiet_orchestrator", "landing_start_run"} <= worker.invoked
