@@ -217,6 +217,8 @@ def run_async(coro):
     return asyncio.run(_wrapped())
 
 
+
+
 def split_functions(functions: Iterable[Any]) -> tuple[dict[str, Callable], dict[str, Callable]]:
     """(orchestrators, activities) from ``app.get_functions()`` (call that once per app).
 

@@ -43,6 +43,30 @@ QUEUE_POLL_SECONDS = 1.0
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
 
 
+def query_params(query: Any) -> dict[str, str]:
+    """The query as the Functions host hands it to the worker: one value per name, a repeated name's values
+    joined with ',' (``?limit=5&limit=7`` reaches the app as ``"5,7"``)."""
+    return {name: ",".join(query.getall(name)) for name in dict.fromkeys(query.keys())}
+
+
+def http_answer(response: Any) -> tuple[int, Any, bytes]:
+    """``(status, headers, body)`` of a function's ``HttpResponse`` through the converter the worker itself uses
+    (``azure.functions.http.HttpResponseConverter``): the same Content-Type (``application/json`` without a
+    charset; a charset only for ``text/*``), the same headers, ``Set-Cookie`` as the host re-emits it."""
+    from azure.functions.http import HttpResponseConverter
+    from multidict import CIMultiDict
+
+    datum = HttpResponseConverter.encode(response, expected_type=None).value
+    headers: CIMultiDict = CIMultiDict()
+    for name, value in datum["headers"].items():
+        if name.lower() != "content-length":
+            headers.add(name, value.value)
+    for cookie in datum.get("cookies") or []:
+        for morsel in cookie.values():
+            headers.add("Set-Cookie", morsel.OutputString())
+    return int(datum["status_code"].value), headers, datum["body"].value or b""
+
+
 @dataclass
 class HttpFunction:
     name: str
@@ -138,6 +162,8 @@ class LocalFunctionsHost:
         self._startup_error: Optional[BaseException] = None
         #: trigger invocations that raised: (function name, error text)
         self.errors: list[tuple[str, str]] = []
+        #: host.json extensions.queues.messageEncoding: the host base64-decodes messages unless "none"
+        self.queue_message_encoding = queue_message_encoding(self.root)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> "LocalFunctionsHost":
@@ -270,7 +296,7 @@ class LocalFunctionsHost:
                 continue
             body = await request.read()
             req = func.HttpRequest(method=request.method, url=str(request.url),
-                                   headers=dict(request.headers), params=dict(request.query),
+                                   headers=dict(request.headers), params=query_params(request.query),
                                    route_params={k: v for k, v in match.groupdict().items()}, body=body)
             try:
                 response = await self._invoke(function, req)
@@ -280,11 +306,8 @@ class LocalFunctionsHost:
                 return web.Response(status=500)
             if response is None:
                 return web.Response(status=204)
-            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-            if response.mimetype and "content-type" not in {k.lower() for k in headers}:
-                charset = f"; charset={response.charset}" if response.charset else ""
-                headers["Content-Type"] = f"{response.mimetype}{charset}"
-            return web.Response(status=response.status_code, body=response.get_body(), headers=headers)
+            status, headers, body = http_answer(response)
+            return web.Response(status=status, body=body, headers=headers)
         if allowed:
             return web.Response(status=405, headers={"Allow": ", ".join(sorted(allowed))})
         return web.Response(status=404)
@@ -368,16 +391,22 @@ class LocalFunctionsHost:
                 await asyncio.sleep(QUEUE_POLL_SECONDS)
 
     async def _deliver_queue_message(self, function: TriggeredFunction, queue: Any, poison: Any, message: Any) -> None:
-        from azure.functions.queue import QueueMessage
-
         text = message.content
-        try:
-            body = base64.b64decode(text, validate=True)
-        except ValueError:
-            body = text.encode("utf-8")
-        msg = QueueMessage(id=message.id, body=body, pop_receipt=message.pop_receipt,
-                           dequeue_count=message.dequeue_count, insertion_time=message.inserted_on,
-                           expiration_time=message.expires_on, time_next_visible=message.next_visible_on)
+        if self.queue_message_encoding == "base64":
+            try:
+                body = base64.b64decode(text, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):  # the host fails such a message (retried, then poisoned)
+                log.warning("function %s: message %s is not base64 (host.json queues.messageEncoding)",
+                            function.name, message.id)
+                self.errors.append((function.name, "the message is not base64"))
+                if message.dequeue_count >= POISON_AFTER:
+                    await asyncio.to_thread(poison.send_message, text)
+                    await asyncio.to_thread(queue.delete_message, message)
+                return
+        else:
+            body = text
+        msg = queue_message(body, message.id, message.dequeue_count, message.inserted_on, message.expires_on,
+                            message.next_visible_on, message.pop_receipt)
         try:
             await self._invoke(function, msg)
         except Exception as exc:  # noqa: BLE001 - retried by visibility, then poisoned
@@ -392,8 +421,6 @@ class LocalFunctionsHost:
 
     # -- timer triggers ---------------------------------------------------------------------------------
     async def _run_timer(self, function: TriggeredFunction) -> None:
-        from azure.functions.timer import TimerRequest
-
         from .ncrontab import Schedule
 
         schedule_text = os.environ.get(function.binding.schedule.strip("%"), "") \
@@ -406,12 +433,50 @@ class LocalFunctionsHost:
                 due = schedule.next_after(now)
                 await asyncio.sleep(max(0.0, (due - now).total_seconds()))
             first = False
-            timer = TimerRequest(past_due=False)
+            timer = timer_request(schedule, now)
             try:
                 await self._invoke(function, timer)
             except Exception as exc:  # noqa: BLE001 - the next tick tries again
                 log.exception("timer function %s failed", function.name)
                 self.errors.append((function.name, f"{type(exc).__name__}: {exc}"))
+
+
+def queue_message_encoding(root: Path) -> str:
+    """``extensions.queues.messageEncoding`` of the app's host.json (the Storage extension's default: base64)."""
+    try:
+        document = json.loads((root / "host.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "base64"
+    value = ((document.get("extensions") or {}).get("queues") or {}).get("messageEncoding") or "base64"
+    return str(value).lower()
+
+
+def queue_message(body: str, message_id: str, dequeue_count: int, inserted: Any, expires: Any, next_visible: Any,
+                  pop_receipt: str) -> Any:
+    """The ``QueueMessage`` the worker makes: the content as the host passes it (a string) and the trigger
+    metadata, through azure.functions' own converter."""
+    from azure.functions import meta
+    from azure.functions.queue import QueueMessageInConverter
+
+    def when(moment: Any) -> Any:
+        return meta.Datum(type="json", value=json.dumps(moment.isoformat() if moment is not None else None))
+
+    metadata = {"Id": meta.Datum(type="string", value=message_id),
+                "DequeueCount": meta.Datum(type="json", value=str(dequeue_count)),
+                "InsertionTime": when(inserted), "ExpirationTime": when(expires),
+                "NextVisibleTime": when(next_visible), "PopReceipt": meta.Datum(type="string", value=pop_receipt)}
+    return QueueMessageInConverter.decode(meta.Datum(type="string", value=body), trigger_metadata=metadata)
+
+
+def timer_request(schedule: Any, now: datetime, past_due: bool = False) -> Any:
+    """The ``TimerRequest`` the worker makes from the host's timer binding data, through azure.functions' own
+    converter (``Schedule``, ``ScheduleStatus`` with the last and next firing, ``IsPastDue``)."""
+    from azure.functions import meta
+    from azure.functions.timer import TimerRequestConverter
+
+    status = {"Last": now.isoformat(), "Next": schedule.next_after(now).isoformat(), "LastUpdated": now.isoformat()}
+    data = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": status, "IsPastDue": past_due}
+    return TimerRequestConverter.decode(meta.Datum(type="json", value=json.dumps(data)), trigger_metadata=None)
 
 
 DEV_STORAGE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"

@@ -10,9 +10,17 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "== creating $venv ($("$python" --version))"
   "$python" -m venv "$venv"
 fi
-echo "== installing Python packages (requirements-dev.txt)"
+# requirements-dev.txt includes requirements.txt, which pins the deployed set through constraints.txt:
+# the venv gets the versions a deployment gets.
+echo "== installing Python packages (requirements-dev.txt, constraints.txt)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# tests/worker: the Python worker library the Functions host runs the app under (test only, never deployed).
+# It is published for Python >= 3.13; on older Pythons the same library stands in for the 3.11 worker, which
+# is not on PyPI (requirements-worker.txt says why).
+echo "== installing the Functions worker library for tests/worker (requirements-worker.txt)"
+older=$("$venv/bin/python" -c 'import sys; print("--ignore-requires-python" if sys.version_info < (3, 13) else "")')
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check $older -r requirements-worker.txt
 
 if [ ! -x node_modules/.bin/azurite ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (it brings npm), then run again" >&2; exit 1; }

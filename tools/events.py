@@ -89,6 +89,53 @@ def blob_created_event(url: str, etag: str, *, content_length: int, api: Optiona
     return to_cloud_event(event) if schema == "cloudevents" else event
 
 
+def sftp_commit_event(url: str, etag: str, **kwargs: Any) -> dict:
+    """The ``SftpCommit`` BlobCreated event of a file uploaded over SFTP, as documented: ``dataVersion`` 3, no
+    ``clientRequestId``, ``contentType`` application/octet-stream, ``contentOffset`` and ``identity`` (the
+    SFTP local user) included, and ``contentLength`` 0 as in Microsoft's example (whatever the file's size)."""
+    schema = kwargs.pop("schema", "eventgrid")
+    event = blob_created_event(url, etag, content_length=0, api="SftpCommit", **kwargs)
+    event["data"].pop("clientRequestId", None)
+    event["data"].update({"contentType": "application/octet-stream", "contentOffset": 0, "identity": "localuser"})
+    event["dataVersion"] = "3"
+    return to_cloud_event(event) if schema == "cloudevents" else event
+
+
+def renamed_event(source_url: str, destination_url: str, *, directory: bool = False,
+                  event_id: Optional[str] = None, schema: str = "eventgrid") -> dict:
+    """An ADLS Gen2 ``Microsoft.Storage.BlobRenamed`` (``RenameFile``) or, with ``directory``,
+    ``Microsoft.Storage.DirectoryRenamed`` (``RenameDirectory``) event, as documented: the subject names the
+    new path, ``data`` carries ``sourceUrl`` and ``destinationUrl`` on the dfs endpoint, and no ``url``,
+    ``eTag`` or ``contentLength``. Both URLs are blob-endpoint URLs with raw names (a directory without
+    its trailing ``/``); on a public-cloud host they are rewritten to the dfs endpoint, as Event Grid sends them."""
+    source, destination = split_storage_url(source_url), split_storage_url(destination_url)
+
+    def dfs(parts: Any) -> str:
+        return f"{parts.account_url.replace('.blob.', '.dfs.', 1)}/{parts.container}/{parts.rest}"
+
+    event = {
+        "id": event_id or str(uuid.uuid4()),
+        "topic": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-local/providers"
+                 f"/Microsoft.Storage/storageAccounts/{_account_of(destination_url)}",
+        "subject": f"/blobServices/default/containers/{destination.container}/blobs/{destination.rest}",
+        "eventType": "Microsoft.Storage.DirectoryRenamed" if directory else "Microsoft.Storage.BlobRenamed",
+        "eventTime": _now(),
+        "data": {
+            "api": "RenameDirectory" if directory else "RenameFile",
+            "clientRequestId": str(uuid.uuid4()),
+            "requestId": str(uuid.uuid4()),
+            "destinationUrl": dfs(destination),
+            "sourceUrl": dfs(source),
+            "sequencer": f"{uuid.uuid4().int % 10**32:032d}",
+            "identity": "$superuser",
+            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
+        },
+        "dataVersion": "1",
+        "metadataVersion": "1",
+    }
+    return to_cloud_event(event) if schema == "cloudevents" else event
+
+
 def run_status_changed_event(job_name: str, status: str, *, event_id: Optional[str] = None,
                              event_time: Optional[str] = None, schema: str = "eventgrid",
                              workspace: str = "ws-local", **data: Any) -> dict:

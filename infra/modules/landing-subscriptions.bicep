@@ -1,4 +1,5 @@
-// One Event Grid subscription per landing route: BlobCreated only, committed blobs only (data.api), the
+// One Event Grid subscription per landing route: BlobCreated of committed blobs, and ADLS Gen2's BlobRenamed /
+// DirectoryRenamed (a file or folder renamed into the prefix: Spark, ADF copy, azcopy) (data.api), the
 // route's container and prefix as subject-begins-with, retries, and dead letters into the container the
 // reconcile sweep reads. Delivered to the on_blob_created function, or to the landing-events queue.
 param topicName string
@@ -14,12 +15,22 @@ param hostStorageAccountId string
 param deadLetterContainerName string
 param landingQueueName string
 
-// Only complete blobs: PutBlob / PutBlockList (block blobs), FlushWithClose (ADLS Gen2), CopyBlob.
+// Only complete blobs: PutBlob / PutBlockList (block blobs), FlushWithClose (ADLS Gen2), CopyBlob, SftpCommit
+// (SFTP), and renames into place: RenameFile (BlobRenamed), RenameDirectory (DirectoryRenamed).
 var committedApis = [
   'PutBlob'
   'PutBlockList'
   'FlushWithClose'
   'CopyBlob'
+  'SftpCommit'
+  'RenameFile'
+  'RenameDirectory'
+]
+// The subject of a rename names its destination, so subjectBeginsWith takes what was renamed into the prefix.
+var landingEventTypes = [
+  'Microsoft.Storage.BlobCreated'
+  'Microsoft.Storage.BlobRenamed'
+  'Microsoft.Storage.DirectoryRenamed'
 ]
 var retryPolicy = {
   maxDeliveryAttempts: 30
@@ -58,9 +69,7 @@ resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02
       }
     }
     filter: {
-      includedEventTypes: [
-        'Microsoft.Storage.BlobCreated'
-      ]
+      includedEventTypes: landingEventTypes
       subjectBeginsWith: '/blobServices/default/containers/${route.match.container}/blobs/${route.match.?prefix ?? ''}'
       advancedFilters: [
         {
@@ -94,9 +103,7 @@ resource toQueue 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15
       }
     }
     filter: {
-      includedEventTypes: [
-        'Microsoft.Storage.BlobCreated'
-      ]
+      includedEventTypes: landingEventTypes
       subjectBeginsWith: '/blobServices/default/containers/${route.match.container}/blobs/${route.match.?prefix ?? ''}'
       advancedFilters: [
         {

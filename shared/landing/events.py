@@ -5,10 +5,19 @@ The rules, decided once (README, "Event intake rules"):
 * **Schemas.** Event Grid schema and CloudEvents 1.0 alike (:mod:`shared.event_envelope`). An event whose
   type was lost (an older worker decoding a CloudEvent) counts as BlobCreated when its ``data.api`` is a
   committing Blob/ADLS operation: no other Storage event carries one of those.
-* **Committed only.** ``PutBlob``, ``PutBlockList``, ``CopyBlob`` and ADLS Gen2's ``FlushWithClose``.
-  ADLS Gen2's ``CreateFile`` makes an empty file (``contentLength`` 0) whose content a later
-  ``FlushWithClose`` commits, so it is skipped (``uncommitted_api``), as are ``FlushWithClose``-less
-  appends and every other operation.
+* **Committed only.** ``PutBlob``, ``PutBlockList``, ``CopyBlob``, ADLS Gen2's ``FlushWithClose`` and SFTP's
+  ``SftpCommit`` (the file was closed after its upload). ADLS Gen2's ``CreateFile`` makes an empty file
+  (``contentLength`` 0) whose content a later ``FlushWithClose`` commits, and SFTP's ``SftpCreate`` the
+  empty blob an ``SftpCommit`` later fills, so both are skipped (``uncommitted_api``), as are
+  ``FlushWithClose``-less appends, ``SftpWrite`` and every other operation. The documented ``SftpCommit``
+  example carries ``contentLength: 0`` for a committed file, so its size is taken as unknown (the blob's own
+  size is read where a rule needs it).
+* **Renames** (ADLS Gen2: Spark, ADF copy and azcopy write to a temporary name, then rename into place).
+  ``Microsoft.Storage.BlobRenamed`` (``RenameFile``) and ``Microsoft.Storage.DirectoryRenamed``
+  (``RenameDirectory``) carry no ``url``, ``eTag`` or ``contentLength``: ``data.destinationUrl`` (checked
+  against the subject, like ``url``) names the new path, ``data.sourceUrl`` the old one (only logged).
+  :func:`parse_renamed` reads them; the handler reads the blob's ETag, or lists the renamed folder, and
+  lands what it finds exactly as if it had been uploaded there.
 * **Accounts.** ``data.url`` names the account: its blob endpoint, its dfs endpoint
   (``https://<acct>.dfs.core.windows.net/<fs>/<path>``) and ``abfss://<fs>@<acct>.dfs...`` are one account,
   keyed by its canonical blob endpoint (:func:`shared.paths.canonical_account_url`).
@@ -40,8 +49,15 @@ from ..paths import InvalidName, split_blob_subject, split_storage_url
 from ..storage.uris import BlobLocation
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+BLOB_RENAMED = "Microsoft.Storage.BlobRenamed"
+DIRECTORY_RENAMED = "Microsoft.Storage.DirectoryRenamed"
+RENAMED_TYPES = frozenset({BLOB_RENAMED, DIRECTORY_RENAMED})
 # Only these mean "the blob's content is committed" (a blob output binding alone emits three events).
-COMMITTED_APIS = frozenset({"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"})
+COMMITTED_APIS = frozenset({"PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "SftpCommit"})
+# Commits whose event's contentLength is not the blob's size (the documented SftpCommit example says 0).
+SIZE_UNKNOWN_APIS = frozenset({"SftpCommit"})
+# The operation behind each rename event (what infra's data.api filter lets through).
+RENAME_APIS = {BLOB_RENAMED: "RenameFile", DIRECTORY_RENAMED: "RenameDirectory"}
 # Skips that are normal for a route's own marker (a CreateFile before its FlushWithClose, a BlobDeleted):
 # not worth a WARNING.
 BENIGN_SKIPS = frozenset({"wrong_event_type", "uncommitted_api"})
@@ -128,6 +144,15 @@ def _content_length(value: Any, where: tuple[str, str, str]) -> Optional[int]:
     return value
 
 
+def _event_id(event_id: Any, where: Optional[tuple[str, str, str]]) -> str:
+    if event_id is not None and not isinstance(event_id, str):
+        event_id = str(event_id) if isinstance(event_id, int) and not isinstance(event_id, bool) else None
+    if event_id is not None and (len(event_id) > 256 or re.search(r"[\x00-\x1f\x7f-\x9f]", event_id)):
+        raise SkipEvent("malformed", f"id is not a printable string of at most 256 characters: {shown(event_id)}",
+                        where)
+    return event_id or ""
+
+
 def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Optional[str] = None,
                        event_time: Optional[str] = None) -> BlobCreated:
     """A committed blob from an event's parts, or :class:`SkipEvent` with the reason. Never raises anything else."""
@@ -161,13 +186,55 @@ def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Op
     if not isinstance(etag, str) or not _ETAG.match(etag):
         raise SkipEvent("malformed", "data.eTag is missing or not a printable string of at most"
                                      f" {MAX_ETAG_CHARS} characters", where)
-    if event_id is not None and not isinstance(event_id, str):
-        event_id = str(event_id) if isinstance(event_id, int) and not isinstance(event_id, bool) else None
-    if event_id is not None and (len(event_id) > 256 or re.search(r"[\x00-\x1f\x7f-\x9f]", event_id)):
-        raise SkipEvent("malformed", f"id is not a printable string of at most 256 characters: {shown(event_id)}",
-                        where)
-    return BlobCreated(event_id or "", location, etag, api, _content_length(data.get("contentLength"), where),
-                       event_time)
+    event_id = _event_id(event_id, where)
+    size = None if api in SIZE_UNKNOWN_APIS else _content_length(data.get("contentLength"), where)
+    return BlobCreated(event_id, location, etag, api, size, event_time)
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A file (``directory`` False) or folder renamed to ``location``; ``source`` is the old URL (logged only)."""
+    event_id: str
+    location: BlobLocation
+    directory: bool
+    api: str
+    source: Optional[str]
+    event_time: Optional[str] = None
+
+
+def renamed_type(event_type: Any, data: Any) -> Optional[str]:
+    """The rename event type of an event, also when the delivery lost the type (inferred from ``data.api``)."""
+    if isinstance(event_type, str) and event_type in RENAMED_TYPES:
+        return event_type
+    if event_type is None and isinstance(data, Mapping) and "destinationUrl" in data:
+        return next((kind for kind, api in RENAME_APIS.items() if data.get("api") == api), None)
+    return None
+
+
+def parse_renamed(event_id: Any, event_type: Any, data: Any, *, subject: Optional[str] = None,
+                  event_time: Optional[str] = None) -> Renamed:
+    """A ``BlobRenamed`` / ``DirectoryRenamed`` event's new location, or :class:`SkipEvent` with the reason."""
+    kind = renamed_type(event_type, data)
+    if kind is None:
+        raise SkipEvent("wrong_event_type", shown(event_type))
+    if not isinstance(data, Mapping):
+        raise SkipEvent("malformed", "data is not an object")
+    if subject is not None and not isinstance(subject, str):
+        raise SkipEvent("malformed", "subject is not a string")
+    account_url, container, name = recover_name(data.get("destinationUrl"), subject)
+    where = (account_url, container, name)
+    name = name.rstrip("/") if kind == DIRECTORY_RENAMED else name
+    if not name or name.endswith("/"):
+        raise SkipEvent("not_a_blob", shown(data.get("destinationUrl")), where)
+    try:
+        location = BlobLocation(account_url, container, name)
+    except InvalidName as exc:
+        raise SkipEvent("unsafe_name", shown(str(exc), 200), where) from None
+    source = data.get("sourceUrl")
+    source = shown(source, 300) if isinstance(source, str) and not has_secret(source) else None
+    api = data.get("api") if isinstance(data.get("api"), str) else RENAME_APIS[kind]
+    return Renamed(_event_id(event_id, where), location, kind == DIRECTORY_RENAMED, shown(api, 64), source,
+                   event_time)
 
 
 def parse_blob_event(envelope: EventEnvelope) -> BlobCreated:

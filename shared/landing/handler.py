@@ -19,7 +19,7 @@ from .. import telemetry
 from ..config.models import AppSettings, Route
 from ..runs.claims import claim_etag
 from . import rules
-from .events import SkipEvent, parse_blob_created, shown
+from .events import BlobCreated, Renamed, SkipEvent, parse_blob_created, parse_renamed, renamed_type, shown
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,11 @@ OUTCOMES: Counter[str] = Counter()
 
 QUIET_SIGNAL_ATTEMPTS = 8
 QUIET_SIGNAL_BACKOFF_SECONDS = 0.05
+# A renamed folder is listed to find what landed in it; past this many blobs the rest is left to the sweep.
+RENAMED_FOLDER_MAX_BLOBS = 10_000
+RENAMED_FOLDER_PAGE = 1000
+# Which outcome of a renamed folder's blobs the event answers with (the most telling one).
+_OUTCOME_RANK = ("started", "waiter_started", "duplicate", "signalled", "late_file", "rejected", "skipped", "waiting")
 
 
 @dataclass(frozen=True)
@@ -124,16 +129,114 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
     (so the event is redelivered; the ledger claims make the redelivery harmless). ``ledger`` is accepted
     for compatibility and ignored: the context's store owns the ledger."""
     ctx = context or landing_context(settings)
+    if renamed_type(event_type, data) is not None:
+        try:
+            renamed = parse_renamed(event_id, event_type, data, subject=subject, event_time=event_time)
+        except SkipEvent as exc:
+            return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
+        if renamed.directory:
+            return await _land_renamed_folder(ctx, client, renamed)
+        return await _land_renamed_file(ctx, client, renamed)
     try:
         created = parse_blob_created(event_id, event_type, data, subject=subject, event_time=event_time)
     except SkipEvent as exc:
         return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
-    excluded = ctx.index.excluded_because(created.location)
-    if excluded is not None:
-        return skip_event("output_location", f"{created.location.url} is in {excluded}", event_id)
-    route = ctx.index.match(created.location)
+    return await _land(ctx, client, created)
+
+
+async def _land(ctx: LandingContext, client: Any, created: BlobCreated,
+                route: Optional[Route] = None) -> LandingOutcome:
+    """One committed blob through the route's completion rule (an upload, or a blob a rename put in place)."""
     if route is None:
-        return skip_event("no_route", created.location.url, event_id)
+        excluded = ctx.index.excluded_because(created.location)
+        if excluded is not None:
+            return skip_event("output_location", f"{created.location.url} is in {excluded}", created.event_id)
+        route = ctx.index.match(created.location)
+        if route is None:
+            return skip_event("no_route", created.location.url, created.event_id)
+    return await _decide_and_act(ctx, client, route, created)
+
+
+async def _land_renamed_file(ctx: LandingContext, client: Any, renamed: Renamed) -> LandingOutcome:
+    """A file renamed into place lands like an upload of it: the rename event carries no ETag or size, so the
+    blob's own are read (one HEAD, only for a blob some route takes)."""
+    excluded = ctx.index.excluded_because(renamed.location)
+    if excluded is not None:
+        return skip_event("output_location", f"{renamed.location.url} is in {excluded}", renamed.event_id)
+    route = ctx.index.match(renamed.location)
+    if route is None:
+        return skip_event("no_route", renamed.location.url, renamed.event_id)
+    provisional = BlobCreated(renamed.event_id, renamed.location, "", renamed.api, None, renamed.event_time)
+    if rules.decide(route, provisional).action == rules.IGNORE:  # a part file in a marker folder: no HEAD
+        return await _decide_and_act(ctx, client, route, provisional)
+    found = await asyncio.to_thread(ctx.store.blob_etag, route, renamed.location)
+    if found is None:  # renamed away again (or deleted) before this event arrived: nothing landed here
+        return skip_event("blob_missing", f"{renamed.location.url} (renamed from {renamed.source}) does not exist",
+                          renamed.event_id, ctx.index.skip_level("blob_missing", _where(renamed.location)))
+    etag, size = found
+    created = BlobCreated(renamed.event_id, renamed.location, etag, renamed.api, size, renamed.event_time)
+    return await _land(ctx, client, created, route)
+
+
+def _where(location: Any) -> tuple[str, str, str]:
+    return location.account_url, location.container, location.path
+
+
+def _routes_under(ctx: LandingContext, location: Any) -> list[Route]:
+    """Routes that may take a blob somewhere under the folder ``location`` (its prefix and the folder overlap)."""
+    from ..paths import canonical_account_url
+
+    folder = location.path + "/"
+    key = (canonical_account_url(location.account_url), location.container)
+    return [route for route in ctx.index.routes.get(key, ())
+            if folder.startswith(route.match.prefix) or route.match.prefix.startswith(folder)]
+
+
+async def _land_renamed_folder(ctx: LandingContext, client: Any, renamed: Renamed) -> LandingOutcome:
+    """A folder renamed into place (Spark's, ADF's and azcopy's commit): list it, and land every blob in it
+    as if each had been uploaded there. Same rules, same run ids, same claims as uploads, so a marker that an
+    upload event, a rename event and the sweep all report still starts one run."""
+    from ..storage.uris import BlobLocation
+
+    routes = _routes_under(ctx, renamed.location)
+    if not routes:
+        if ctx.index.excluded_because(renamed.location) is not None:
+            return skip_event("output_location", renamed.location.url, renamed.event_id)
+        return skip_event("no_route", renamed.location.url, renamed.event_id)
+    outcomes: list[LandingOutcome] = []
+    seen = 0
+    continuation: Optional[str] = None
+    prefix = renamed.location.path + "/"
+    while True:
+        items, continuation = await asyncio.to_thread(ctx.store.list_page, routes[0], renamed.location.container,
+                                                      prefix, continuation, RENAMED_FOLDER_PAGE,
+                                                      include_metadata=True)
+        for item in items:
+            seen += 1
+            if (getattr(item, "metadata", None) or {}).get("hdi_isfolder") == "true":
+                continue  # an ADLS Gen2 directory entry, not a file
+            try:
+                location = BlobLocation(renamed.location.account_url, renamed.location.container, item.name)
+            except Exception as exc:  # InvalidName: a name no route may take
+                outcomes.append(skip_event("unsafe_name", shown(str(exc), 200), renamed.event_id))
+                continue
+            created = BlobCreated(renamed.event_id, location, str(item.etag or ""), renamed.api,
+                                  int(item.size or 0), renamed.event_time)
+            outcomes.append(await _land(ctx, client, created))
+        if not continuation:
+            break
+        if seen >= RENAMED_FOLDER_MAX_BLOBS:
+            log.warning("landing: renamed folder %s holds more than %d blobs; the rest is left to the sweep",
+                        renamed.location.url, RENAMED_FOLDER_MAX_BLOBS)
+            break
+    if not outcomes:
+        return skip_event("empty_folder", f"{renamed.location.url} (renamed from {renamed.source}) is empty",
+                          renamed.event_id)
+    return min(outcomes, key=lambda o: _OUTCOME_RANK.index(o.action) if o.action in _OUTCOME_RANK
+               else len(_OUTCOME_RANK))
+
+
+async def _decide_and_act(ctx: LandingContext, client: Any, route: Route, created: BlobCreated) -> LandingOutcome:
     decision = rules.decide(route, created)
     if decision.action == rules.IGNORE:
         OUTCOMES[decision.reason] += 1

@@ -67,10 +67,13 @@ class LandingStore:
         return str(props.etag or ""), int(props.size or 0)
 
     def list_page(self, route: Route, container: str, prefix: str, continuation: Optional[str],
-                  page_size: int) -> tuple[list[Any], Optional[str]]:
-        """One page of a flat listing under ``prefix``: (blob items, continuation token or None at the end)."""
+                  page_size: int, include_metadata: bool = False) -> tuple[list[Any], Optional[str]]:
+        """One page of a flat listing under ``prefix``: (blob items, continuation token or None at the end).
+        ``include_metadata``: with each blob's metadata (ADLS Gen2 marks its directory entries
+        ``hdi_isfolder``)."""
         pages = self._container(route, container).list_blobs(
-            name_starts_with=prefix or None, results_per_page=page_size).by_page(continuation_token=continuation)
+            name_starts_with=prefix or None, results_per_page=page_size,
+            include=["metadata"] if include_metadata else None).by_page(continuation_token=continuation)
         items = list(next(pages, []))
         return items, pages.continuation_token
 

@@ -77,9 +77,12 @@ def test_queue_messages_are_delivered_and_poison_moves_after_five_attempts(host,
     queue = QueueClient.from_connection_string(azurite.connection_string(), "tiny-items")
     wait_until(lambda: _exists(queue))
     poison = QueueClient.from_connection_string(azurite.connection_string(), "tiny-items-poison")
-    queue.send_message(base64.b64encode(b"hello").decode())
-    queue.send_message("poison")                                   # plain text is accepted as well
-    wait_until(lambda: ("hello", 1) in tiny_app.CALLS["queue"])
+    # host.json (the app root's) says queues.messageEncoding "none": the content reaches the app as sent
+    assert host.queue_message_encoding == "none"
+    queue.send_message("hello")
+    queue.send_message(base64.b64encode(b"hi").decode())
+    queue.send_message("poison")
+    wait_until(lambda: ("hello", 1) in tiny_app.CALLS["queue"] and ("aGk=", 1) in tiny_app.CALLS["queue"])
     wait_until(lambda: len(poison.peek_messages(max_messages=5)) == 1, timeout_s=40)
     attempts = [count for body, count in tiny_app.CALLS["queue"] if body == "poison"]
     assert attempts == list(range(1, devhost_module.POISON_AFTER + 1))
@@ -116,3 +119,34 @@ def _exists(queue) -> bool:
         return True
     except ResourceNotFoundError:
         return False
+
+
+# --- held to the real host and worker (issue 17) ---------------------------------------------------------------
+
+def test_a_repeated_query_parameter_reaches_the_app_joined_with_commas_like_the_real_host(host):
+    with httpx.Client(base_url=host.base_url) as http:
+        answer = http.get("/api/items/42?limit=5&limit=7&x=1")
+    assert answer.status_code == 200
+    assert answer.json()["q"] == {"limit": "5,7", "x": "1"}
+
+
+def test_http_answers_carry_the_content_type_the_worker_sets():
+    import azure.functions as func
+
+    from devhost.host import http_answer
+
+    status, headers, body = http_answer(func.HttpResponse('{"a": 1}', status_code=201, mimetype="application/json"))
+    assert (status, headers["Content-Type"], body) == (201, "application/json", b'{"a": 1}')
+    _, headers, _ = http_answer(func.HttpResponse("hi", mimetype="text/plain"))
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    _, headers, _ = http_answer(func.HttpResponse("x", headers={"Content-Type": "application/problem+json",
+                                                                "Set-Cookie": "a=1; Path=/"}))
+    assert headers["Content-Type"] == "application/problem+json" and headers.getall("Set-Cookie") == ["a=1; Path=/"]
+
+
+def test_the_queue_message_encoding_is_read_from_host_json_like_the_host(tmp_path):
+    from devhost.host import queue_message_encoding
+
+    assert queue_message_encoding(tmp_path) == "base64"    # the Storage extension's default
+    (tmp_path / "host.json").write_text('{"version": "2.0", "extensions": {"queues": {"messageEncoding": "None"}}}')
+    assert queue_message_encoding(tmp_path) == "none"

@@ -171,8 +171,9 @@ class GridCase:
 GRID_CASES = [
     # event types
     GridCase("blob_deleted", (put("eventType", "Microsoft.Storage.BlobDeleted"),), "wrong_event_type"),
-    GridCase("blob_renamed", (put("eventType", "Microsoft.Storage.BlobRenamed"), put("data.api", "RenameFile")),
-             "wrong_event_type"),
+    # a rename lands what it put in place (issue 17), but only through its documented destinationUrl
+    GridCase("blob_renamed_without_destination_url", (put("eventType", "Microsoft.Storage.BlobRenamed"),
+                                                      put("data.api", "RenameFile")), "malformed"),
     GridCase("directory_created", (put("eventType", "Microsoft.Storage.DirectoryCreated"),
                                    put("data.api", "CreateDirectory")), "wrong_event_type"),
     GridCase("type_lower_case", (put("eventType", "microsoft.storage.blobcreated"),), "wrong_event_type"),

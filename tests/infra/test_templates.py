@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from shared.landing.events import BLOB_CREATED, COMMITTED_APIS, RENAME_APIS, RENAMED_TYPES
 from tests.infra.bicep import INFRA, ROOT, bicep_files, body, main, module_calls, parse, resources, walk
 
 EVENT_SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions"
-COMMITTED_APIS = {"PutBlob", "PutBlockList", "FlushWithClose", "CopyBlob"}
+
+# what the app lands (shared/landing/events.py): committed blobs (SFTP's too) and ADLS Gen2 renames into place
+LANDING_APIS = set(COMMITTED_APIS) | set(RENAME_APIS.values())
+LANDING_EVENT_TYPES = {BLOB_CREATED} | set(RENAMED_TYPES)
 
 
 def test_there_are_templates():
@@ -80,13 +84,16 @@ def landing_subscriptions() -> list[dict]:
     return [body(module["resources"][symbol]) for symbol in ("toFunction", "toQueue")]
 
 
-def test_landing_subscriptions_take_only_committed_blob_created_events_per_route_prefix():
+def test_landing_subscriptions_take_committed_blobs_and_renames_into_each_route_prefix():
     module = parse(INFRA / "modules" / "landing-subscriptions.bicep")
-    assert set(module["variables"]["committedApis"]["value"]) == COMMITTED_APIS
+    apis = module["variables"]["committedApis"]["value"]
+    assert set(apis) == LANDING_APIS and {"SftpCommit", "RenameFile", "RenameDirectory"} <= set(apis)
+    assert len(apis) <= 25  # Event Grid: 25 advanced-filter values per subscription in total
+    assert set(module["variables"]["landingEventTypes"]["value"]) == LANDING_EVENT_TYPES
     for subscription in landing_subscriptions():
         props = subscription["properties"]
         assert props["eventDeliverySchema"] == "EventGridSchema"  # what on_blob_created's binding decodes
-        assert props["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+        assert props["filter"]["includedEventTypes"] == "landingEventTypes"
         [api] = props["filter"]["advancedFilters"]
         assert (api["operatorType"], api["key"], api["values"]) == ("StringIn", "data.api", "committedApis")
         assert props["filter"]["subjectBeginsWith"] == \

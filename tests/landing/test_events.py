@@ -140,3 +140,69 @@ def test_parsing_any_event_raises_only_skip_event(event_type, data, subject, eve
         parse_blob_created(event_id, event_type, data, subject=subject)
     except SkipEvent:
         pass
+
+
+# --- SFTP and ADLS Gen2 renames (issue 17, case 4) ---------------------------------------------------------
+
+def test_an_sftp_commit_lands_with_an_unknown_size_and_sftp_create_and_write_do_not():
+    from tools.events import sftp_commit_event
+
+    for schema in ("eventgrid", "cloudevents"):
+        event = sftp_commit_event(f"{ACCT}/landing/in/_SUCCESS", '"0x8D4"', schema=schema)
+        created = parse_blob_event(read_event(event))
+        # Microsoft's example says contentLength 0 for a committed file: it is not taken as the size
+        assert (created.api, created.location.path, created.content_length) == ("SftpCommit", "in/_SUCCESS", None)
+    for api in ("SftpCreate", "SftpWrite"):
+        event = sftp_commit_event(f"{ACCT}/landing/in/_SUCCESS", '"0x8D4"')
+        event["data"]["api"] = api
+        with pytest.raises(SkipEvent) as info:
+            parse_blob_event(read_event(event))
+        assert info.value.reason == "uncommitted_api"
+
+
+@pytest.mark.parametrize("schema", ["eventgrid", "cloudevents"])
+@pytest.mark.parametrize("directory", [False, True])
+def test_a_rename_names_its_destination_on_the_blob_account(schema, directory):
+    from shared.landing.events import parse_renamed
+    from tools.events import renamed_event
+
+    event = renamed_event(f"{ACCT}/landing/tmp/_temporary/0/x", f"{ACCT}/landing/in/day1", directory=directory,
+                          schema=schema)
+    assert ".dfs.core.windows.net/" in event["data"]["destinationUrl"]  # as ADLS Gen2 sends it
+    assert not {"url", "eTag", "contentLength"} & set(event["data"])
+    envelope = read_event(event)
+    renamed = parse_renamed(envelope.id, envelope.type, envelope.data, subject=envelope.subject)
+    assert (renamed.location.account_url, renamed.location.container, renamed.location.path) == \
+        (ACCT, "landing", "in/day1")
+    assert renamed.directory is directory and renamed.api == ("RenameDirectory" if directory else "RenameFile")
+    assert "tmp/_temporary/0/x" in renamed.source
+    # a delivery that lost the type (an old worker decoding a CloudEvent) is still read as a rename
+    lost = parse_renamed(envelope.id, None, envelope.data, subject=envelope.subject)
+    assert lost == renamed
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"destinationUrl": f"{ACCT}/landing/other/day1"}, "name_mismatch"),    # subject and url disagree
+    ({"destinationUrl": None}, "malformed"),
+    ({"destinationUrl": f"{ACCT}/landing/in/day1?sig=abc&se=1"}, "malformed"),  # a SAS never comes from Event Grid
+])
+def test_an_unusable_rename_is_skipped_with_a_reason(change, reason):
+    from shared.landing.events import parse_renamed
+    from tools.events import renamed_event
+
+    event = renamed_event(f"{ACCT}/landing/tmp/x", f"{ACCT}/landing/in/day1", directory=True)
+    event["data"].update(change)
+    envelope = read_event(event)
+    with pytest.raises(SkipEvent) as info:
+        parse_renamed(envelope.id, envelope.type, envelope.data, subject=envelope.subject)
+    assert info.value.reason == reason
+
+
+def test_a_rename_to_a_dot_segment_is_unsafe():
+    from shared.landing.events import parse_renamed
+
+    data = {"api": "RenameDirectory", "destinationUrl": f"{ACCT}/landing/in/%2e%2e", "sourceUrl": f"{ACCT}/landing/t"}
+    with pytest.raises(SkipEvent) as info:
+        parse_renamed("e", "Microsoft.Storage.DirectoryRenamed", data,
+                      subject="/blobServices/default/containers/landing/blobs/in/%2e%2e")
+    assert info.value.reason == "unsafe_name"

@@ -186,3 +186,47 @@ def test_100_folders_20_files_each_event_3_times_shuffled_from_4_processes(landi
     records = env.ledger_records()
     assert len(records) == 100 and {r["state"] for r in records} == {"started"}
     assert {r["details"]["file_count"] for r in records} == {20}
+
+
+# --- renames into a route (ADLS Gen2) and SFTP: issue 17, case 4 ----------------------------------------------
+
+def _handle_raw(env, host, raw, ctx):
+    from shared.event_envelope import read_event
+
+    client = DurableOrchestrationClient(host.client_binding())
+    envelope = read_event(raw)
+    return run_async(handle_blob_created(envelope.id, envelope.type, envelope.data, client, env.settings,
+                                         context=ctx, subject=envelope.subject))
+
+
+def test_a_folder_renamed_into_a_per_file_route_starts_one_run_per_file_keyed_like_uploads(landing_env, host):
+    from shared.runs.claims import claim_etag
+    from shared.runs.ids import landing_run_id
+    from tools.events import renamed_event
+
+    env = landing_env({"pf": {"mode": "per_file"}})
+    ctx = env.context()
+    uploads = {name: env.upload(f"pf/day1/{name}", b"a,b\n1,2\n") for name in ("one.csv", "two.csv")}
+    # an ADLS Gen2 directory entry, as the blob endpoint lists it: not a file, never a run
+    env.container().get_blob_client("pf/day1/sub").upload_blob(b"", metadata={"hdi_isfolder": "true"})
+    event = renamed_event(env.blob_url("tmp/_temporary/day1"), env.blob_url("pf/day1"), directory=True)
+    outcome = _handle_raw(env, host, event, ctx)
+    assert outcome.action == "started"
+    expected = sorted(landing_run_id("pf", data["url"], claim_etag(data["eTag"])) for data in uploads.values())
+    assert sorted(host.instance_ids()) == expected
+    # the upload events of the same files (or a redelivery of the rename) start nothing more
+    assert {handle(env, host, data, ctx=ctx).action for data in uploads.values()} == {"duplicate"}
+    assert _handle_raw(env, host, event, ctx).action == "duplicate"
+    assert sorted(host.instance_ids()) == expected
+
+
+def test_a_rename_event_for_a_blob_that_is_gone_starts_nothing(landing_env, host):
+    from tools.events import renamed_event
+
+    env = landing_env({"pf": {"mode": "per_file"}, "m": {"mode": "marker"}})
+    ctx = env.context()
+    file_gone = _handle_raw(env, host, renamed_event(env.blob_url("tmp/x.csv"), env.blob_url("pf/x.csv")), ctx)
+    folder_gone = _handle_raw(env, host, renamed_event(env.blob_url("tmp/d"), env.blob_url("m/d"), directory=True),
+                              ctx)
+    assert (file_gone.reason, folder_gone.reason) == ("blob_missing", "empty_folder")
+    assert host.instance_ids() == []
