@@ -25,6 +25,8 @@ _EQ = r"(?:=|%3D|\\u003d)[\"']?"
 #: Names whose value is a credential wherever they appear as ``name=value`` or ``name: value``.
 _SECRET_NAMES = (r"sig|code|x-functions-key|token|access_token|refresh_token|id_token|client_secret|[a-z_]*secret"
                  r"|password|pwd|api[-_]?key|apikey|subscription[-_]key|account_?key|sas_?token")
+#: Names no prose uses: ``sig: v`` is a credential whatever ``v`` looks like.
+_CODE_NAMES = r"sig|client_secret|access_token|refresh_token|id_token|sas_token|account_key|connection_string"
 #: The same, in ``name: value`` form (``code: 404`` is ordinary text there, so ``code`` is not among them).
 _COLON_NAMES = (r"sig|token|access_token|refresh_token|id_token|client_secret|[a-z_]*secret|password|pwd"
                 r"|account_?key|sas_?token|sas|connection_?string")
@@ -41,8 +43,12 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?i)([\"'](?:password|pwd|[a-z_]*secret|account_?key|sig|sas|sas_?token|access_?token|api_?key"
                 r"|refresh_?token|id_?token|token|connection_?string)[\"']\s*[:=]\s*[\"'])[^\"']*"), r"\1" + MASK),
     # YAML- or header-like "sig: v", "client_secret: 'v'" (bare names; the quoted forms are above)
-    (re.compile(r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:" + _COLON_NAMES + r")[\"']?\s*:\s*[\"']?)"
-                r"(?!\*\*\*)[^\s,;\"'}\]]+"), r"\1" + MASK),
+    # (unquoted, a lower-case word is prose, as in the problem "password: unknown field", and stays)
+    (re.compile(r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:" + _COLON_NAMES + r")[\"']?\s*:\s*[\"'])"
+                r"(?!\*\*\*)[^\"'\n]+"), r"\1" + MASK),
+    (re.compile(r"(?i)((?<![A-Za-z0-9_-])(?:" + _CODE_NAMES + r")\s*:\s*)(?!\*\*\*)[^\s,;\"'}\]]+"), r"\1" + MASK),
+    (re.compile(r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:" + _COLON_NAMES + r")[\"']?\s*:\s*)"
+                r"(?!\*\*\*)(?-i:(?![a-z]+(?:[\s,;.)}\]]|$)))[^\s,;\"'}\]]+"), r"\1" + MASK),
     # connection-string parts holding a credential
     (re.compile(r"(?i)\b((?:SharedAccessSignature|AccountKey|SharedAccessKey|[A-Za-z]*Secret|Password|Pwd)\s*=\s*"
                 r"[\"']?)[^;\s\"']+"), r"\1" + MASK),

@@ -90,6 +90,10 @@ def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, pro
 
     kind_rules(route, datastores, named, problems, at)
     _poll_rules(route.poll, at.key("poll"), problems)
+    hook = route.notify.webhook
+    if hook is not None and (hook.url is None) == (hook.url_setting is None):
+        problems.add(at.key("notify").key("webhook"), "give exactly one of url (in this document) and url_setting"
+                                                      " (an app setting holding the URL)")
 
     sinks, names = [], set()
     for n, sink in enumerate(route.sinks):
