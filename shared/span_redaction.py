@@ -78,9 +78,18 @@ class RedactingSpanProcessor(SpanProcessor):
 
 
 def install(provider: Any) -> bool:
-    """Add the processor to an SDK tracer provider someone else configured (True when it could)."""
+    """Add the processor to an SDK tracer provider someone else configured, first among its processors so an
+    exporting processor never sees an unmasked span (idempotent; True when the provider has it)."""
     add = getattr(provider, "add_span_processor", None)
     if add is None:
         return False
-    add(RedactingSpanProcessor())
+    multi = getattr(provider, "_active_span_processor", None)
+    current = getattr(multi, "_span_processors", None)
+    if isinstance(current, tuple) and any(isinstance(p, RedactingSpanProcessor) for p in current):
+        return True
+    processor = RedactingSpanProcessor()
+    add(processor)
+    current = getattr(multi, "_span_processors", None)
+    if isinstance(current, tuple) and current and current[-1] is processor:
+        multi._span_processors = (processor,) + current[:-1]  # noqa: SLF001 - the SDK offers no insert
     return True
