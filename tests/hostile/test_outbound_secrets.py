@@ -307,13 +307,16 @@ def test_loopback_and_private_addresses_stay_as_allowed_as_today(catalogue):
 
 
 class Recording(httpx.BaseTransport):
-    """Stands for the network: records what reached it (nothing must, for a refused host)."""
+    """Stands for the network: records what reached it (nothing must, for a refused host): the address
+    connected to, the Host header and the TLS name."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.names: list[tuple[str, Any]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(str(request.url))
+        self.names.append((request.headers.get("host"), request.extensions.get("sni_hostname")))
         return httpx.Response(204)
 
 
@@ -349,12 +352,28 @@ def test_a_name_resolving_to_a_forbidden_address_is_never_called_by_the_webhook_
 
 
 @pytest.mark.parametrize("host", ["fine.example", "private.example"])
-def test_a_name_resolving_to_an_ordinary_address_is_called(catalogue, host):
+def test_a_name_resolving_to_an_ordinary_address_is_called_at_the_checked_address(catalogue, host):
     network = Recording()
     with catalogue.case("outbound.address_at_call", f"allowed-{host}") as c:
         with httpx.Client(transport=GuardedTransport(network, resolve=resolver(DNS))) as client:
-            c.check(client.post(f"https://{host}/in").status_code == 204, "not answered")
-        c.check(network.seen == [f"https://{host}/in"], f"{network.seen}")
+            response = client.post(f"https://{host}/in")
+        c.check(response.status_code == 204 and str(response.request.url) == f"https://{host}/in", "not answered")
+        c.check(network.seen == [f"https://{DNS[host][0]}/in"] and network.names == [(host, host)],
+                f"{network.seen} {network.names}")
+
+
+def test_a_name_that_rebinds_after_the_check_is_not_followed(catalogue):
+    answers = [["93.184.216.34"], ["169.254.169.254"]]
+    network = Recording()
+
+    def rebinding(host: str, port: int) -> list[str]:
+        return answers.pop(0)
+
+    with catalogue.case("outbound.address_at_call", "dns-rebinding") as c:
+        with httpx.Client(transport=GuardedTransport(network, resolve=rebinding)) as client:
+            client.post("https://rebind.attacker.example/in")
+        c.check(network.seen == ["https://93.184.216.34/in"] and answers == [["169.254.169.254"]],
+                f"{network.seen} {answers}")
 
 
 @pytest.mark.parametrize("host", ["metadata.attacker.example", "mixed.attacker.example", "loop.attacker.example"])
