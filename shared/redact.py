@@ -79,11 +79,11 @@ _READABLE_QUERY = {
     "restype": re.compile(r"^[a-z]{1,20}$"),
     "pipelineversion": re.compile(r"^[A-Za-z0-9._-]{1,64}$"),
 }
-#: Path prefixes after which every segment is a credential (Slack ``/services/T../B../<secret>``,
+#: Path prefixes after which every segment is a credential (Slack ``/services/T<team>/B<bot>/<secret>``,
 #: Office/Teams ``/webhook/…`` and ``/webhookb2/…``, Discord ``/api/webhooks/<id>/<token>``, Zapier
 #: ``/hooks/catch/<id>/<secret>``, IFTTT ``/with/key/<key>``).
-_SECRET_PATH = re.compile(r"(?i)(/(?:services|webhook|webhookb2|api/webhooks|hooks/catch|with/key|workflows"
-                          r"/[^/?#]+/triggers/[^/?#]+/paths/invoke/[^/?#]*)/)[^?#]+")
+_SECRET_PATH = re.compile(r"(?i)(/(?:services(?=/T[A-Z0-9]+/B[A-Z0-9]+/)|webhook|webhookb2|api/webhooks|hooks/catch"
+                          r"|with/key|workflows/[^/?#]+/triggers/[^/?#]+/paths/invoke/[^/?#]*)/)[^?#]+")
 
 
 def _query_value(match: re.Match) -> str:
