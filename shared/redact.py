@@ -115,17 +115,37 @@ def _redact_urls(text: str) -> str:
     return _URL.sub(lambda m: redact_url(m.group(0)), text) if "://" in text else text
 
 
-def redact(text: object) -> str:
-    """``text`` as a string with every credential replaced by ``***``."""
-    value = _redact_urls(text if isinstance(text, str) else str(text))
+def _redact_patterns(value: str) -> str:
     for pattern, replacement in _PATTERNS:
         value = pattern.sub(replacement, value)
     return value
 
 
+def redact(text: object) -> str:
+    """``text`` as a string with every credential replaced by ``***``, and every URL in it shown by
+    :func:`redact_url` (no query values, user info, fragment or webhook path secrets)."""
+    return _redact_patterns(_redact_urls(text if isinstance(text, str) else str(text)))
+
+
 def has_secret(text: str) -> bool:
-    """True when :func:`redact` would change ``text``: a credential is in it."""
+    """True when :func:`redact` would change ``text``: a credential, or a URL with a query value, user info, a
+    fragment or a webhook path secret, is in it (what a log record or a span must not show as it is)."""
     return redact(text) != text
+
+
+def has_credential(text: str) -> bool:
+    """True when ``text`` holds something that *is* a credential: a value named like one (``sig=``,
+    ``password: ``, ``"client_secret": ``), a bearer token or JWT, ``user:password@``, a ``whsec_`` secret, or a
+    known webhook path secret. Unlike :func:`has_secret`, an ordinary query value or a fragment does not count
+    (a landed blob's name may hold a '#'): what configuration and event checks refuse."""
+    value = text if isinstance(text, str) else str(text)
+    if _redact_patterns(value) != value:
+        return True
+    for match in _URL.finditer(value) if "://" in value else ():
+        path = re.split(r"[?#]", match.group(0).partition("://")[2], maxsplit=1)[0]
+        if _SECRET_PATH.sub(r"\1" + MASK, path) != path:
+            return True
+    return False
 
 
 def redact_data(value: object) -> object:

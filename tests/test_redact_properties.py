@@ -104,3 +104,15 @@ def test_azure_protocol_values_of_fixed_shape_stay_readable():
     url = "https://management.azure.com/x/jobs/j?api-version=2024-04-01&comp=block&restype=container"
     assert redact(url) == url
     assert redact("https://h/x?api-version=NOTADATE-secret") == "https://h/x?api-version=***"
+
+
+def test_has_credential_is_narrower_than_has_secret():
+    """Checks that refuse input (events, configuration) ask for a credential; a '#' or a plain query value in
+    a URL is not one, though logs mask it."""
+    from shared.redact import has_credential
+
+    for text in ("https://acct.blob.core.windows.net/c/in#box/x.csv", "https://h.example.com/x?region=west"):
+        assert has_secret(text) and not has_credential(text)
+    for text in ("https://h/x?sig=abc", "https://u:p@h/x", "https://hooks.slack.com/services/T01/B02/xyz",
+                 "whsec_abcdefghijkl", "client_secret: v"):
+        assert has_credential(text), text

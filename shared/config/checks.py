@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 from urllib.parse import SplitResult, urlsplit
 
 from .. import addresses, paths
-from ..redact import has_secret, redact
+from ..redact import has_credential, redact
 
 #: Containers the app writes to or reads from (sinks, datastores): one literal segment of lowercase letters,
 #: digits and '-' (or ``$web``/``$root``), so a URL built from it stays in that container. Landing containers
@@ -67,7 +67,7 @@ def _split(url: str) -> Optional[SplitResult]:
 def _credential_problems(parts: SplitResult, url: str, *, remedy: str) -> list[str]:
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     filesystem = parts.scheme in ("abfss", "abfs")  # abfss://<filesystem>@<account>...: not user info
-    if (userinfo and not filesystem) or (filesystem and ":" in userinfo) or _has_credential(url, parts):
+    if (userinfo and not filesystem) or (filesystem and ":" in userinfo) or has_credential(url):
         return [f"must not carry credentials (user:password@, a SAS, a key or a code in the query); {remedy}"]
     return []
 
@@ -76,13 +76,6 @@ def address_problems(parts: SplitResult) -> list[str]:
     """A host that is a metadata, link-local or platform address, however spelled (:mod:`shared.addresses`)."""
     problem = addresses.host_problem(parts.hostname or "") if parts.hostname else None
     return [f"must not point at a metadata, link-local or platform address: {problem}"] if problem else []
-
-
-def _has_credential(url: str, parts: SplitResult) -> bool:
-    """A credential in user info or path, or a query parameter named like one (``sig``, ``code``, ...). Every
-    query value is masked in logs, so :func:`has_secret` of the whole URL is true for any query; the query is
-    judged here as a bare text, where only credential names count."""
-    return has_secret(f"{parts.scheme}://{parts.netloc}{parts.path}") or has_secret("?" + parts.query)
 
 
 def _bad_characters(url: str) -> list[str]:
@@ -137,7 +130,7 @@ def webhook_url(url: str) -> list[str]:
     if problems or parts is None:
         return problems
     path_only = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    if has_secret(path_only) or parts.fragment or secret_looking_query(parts.query):
+    if has_credential(path_only) or parts.fragment or secret_looking_query(parts.query):
         return [f"must not carry credentials (user:password@, a SAS, a key or a code in the query); {WEBHOOK_REMEDY}"]
     return []
 
@@ -336,7 +329,7 @@ LITERAL_PLACEHOLDERS = frozenset({"date", "folder", "run_id", "route"})
 
 def job_input_path(value: str) -> list[str]:
     """A fixed input's location: a data asset, a datastore URI or a storage URL without credentials."""
-    if has_secret(value):
+    if has_credential(value):
         return ["must not carry credentials (a SAS, a key or a code): the job cannot be given one; grant the"
                 " compute's identity read access instead"]
     try:
@@ -351,7 +344,7 @@ def job_input_path(value: str) -> list[str]:
 
 def literal_value(value: str) -> list[str]:
     """A literal's string: placeholders only from :data:`LITERAL_PLACEHOLDERS`, no credentials."""
-    if has_secret(value):
+    if has_credential(value):
         return ["must not carry a credential: literal values are sent in the job body and kept in run history"]
     if "{" not in value and "}" not in value:
         return []
