@@ -18,9 +18,13 @@ import threading
 
 from .redact import has_secret, redact
 
-# urllib3 (under the storage SDK's requests transport) logs each request line, query and SAS ``sig`` included,
-# at DEBUG; the SDK's own loggers already mask ``sig``.
-APP_LOGGERS = ("shared", "function_app", "emulator", "tools", "urllib3")
+# The HTTP clients log each request line with its whole URL: httpx at INFO (``HTTP Request: POST <url>``, a
+# webhook's ``?apikey=`` included), httpcore, urllib3 and requests (under the storage SDK) at DEBUG. The Azure
+# SDK's logging policy masks most query values itself, but not a URL inside an error text. ``root`` is where
+# ``logging.info(...)`` without a logger lands. :func:`shared.redact.redact` masks every URL's query values,
+# user info, fragment and known webhook path secrets, whatever the parameter's name.
+APP_LOGGERS = ("shared", "function_app", "emulator", "tools", "urllib3", "httpx", "httpcore", "requests", "azure",
+               "root")
 
 _lock = threading.Lock()
 _installed = False

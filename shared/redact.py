@@ -18,40 +18,134 @@ import re
 
 MASK = "***"
 
+#: A separator before a query parameter, also JSON-escaped (``\u0026``) or percent-encoded inside another URL.
+_SEP = r"(?:[?&;]|\\u0026|\\u003f|%3F|%26|^|(?<=[\s\"'(,]))"
+#: ``=`` as written, percent-encoded or JSON-escaped; then an optional quote.
+_EQ = r"(?:=|%3D|\\u003d)[\"']?"
+#: Names whose value is a credential wherever they appear as ``name=value`` or ``name: value``.
+_SECRET_NAMES = (r"sig|code|x-functions-key|token|access_token|refresh_token|id_token|client_secret|[a-z_]*secret"
+                 r"|password|pwd|api[-_]?key|apikey|subscription[-_]key|account_?key|sas_?token")
+#: Names no prose uses: ``sig: v`` is a credential whatever ``v`` looks like.
+_CODE_NAMES = r"sig|client_secret|access_token|refresh_token|id_token|sas_token|account_key|connection_string"
+#: The same, in ``name: value`` form (``code: 404`` is ordinary text there, so ``code`` is not among them).
+_COLON_NAMES = (r"sig|token|access_token|refresh_token|id_token|client_secret|[a-z_]*secret|password|pwd"
+                r"|account_?key|sas_?token|sas|connection_?string")
+
 _PATTERNS: list[tuple[re.Pattern, str]] = [
-    # query-string secrets: sig=..., code=..., and the same percent-encoded inside another URL
-    # (also at the start of a text or after a space or quote: a bare SAS token "sv=...&sig=...")
-    (re.compile(r"(?i)((?:[?&;]|%3F|%26|^|(?<=[\s\"'(,]))"
-                r"(?:sig|code|x-functions-key|token|access_token|client_secret)(?:=|%3D))"
-                r"[^&\s\"'<>#;]+"), r"\1" + MASK),
+    # query-string secrets: sig=..., code=..., also percent-encoded inside another URL, JSON-escaped
+    # (``\u0026sig=``), quoted (``sig="..."``), at the start of a text or after a space or quote
+    (re.compile(r"(?i)(" + _SEP + r"(?:" + _SECRET_NAMES + r")" + _EQ + r")"
+                r"(?:(?!\\u0026)[^&\s\"'<>#;\\])+"), r"\1" + MASK),
     # key headers: x-functions-key: ..., api-key: ..., Ocp-Apim-Subscription-Key: ...
-    (re.compile(r"(?i)\b((?:x-functions-key|api-key|ocp-apim-subscription-key)\s*:\s*)[^\s,;\"']+"), r"\1" + MASK),
+    (re.compile(r"(?i)\b((?:x-functions-key|api-key|apikey|ocp-apim-subscription-key|subscription-key)\s*:\s*"
+                r"[\"']?)[^\s,;\"']+"), r"\1" + MASK),
     # JSON or Python-literal members holding a credential: "password": "...", 'sig': '...'
     (re.compile(r"(?i)([\"'](?:password|pwd|[a-z_]*secret|account_?key|sig|sas|sas_?token|access_?token|api_?key"
-                r"|connection_?string)[\"']\s*:\s*[\"'])[^\"']*"), r"\1" + MASK),
+                r"|refresh_?token|id_?token|token|connection_?string)[\"']\s*[:=]\s*[\"'])[^\"']*"), r"\1" + MASK),
+    # YAML- or header-like "sig: v", "client_secret: 'v'" (bare names; the quoted forms are above)
+    # (unquoted, a lower-case word is prose, as in the problem "password: unknown field", and stays)
+    (re.compile(r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:" + _COLON_NAMES + r")[\"']?\s*:\s*[\"'])"
+                r"(?!\*\*\*)[^\"'\n]+"), r"\1" + MASK),
+    (re.compile(r"(?i)((?<![A-Za-z0-9_-])(?:" + _CODE_NAMES + r")\s*:\s*)(?!\*\*\*)[^\s,;\"'}\]]+"), r"\1" + MASK),
+    (re.compile(r"(?i)((?<![A-Za-z0-9_-])[\"']?(?:" + _COLON_NAMES + r")[\"']?\s*:\s*)"
+                r"(?!\*\*\*)(?-i:(?![a-z]+(?:[\s,;.)}\]]|$)))[^\s,;\"'}\]]+"), r"\1" + MASK),
     # connection-string parts holding a credential
-    (re.compile(r"(?i)\b((?:SharedAccessSignature|AccountKey|SharedAccessKey|[A-Za-z]*Secret|Password|Pwd)\s*=\s*)"
-                r"[^;\s\"']+"), r"\1" + MASK),
+    (re.compile(r"(?i)\b((?:SharedAccessSignature|AccountKey|SharedAccessKey|[A-Za-z]*Secret|Password|Pwd)\s*=\s*"
+                r"[\"']?)[^;\s\"']+"), r"\1" + MASK),
     # Authorization header values
     (re.compile(r"(?i)\b((?:Bearer|Basic|SharedKey)\s+)[A-Za-z0-9._~+/:=-]{8,}"), r"\1" + MASK),
     # JWTs anywhere (header.payload.signature, base64url)
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
+    # secrets recognisable by their prefix: Standard Webhooks (whsec_), Slack tokens (xoxb-...), GitHub tokens
+    (re.compile(r"\b(whsec_|xox[abposr]-|gh[pousr]_)[A-Za-z0-9+/=_-]+"), r"\1" + MASK),
     # user:password@ in a URL
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1" + MASK + "@"),
 ]
 
+# --- URLs ---------------------------------------------------------------------------------------------
+# An outbound URL (a webhook, an endpoint) may carry its credential under any query name (``?apikey=``,
+# ``?api-key=``, ``?subscription-key=``) or in its path (Slack, Teams/Office, Discord, Zapier webhooks), so
+# every URL found in a text loses its user info, its fragment, every query value and the secret part of a
+# known webhook path, whatever the names. Only Azure protocol values of a fixed shape stay readable.
 
-def redact(text: object) -> str:
-    """``text`` as a string with every credential replaced by ``***``."""
-    value = text if isinstance(text, str) else str(text)
+#: A URL in a text: up to a space, a quote or an angle bracket (a JSON-escaped ``\u0026`` stays inside it).
+_URL = re.compile(r"(?i)\b(?:https?|wss?|ftps?)://[^\s\"'<>]+")
+#: ``name=value`` pairs of a query: separators ``&``, ``;`` and JSON-escaped ``\u0026``.
+_QUERY_PAIR = re.compile(r"(?i)((?:^|&|;|\\u0026)[^=&;#]*?(?:=|%3D|\\u003d))((?:(?!\\u0026)[^&;#])+)")
+#: Query values shown as they are: Azure protocol parameters whose value has a fixed, non-secret shape.
+_READABLE_QUERY = {
+    "api-version": re.compile(r"^\d{4}-\d{2}-\d{2}(?:-preview)?$"),
+    "comp": re.compile(r"^[a-z]{1,20}$"),
+    "restype": re.compile(r"^[a-z]{1,20}$"),
+    "pipelineversion": re.compile(r"^[A-Za-z0-9._-]{1,64}$"),
+}
+#: Path prefixes after which every segment is a credential (Slack ``/services/T<team>/B<bot>/<secret>``,
+#: Office/Teams ``/webhook/…`` and ``/webhookb2/…``, Discord ``/api/webhooks/<id>/<token>``, Zapier
+#: ``/hooks/catch/<id>/<secret>``, IFTTT ``/with/key/<key>``).
+_SECRET_PATH = re.compile(r"(?i)(/(?:services(?=/T[A-Z0-9]+/B[A-Z0-9]+/)|webhook|webhookb2|api/webhooks|hooks/catch"
+                          r"|with/key|workflows/[^/?#]+/triggers/[^/?#]+/paths/invoke/[^/?#]*)/)[^?#]+")
+
+
+def _query_value(match: re.Match) -> str:
+    name = re.sub(r"(?i)(=|%3D|\\u003d)$", "", match.group(1).lstrip("&;").replace("\\u0026", "", 1))
+    readable = _READABLE_QUERY.get(name.lower())
+    if readable is not None and readable.match(match.group(2)):
+        return match.group(0)
+    return match.group(1) + MASK
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info, fragment, query values (but fixed-shape protocol ones) or webhook path secrets."""
+    scheme, _, rest = url.partition("://")
+    authority_end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        authority = MASK + "@" + authority.rpartition("@")[2]
+    path, hash_mark, fragment = tail.partition("#")
+    path, question, query = path.partition("?")
+    if "\\u003f" in path.lower() and not question:  # a JSON-escaped '?'
+        index = path.lower().index("\\u003f")
+        path, question, query = path[:index], path[index:index + 6], path[index + 6:]
+    path = _SECRET_PATH.sub(r"\1" + MASK, path)
+    query = _QUERY_PAIR.sub(_query_value, query)
+    return f"{scheme}://{authority}{path}{question}{query}{hash_mark}{MASK if fragment else ''}"
+
+
+def _redact_urls(text: str) -> str:
+    return _URL.sub(lambda m: redact_url(m.group(0)), text) if "://" in text else text
+
+
+def _redact_patterns(value: str) -> str:
     for pattern, replacement in _PATTERNS:
         value = pattern.sub(replacement, value)
     return value
 
 
+def redact(text: object) -> str:
+    """``text`` as a string with every credential replaced by ``***``, and every URL in it shown by
+    :func:`redact_url` (no query values, user info, fragment or webhook path secrets)."""
+    return _redact_patterns(_redact_urls(text if isinstance(text, str) else str(text)))
+
+
 def has_secret(text: str) -> bool:
-    """True when :func:`redact` would change ``text``: a credential is in it."""
+    """True when :func:`redact` would change ``text``: a credential, or a URL with a query value, user info, a
+    fragment or a webhook path secret, is in it (what a log record or a span must not show as it is)."""
     return redact(text) != text
+
+
+def has_credential(text: str) -> bool:
+    """True when ``text`` holds something that *is* a credential: a value named like one (``sig=``,
+    ``password: ``, ``"client_secret": ``), a bearer token or JWT, ``user:password@``, a ``whsec_`` secret, or a
+    known webhook path secret. Unlike :func:`has_secret`, an ordinary query value or a fragment does not count
+    (a landed blob's name may hold a '#'): what configuration and event checks refuse."""
+    value = text if isinstance(text, str) else str(text)
+    if _redact_patterns(value) != value:
+        return True
+    for match in _URL.finditer(value) if "://" in value else ():
+        path = re.split(r"[?#]", match.group(0).partition("://")[2], maxsplit=1)[0]
+        if _SECRET_PATH.sub(r"\1" + MASK, path) != path:
+            return True
+    return False
 
 
 def redact_data(value: object) -> object:

@@ -19,7 +19,8 @@ Export: when ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set, the first span or
 exporter reads ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` itself. Without it, the API's no-op providers
 make every call here nearly free. When the Python worker configures Azure Monitor itself
 (``PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true``), this module doesn't configure it a second time.
-Error texts on spans go through :func:`shared.redact.redact`.
+Error texts on spans go through :func:`shared.redact.redact`, and :mod:`shared.span_redaction` masks URL query
+values, user info and webhook path secrets in every span's attributes (the httpx instrumentation's ``url.full``).
 """
 
 from __future__ import annotations
@@ -55,14 +56,21 @@ def configure(environ: Mapping[str, str] = os.environ) -> bool:
         if _configured is not None:
             return _configured
         _configured = False
-        if not environ.get(CONNECTION_SETTING) or environ.get(WORKER_SETTING, "").lower() == "true":
+        if environ.get(WORKER_SETTING, "").lower() == "true":
+            _redact_worker_spans()
+            return False
+        if not environ.get(CONNECTION_SETTING):
             return False
         try:
             os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_functions")
             from azure.monitor.opentelemetry import configure_azure_monitor  # heavy: only here
 
+            from .span_redaction import RedactingSpanProcessor
+
             configure_azure_monitor(
                 connection_string=environ[CONNECTION_SETTING],
+                # first among the processors: URLs (a webhook's ?apikey=) are masked before export
+                span_processors=[RedactingSpanProcessor()],
                 # logs reach Application Insights through the Functions host already; export only ours
                 logger_name=f"{SCOPE}.telemetry",
                 instrumentation_options={name: {"enabled": False} for name in _UNUSED_INSTRUMENTATIONS},
@@ -75,8 +83,20 @@ def configure(environ: Mapping[str, str] = os.environ) -> bool:
         return _configured
 
 
+def _redact_worker_spans() -> None:
+    """The worker configured Azure Monitor: mask credentials in its spans too (best effort, never fatal)."""
+    try:
+        from .span_redaction import install
+
+        install(trace.get_tracer_provider())
+    except Exception as exc:  # telemetry must never break a run
+        log.warning("span redaction is off: %s", type(exc).__name__)
+
+
 def _attributes(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value if isinstance(value, (bool, int, float)) else str(value)
+    from .redact import redact
+
+    return {key: value if isinstance(value, (bool, int, float)) else redact(str(value))
             for key, value in values.items() if value is not None}
 
 

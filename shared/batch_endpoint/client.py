@@ -21,6 +21,8 @@ from typing import Any, Callable, Optional, Protocol
 
 import httpx
 
+from ..addresses import ForbiddenAddress
+
 from ..config.models import EndpointConfig
 from . import exceptions as errors
 from .attempts import BY_NAME, TAG_ATTEMPT_ID, AttemptIdentity, choose
@@ -145,7 +147,9 @@ class BatchEndpointClient:
 
         self._credential = credential
         self._cloud = cloud or current_cloud()   # AZURE_CLOUD: the audience of every token
-        self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+        from ..outbound import client_transport
+
+        self._http = httpx.Client(transport=client_transport(transport), timeout=timeout, follow_redirects=False)
         self._retry = retry
         self._sleep = sleep
         self._clock = clock
@@ -342,6 +346,8 @@ class BatchEndpointClient:
             headers["Authorization"] = f"Bearer {self._credential.get_token(self._cloud.scope(call.scope)).token}"
             try:
                 response = self._http.request(call.method, call.url, headers=headers, json=call.body)
+            except ForbiddenAddress as exc:  # never sent: no job can exist, and asking again cannot help
+                raise errors.PermanentError(f"{what}: {exc}") from None
             except RETRYABLE_EXCEPTIONS as exc:
                 text = f"{what} ({call.method} {call.url}) failed: {type(exc).__name__}"
                 if creates and not isinstance(exc, NOT_SENT_EXCEPTIONS):

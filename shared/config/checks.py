@@ -14,8 +14,8 @@ import string
 from typing import Any, Iterable, Optional
 from urllib.parse import SplitResult, urlsplit
 
-from .. import paths
-from ..redact import has_secret, redact
+from .. import addresses, paths
+from ..redact import has_credential, redact
 
 #: Containers the app writes to or reads from (sinks, datastores): one literal segment of lowercase letters,
 #: digits and '-' (or ``$web``/``$root``), so a URL built from it stays in that container. Landing containers
@@ -67,9 +67,15 @@ def _split(url: str) -> Optional[SplitResult]:
 def _credential_problems(parts: SplitResult, url: str, *, remedy: str) -> list[str]:
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     filesystem = parts.scheme in ("abfss", "abfs")  # abfss://<filesystem>@<account>...: not user info
-    if (userinfo and not filesystem) or (filesystem and ":" in userinfo) or has_secret(url):
+    if (userinfo and not filesystem) or (filesystem and ":" in userinfo) or has_credential(url):
         return [f"must not carry credentials (user:password@, a SAS, a key or a code in the query); {remedy}"]
     return []
+
+
+def address_problems(parts: SplitResult) -> list[str]:
+    """A host that is a metadata, link-local or platform address, however spelled (:mod:`shared.addresses`)."""
+    problem = addresses.host_problem(parts.hostname or "") if parts.hostname else None
+    return [f"must not point at a metadata, link-local or platform address: {problem}"] if problem else []
 
 
 def _bad_characters(url: str) -> list[str]:
@@ -87,6 +93,7 @@ def service_url(url: str, *, allow_query: bool = False,
         return problems + [f"is not a URL: {shown(url)}"]
     if not (parts.scheme == "https" and parts.hostname) and not (parts.scheme == "http" and is_loopback_url(url)):
         problems.append(f"must be an https:// URL (http only on 127.0.0.1/localhost), got {shown(url)}")
+    problems += address_problems(parts)
     problems += _credential_problems(parts, url, remedy=remedy)
     if not problems and not allow_query and (parts.query or parts.fragment):
         problems.append("must not have a query string or fragment")
@@ -97,8 +104,49 @@ def endpoint_url(url: str) -> list[str]:
     return service_url(url)
 
 
+WEBHOOK_REMEDY = ("put the URL in an app setting (a Key Vault reference) and name it in url_setting; sign the body"
+                  " with secret_setting")
+#: Query names that say their value is a credential, and values that look like one (long, letters and digits).
+_SECRET_QUERY_NAME = re.compile(r"(?i)key|token|sig|secret|code|pass|pwd|auth|credential|session|hash")
+_SECRET_QUERY_VALUE = re.compile(r"^(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9+/=_%.~-]{16,}$")
+
+
+def secret_looking_query(query: str) -> bool:
+    """True when a query parameter is named like a credential or its value looks like one."""
+    for pair in re.split(r"[&;]", query):
+        name, _, value = pair.partition("=")
+        if _SECRET_QUERY_NAME.search(name) or _SECRET_QUERY_VALUE.match(value):
+            return True
+    return False
+
+
 def webhook_url(url: str) -> list[str]:
-    return service_url(url, allow_query=True, remedy="use secret_setting to sign the body")
+    """A receiver URL written in the routes document: no credential in its user info, path (Slack, Teams and
+    similar secret paths), fragment or query (a parameter named or looking like a credential). Other query
+    parameters are allowed; logs and spans show none of their values (:func:`shared.redact.redact_url`).
+    A URL that carries its own credential comes from an app setting instead (``url_setting``)."""
+    problems = service_url(url, allow_query=True, remedy=WEBHOOK_REMEDY)
+    parts = _split(url)
+    if problems or parts is None:
+        return problems
+    path_only = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if has_credential(path_only) or parts.fragment or secret_looking_query(parts.query):
+        return [f"must not carry credentials (user:password@, a SAS, a key or a code in the query); {WEBHOOK_REMEDY}"]
+    return []
+
+
+def webhook_url_from_setting(url: str) -> list[str]:
+    """A receiver URL read from an app setting at call time: any query (it is a secret there), but the same
+    scheme, address and user-info rules as a URL in the routes document."""
+    problems = _bad_characters(url)
+    parts = _split(url)
+    if parts is None:
+        return problems + ["is not a URL"]
+    if not (parts.scheme == "https" and parts.hostname) and not (parts.scheme == "http" and is_loopback_url(url)):
+        problems.append("must be an https:// URL (http only on 127.0.0.1/localhost)")
+    if "@" in parts.netloc:
+        problems.append("must not carry user:password@ (the receiver's key goes in the query or path)")
+    return problems + address_problems(parts)
 
 
 # --- templates ------------------------------------------------------------------------------------------
@@ -209,6 +257,7 @@ def sink_url(url: str) -> list[str]:
     if parts is None:
         return problems + [f"is not a URL: {shown(url)}"]
     remedy = "the sink's connection carries the credential"
+    problems += address_problems(parts)
     if parts.scheme in ("abfss", "abfs"):
         problems += _credential_problems(parts, url, remedy=remedy)
         if not problems and (parts.scheme == "abfs" or split_storage_url(url) is None):
@@ -280,19 +329,22 @@ LITERAL_PLACEHOLDERS = frozenset({"date", "folder", "run_id", "route"})
 
 def job_input_path(value: str) -> list[str]:
     """A fixed input's location: a data asset, a datastore URI or a storage URL without credentials."""
-    if has_secret(value):
+    if has_credential(value):
         return ["must not carry credentials (a SAS, a key or a code): the job cannot be given one; grant the"
                 " compute's identity read access instead"]
     try:
         paths.parse_job_input_uri(value, field="path")
     except paths.InvalidName as exc:
         return [exc.reason]
+    parts = _split(value) if "://" in value and not value.lower().startswith("azureml:") else None
+    if parts is not None and parts.hostname:
+        return address_problems(parts)
     return []
 
 
 def literal_value(value: str) -> list[str]:
     """A literal's string: placeholders only from :data:`LITERAL_PLACEHOLDERS`, no credentials."""
-    if has_secret(value):
+    if has_credential(value):
         return ["must not carry a credential: literal values are sent in the job body and kept in run history"]
     if "{" not in value and "}" not in value:
         return []

@@ -83,6 +83,7 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
         problems.add("state.container", f"{checks.shown(state_container)} is not a valid blob container name")
 
     _check_landing_overlaps(problems, routes, datastores, environ)
+    _check_v1_datastore_accounts(problems, routes, datastores, environ)
 
     if problems.items:
         raise ConfigError(problems.items)
@@ -97,6 +98,10 @@ def _route_rules(route: Route, datastores: dict[str, Datastore], named: set, pro
 
     kind_rules(route, datastores, named, problems, at)
     _poll_rules(route.poll, at.key("poll"), problems)
+    hook = route.notify.webhook
+    if hook is not None and (hook.url is None) == (hook.url_setting is None):
+        problems.add(at.key("notify").key("webhook"), "give exactly one of url (in this document) and url_setting"
+                                                      " (an app setting holding the URL)")
 
     sinks, names = [], set()
     for n, sink in enumerate(route.sinks):
@@ -131,6 +136,24 @@ def _poll_rules(poll: PollPolicy, at: Where, problems: Problems) -> None:
         problems.add(at.key("event_fallback_seconds"),
                      f"must not be smaller than poll.max_seconds ({poll.max_seconds:g}) when poll.events is"
                      f" true (the fallback widens polling), got {poll.event_fallback_seconds:g}")
+
+
+def _check_v1_datastore_accounts(problems: Problems, routes: list[Route], datastores: dict[str, Datastore],
+                                 environ: Mapping[str, str]) -> None:
+    """A v1 route's ``pipeline_endpoint.datastore`` is on the landing account (its container is checked with the
+    route); known only when the landing connection names its account."""
+    from .route_kinds import landed_datastore_mismatch
+
+    for route in routes:
+        spec = route.pipeline_endpoint
+        store = datastores.get(spec.datastore) if spec is not None and spec.datastore else None
+        landing = _landing_account(route, environ) if store is not None else None
+        if store is None or landing is None or store.container != route.match.container:
+            continue
+        theirs = checks.split_storage_url(store.account_url + "/c")
+        if theirs is not None and theirs[0] != landing:
+            problems.add(Where(f"route {route.name!r}").key("pipeline_endpoint").key("datastore"),
+                         landed_datastore_mismatch(store.name, f"account {theirs[0]}", f"account {landing}"))
 
 
 def _landing_account(route: Route, environ: Mapping[str, str]) -> Optional[str]:

@@ -310,15 +310,24 @@ class QueueNotification:
 
 @dataclass(frozen=True)
 class WebhookNotification:
-    """An HTTP POST per finished run to a URL from configuration only.
+    """An HTTP POST per finished run to a URL from configuration only: ``url`` in the routes document, or
+    ``url_setting``, the name of an app setting (a Key Vault reference) holding a URL that carries its own key.
 
     ``secret_setting`` names an app setting holding an HMAC key; the body is then signed. The key itself never
-    appears in configuration or history.
+    appears in configuration or history. ``traceparent`` goes to the receiver only with ``send_trace_context``.
     """
 
-    url: str = setting(checks=(checks.webhook_url,), max_length=2048,
-                       doc="Receiver URL, https:// (http only on loopback); no credentials in it.")
+    url: Optional[str] = setting(None, checks=(checks.webhook_url,), max_length=2048,
+                                 doc="Receiver URL, https:// (http only on loopback); no credentials in it (a URL"
+                                     " with a key in its query or path goes in an app setting: url_setting)."
+                                     " Exactly one of url and url_setting.")
     secret_setting: Optional[str] = setting(None, doc="App setting holding the signing key.", **_APP_SETTING)
+    url_setting: Optional[str] = setting(None, doc="App setting (e.g. a Key Vault reference) holding the receiver"
+                                                   " URL, read at each call; for URLs that carry a key (Slack, Teams,"
+                                                   " Logic Apps sig=, ?apikey=). Exactly one of url and"
+                                                   " url_setting.", **_APP_SETTING)
+    send_trace_context: bool = setting(False, doc="Send the W3C traceparent header to the receiver (off: a"
+                                                  " third party learns nothing of the app's traces).")
 
 
 @dataclass(frozen=True)

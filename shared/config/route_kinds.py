@@ -140,12 +140,25 @@ def _v1_rules(route: Route, datastores: dict[str, Datastore], named: set, proble
     assert spec is not None
     if spec.datastore is not None and spec.datastore not in datastores and spec.datastore not in named:
         problems.add(at.key("datastore"), f"datastore {checks.shown(spec.datastore)} is not in the datastores map")
+    store = datastores.get(spec.datastore) if spec.datastore is not None else None
+    if store is not None and store.container != route.match.container:
+        problems.add(at.key("datastore"), landed_datastore_mismatch(spec.datastore, f"container {store.container!r}",
+                                                                    f"container {route.match.container!r}"))
     for key, value in spec.parameters.items():
         if not isinstance(key, str) or not key or len(key) > 128:
             problems.add(at.key("parameters"), "parameter names must be 1-128 characters")
         elif isinstance(value, str):
             for message in checks.literal_value(value):
                 problems.add(at.key("parameters").key(key), message)
+
+
+def landed_datastore_mismatch(name: str, theirs: str, landing: str) -> str:
+    """Why a v1 route's ``pipeline_endpoint.datastore`` cannot name its landed folder: the run sends the folder
+    as (DataStoreName, RelativePath), the path relative to the landing container, so the pipeline would read
+    that path from another container (or account)."""
+    return (f"datastore {name!r} is on {theirs}, but the route lands on {landing}: the landed folder's path would"
+            " be read from the wrong place; name a datastore registered for the landing container (or leave"
+            " datastore unset to use the one registered for it)")
 
 
 def landed_datastore(route: Route, datastores: dict[str, Datastore], account_url: Optional[str]) -> Optional[Any]:

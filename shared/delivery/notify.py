@@ -5,17 +5,21 @@ request or from history. The body is the run summary (locations, names, counts),
 an error built from a connection string carries no SAS or key. Webhooks are signed the Standard Webhooks way
 (:mod:`shared.delivery.signing`): ``webhook-id`` (stable across retries of one notification),
 ``webhook-timestamp`` and, with ``secret_setting``, ``webhook-signature``; the secret is read from that app
-setting here and goes nowhere else. Every message also carries ``notification_id`` (run, outcome, end time) in
+setting here and goes nowhere else. The URL comes from the routes document (``url``) or from an app setting
+read at call time (``url_setting``: a Key Vault reference for URLs that carry their own key); every host is
+checked against metadata and platform addresses before connecting (:mod:`shared.outbound`), and
+``traceparent`` is sent only with ``send_trace_context``. Every message also carries ``notification_id`` (run, outcome, end time) in
 its body so queue receivers can drop the duplicates that retries may cause.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from .. import telemetry
 from ..config import AppSettings, load_settings
@@ -87,13 +91,55 @@ def webhook_request(target: WebhookNotification, body: dict, environ: Mapping[st
     return data, headers
 
 
+def webhook_url(target: WebhookNotification, environ: Mapping[str, str] = os.environ) -> str:
+    """The receiver's URL: from the routes document, or read now from the app setting ``url_setting`` and
+    checked like one (scheme, no user info, no metadata address). Errors name the setting, never its value."""
+    if not target.url_setting:
+        assert target.url is not None
+        return target.url
+    from ..config.checks import webhook_url_from_setting
+
+    value = (environ.get(target.url_setting) or "").strip()
+    if not value:
+        raise LookupError(f"app setting {target.url_setting!r} (webhook url) is not set")
+    problems = webhook_url_from_setting(value)
+    if problems:
+        raise ValueError(f"app setting {target.url_setting!r} (webhook url): {'; '.join(problems)}"
+                         " (the value is not shown)")
+    return value
+
+
+@contextlib.contextmanager
+def _trace_context(target: WebhookNotification, headers: dict[str, str]) -> Iterator[None]:
+    """``traceparent`` only when the route asks for it: otherwise the HTTP client instrumentation (which would
+    inject it, and record the call's URL in a span) is suppressed for this call."""
+    from opentelemetry import context
+
+    if target.send_trace_context:
+        from opentelemetry import propagate
+
+        propagate.inject(headers)
+        yield
+        return
+    token = context.attach(context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True))  # noqa: SLF001
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
 def send_to_webhook(target: WebhookNotification, body: dict, environ: Mapping[str, str] = os.environ,
                     transport: Optional[Any] = None, now: Callable[[], float] = time.time) -> None:
     import httpx
 
+    from ..outbound import client_transport
+
+    url = webhook_url(target, environ)
     data, headers = webhook_request(target, body, environ, now)
-    with httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=transport, follow_redirects=False) as client:
-        response = client.post(target.url, content=data, headers=headers)
+    with _trace_context(target, headers), \
+            httpx.Client(timeout=WEBHOOK_TIMEOUT_SECONDS, transport=client_transport(transport),
+                         follow_redirects=False) as client:
+        response = client.post(url, content=data, headers=headers)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code} from the webhook")
 

@@ -44,7 +44,7 @@ from urllib.parse import unquote
 
 from ..event_envelope import (EventEnvelope, SkipEvent, decode_queue_message, read_event,  # noqa: F401 - re-exported
                               safe_event_id, shown)
-from ..redact import has_secret
+from ..redact import has_credential
 from ..paths import InvalidName, split_blob_subject, split_storage_url
 from ..storage.uris import BlobLocation
 
@@ -97,7 +97,7 @@ def _name_from_mangled_subject(subject_name: str, rest: str) -> Optional[str]:
 
 
 def _may_hold_secret(url: str) -> bool:
-    """Cheap pre-check for :func:`has_secret` (the hot path: most URLs hold none of these)."""
+    """Cheap pre-check for :func:`has_credential` (the hot path: most URLs hold none of these)."""
     return "@" in url or "=" in url or "%3" in url or "eyJ" in url or " " in url
 
 
@@ -105,7 +105,7 @@ def recover_name(url: Any, subject: Optional[str]) -> tuple[str, str, str]:
     """``(account_url, container, name)`` of the blob an event is about (the rule in the module docstring)."""
     if not isinstance(url, str):
         raise SkipEvent("malformed", "data.url is missing")
-    if _may_hold_secret(url) and has_secret(url):  # Event Grid never puts a SAS or user:password in data.url
+    if _may_hold_secret(url) and has_credential(url):  # Event Grid never puts a SAS or user:password in data.url
         raise SkipEvent("malformed", "data.url carries a credential (a SAS or user:password)")
     try:
         parts = split_storage_url(url, field="data.url")

@@ -52,7 +52,8 @@ ENV = {"AzureWebJobsStorage": "UseDevelopmentStorage=true",
 CREDS = "must not carry credentials (user:password@, a SAS, a key or a code in the query); "
 SINK_CREDS = CREDS + "the sink's connection carries the credential"
 URL_CREDS = CREDS + "use a connection (managed identity or an app setting) instead"
-HOOK_CREDS = CREDS + "use secret_setting to sign the body"
+HOOK_CREDS = CREDS + ("put the URL in an app setting (a Key Vault reference) and name it in url_setting; sign the body"
+                      " with secret_setting")
 DOTS = "must not contain a '.' or '..' segment: "
 LITERAL = ("the account and container (file system) must be literal: placeholders belong in the path, or writes"
            " could not be checked against landing locations")

@@ -61,7 +61,8 @@ def test_an_invalid_configuration_shows_problems_only_with_a_function_key(monkey
         "route 'heart': sinks[0].url: must not carry credentials (user:password@, a SAS, a key or a code in the"
         " query); the sink's connection carries the credential",
         "route 'heart': notify.webhook.url: must not carry credentials (user:password@, a SAS, a key or a code in"
-        " the query); use secret_setting to sign the body"]
+        " the query); put the URL in an app setting (a Key Vault reference) and name it in url_setting; sign the"
+        " body with secret_setting"]
     for secret in (KEY, SIG, "hunter2pw", "FUNCKEYvalue123"):
         assert secret not in text
 
