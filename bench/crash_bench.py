@@ -34,13 +34,16 @@ The last line: ``crash points: N; runs exactly once: X/X; duplicate jobs: 0; los
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import contextvars
 import inspect
 import json
 import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -56,33 +59,58 @@ from tests.support.faults import Crash, FaultPlan, LostAnswer  # noqa: E402
 
 log = logging.getLogger("crash_bench")
 
-START_KINDS = ("marker", "manifest", "quiet_period", "http")
-FAULT_KINDS = ("crash", "lost", "retried")
+START_KINDS = ("marker", "manifest", "quiet_period", "http", "cancel")
+SMOKE_STARTS = ("marker", "http")
+SMOKE_LIMIT = 2
+FAULT_KINDS = ("crash", "lost", "retried", "stall", "race")
+#: the batch service's behaviour where the docs leave it open (emulator/config.py ``Behaviour``)
+PROFILES = {"strict": {"job_names": "ignore", "job_labels": "drop"},
+            "kind": {"job_names": "honour", "job_labels": "keep"}}
 #: orchestration seconds per wall second: the submit retry (30 s) is 1.5 s, the first poll (1 s) 50 ms
 SPEED = 20.0
 STATE_SECONDS = 0.02          # the emulator's dwell time per early/late job state
 DATASTORE_CONTAINER = "crash-blobstore"
 ROUTES = {"marker": "heart", "manifest": "heartm", "quiet_period": "heartq", "http": "heart", "cancel": "heart"}
-#: opt-in start kinds (``--starts cancel``): an HTTP start, then a cancel over HTTP while the job runs
-EXTRA_KINDS = ("cancel",)
 SETTLE_TIMEOUT_S = 60.0
 CLAIM_GRACE_SECONDS = 1.0     # a crashed starter's claim is taken over after this (the app's default is 10 s)
+STALL_SETTLE_S = 4.0          # how long a stalled call waits for the run the others started to finish
+STALL_CANCEL_WAIT_S = 1.0     # (a cancel-kind run does not finish by itself: its job hangs until cancelled)
 EVENT_DELIVERIES = 6          # Event Grid / HTTP client attempts per event or request
 ACTIVITY_DELIVERIES = 6       # deliveries of one activity when its worker keeps dying
 POLL = {"initial_seconds": 1, "max_seconds": 10, "growth": 1.5, "deadline_hours": 1}
 #: what a sweep tick reports when it had to repair something
 SWEEP_REPAIRS = ("started", "repaired", "redelivered")
-#: points that repeat with the number of polls: only their first occurrence is a point (the rest vary by timing)
-REPEATING = re.compile(r"^(endpoint:GET|activity:get_job_status|activity:landing_check_manifest)")
+#: the callers that race to deliver one folder, per start kind
+RACE_ACTORS = {"event": ("event+event", "event+sweep", "event+backfill", "sweep+backfill", "event+sweep+backfill"),
+               "http": ("post+post", "post+post+post"),
+               "cancel": ("post+post", "cancel+cancel")}
+RACE_STAGGER_S = 0.03         # the second caller of a staggered race starts this much later
+#: activities that act on the world: an execution that runs one of them has started the run's work
+SIDE_EFFECT_ACTIVITIES = ("submit_job", "cancel_job", "copy_output", "write_receipt", "send_notification")
+TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
+#: the fencing branch's switch (the control ``--control fencing-off`` turns fencing off with it)
+FENCING_SWITCH = "RUN_FENCING"
+FENCING_OFF_VALUE = "off"
 
 
 # --- the process-wide fault wrappers --------------------------------------------------------------------------
+
+#: the activity a thread (or task) is running for: (instance id, generation); a side effect made under it
+#: belongs to that generation of the run (contextvars follow ``asyncio.run`` and ``asyncio.to_thread``)
+_CURRENT_ACTIVITY: contextvars.ContextVar = contextvars.ContextVar("crash_bench_activity", default=None)
+
 
 class Faults:
     """The plan the wrappers report to (``None``: nothing is recorded, e.g. while the bench sets up)."""
 
     plan: Optional[FaultPlan] = None
     emulator_netloc: str = ""
+    #: what the scenario does while the chosen call stalls (others act; the lease expires); then the call goes on
+    stall_hook: Optional[Callable[[str], None]] = None
+    #: (instance id, generation, what) of every side effect an activity made (a submit POST, a sink write)
+    effects: Optional[list] = None
+    #: the calls a stall can hit: every Durable client call and every conditional write to the state container
+    stallable: set = set()
 
     @classmethod
     def wrote(cls, what: str, lost: Optional[Callable[[str], BaseException]] = None, **faults: Any) -> None:
@@ -90,8 +118,30 @@ class Faults:
         if plan is not None:
             plan.wrote(what, lost, faults=faults)
 
+    @classmethod
+    def maybe_stall(cls, what: str) -> None:
+        """Before a stallable call is sent: if it is the plan's stall point, hold it (the hook lets others act
+        past the lease), then let it go through late. Its occurrence is counted as the wrappers count it."""
+        cls.stallable.add(what)
+        plan, hook = cls.plan, cls.stall_hook
+        if plan is None or plan.kind != "stall" or plan.target is None or hook is None:
+            return
+        with plan._lock:
+            label = f"{what} #{plan._seen.get(what, 0) + 1}"
+            if plan.fired is not None or label != plan.target:
+                return
+            plan.fired = label
+        log.info("stalling %s", label)
+        hook(label)
 
-_HEX = re.compile(r"[0-9a-f]{12,}")
+    @classmethod
+    def side_effect(cls, what: str) -> None:
+        effects, current = cls.effects, _CURRENT_ACTIVITY.get()
+        if effects is not None and current is not None:
+            effects.append((*current, what))
+
+
+_HEX = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,}")
 _FOLDER = re.compile(r"(^|/)f[0-9a-f]{8}(/|$)")     # a scenario's folder (``<route>/f<8 hex>``)
 
 
@@ -112,7 +162,16 @@ def _storage_label(method: str, url: str) -> Optional[str]:
     return f"storage:{method} {container}/{blob}" + (f"?comp={comp}" if comp else "")
 
 
+def _conditional(request: Any) -> bool:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return "if-match" in headers or "if-none-match" in headers
+
+
 _ORIGINALS: list = []   # (owner, attribute, original) of every wrapped attribute
+
+#: the Durable client's calls (each one is a point, and a stall point)
+DURABLE_CALLS = ("start_new", "raise_event", "terminate", "get_status", "get_status_by", "get_status_all",
+                 "purge_instance_history", "suspend", "resume", "rewind")
 
 
 def _wrap(owner: Any, name: str, wrapper: Any) -> None:
@@ -125,6 +184,44 @@ def uninstall_wrappers() -> None:
     while _ORIGINALS:
         owner, name, original = _ORIGINALS.pop()
         setattr(owner, name, original)
+
+
+def _durable_label(name: str, args: tuple, kwargs: dict) -> str:
+    if name == "start_new":
+        return f"durable:start_new {args[0] if args else kwargs.get('orchestration_function_name')}"
+    if name == "raise_event":
+        return f"durable:raise_event {args[1] if len(args) > 1 else kwargs.get('event_name')}"
+    return f"durable:{name}"
+
+
+def _per_loop_sessions() -> None:
+    """The SDK keeps one module-global aiohttp session (bound to one event loop); the bench's client functions
+    run concurrently on several threads, each with its own loop, so each loop gets its own session."""
+    import aiohttp
+    from azure.durable_functions.models.utils import http_utils
+
+    sessions: dict = {}
+    guard = threading.Lock()
+
+    async def get_session() -> Any:
+        loop = asyncio.get_running_loop()
+        with guard:
+            session = sessions.get(loop)
+            if session is None or session.closed:
+                session = sessions[loop] = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=240, sock_connect=10),
+                    connector=aiohttp.TCPConnector(limit=30, limit_per_host=30))
+        return session
+
+    async def close_session() -> None:
+        with guard:
+            session = sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None and not session.closed:
+            await session.close()
+
+    _wrap(http_utils, "_get_session", get_session)
+    _wrap(http_utils, "_close_session", close_session)
+    _wrap(http_utils, "_handle_request_error", close_session)
 
 
 def install_wrappers() -> None:
@@ -141,12 +238,17 @@ def install_wrappers() -> None:
     real_send = RequestsTransport.send
 
     def send(self, request, **kwargs):
-        response = real_send(self, request, **kwargs)
-        if request.method in ("PUT", "DELETE", "POST", "PATCH") and 200 <= response.status_code < 300:
+        label = None
+        if request.method in ("PUT", "DELETE", "POST", "PATCH"):
             label = _storage_label(request.method, request.url)
-            if label is not None:
-                # retried: the answer was lost on the wire and the SDK's retry policy sends the request again
-                Faults.wrote(label, retried=lambda m: ServiceResponseError(m))
+            if label is not None and label.startswith("storage:PUT crash-state/") and _conditional(request):
+                Faults.maybe_stall(label)   # a conditional write held past the lease: sent late
+        response = real_send(self, request, **kwargs)
+        if label is not None and 200 <= response.status_code < 300:
+            if label.startswith(("storage:PUT crash-sink/", "storage:PUT crash-copy/")):
+                Faults.side_effect(label)
+            # retried: the answer was lost on the wire and the SDK's retry policy sends the request again
+            Faults.wrote(label, retried=lambda m: ServiceResponseError(m))
         return response
 
     _wrap(RequestsTransport, "send", send)
@@ -156,26 +258,27 @@ def install_wrappers() -> None:
     _wrap(ExponentialRetry, "get_backoff_time", lambda self, settings: min(real_backoff(self, settings), 0.05))
 
     client = df.DurableOrchestrationClient
-    real_start, real_raise, real_terminate = client.start_new, client.raise_event, client.terminate
 
-    async def start_new(self, orchestration_function_name, *args, **kwargs):
-        result = await real_start(self, orchestration_function_name, *args, **kwargs)
-        Faults.wrote(f"durable:start_new {orchestration_function_name}")
-        return result
+    def durable(name: str) -> Any:
+        real = getattr(client, name)
 
-    async def raise_event(self, instance_id, event_name, *args, **kwargs):
-        result = await real_raise(self, instance_id, event_name, *args, **kwargs)
-        Faults.wrote(f"durable:raise_event {event_name}")
-        return result
+        async def call(self, *args, **kwargs):
+            what = _durable_label(name, args, kwargs)
+            plan = Faults.plan
+            if plan is not None and plan.kind == "stall":
+                await asyncio.to_thread(Faults.maybe_stall, what)   # held past the lease, then sent late
+            else:
+                Faults.stallable.add(what)
+            result = await real(self, *args, **kwargs)
+            Faults.wrote(what)
+            return result
 
-    async def terminate(self, instance_id, reason, *args, **kwargs):
-        result = await real_terminate(self, instance_id, reason, *args, **kwargs)
-        Faults.wrote("durable:terminate")
-        return result
+        return call
 
-    _wrap(client, "start_new", start_new)
-    _wrap(client, "raise_event", raise_event)
-    _wrap(client, "terminate", terminate)
+    for name in DURABLE_CALLS:
+        if hasattr(client, name):
+            _wrap(client, name, durable(name))
+    _per_loop_sessions()
 
     real_handle = httpx.HTTPTransport.handle_request
 
@@ -186,6 +289,8 @@ def install_wrappers() -> None:
             path = request.url.path
             what = "cancel" if path.endswith("/cancel") else "submit" if request.method == "POST" else \
                 "list" if path.rstrip("/").endswith("/jobs") else "get"
+            if what == "submit" and 200 <= response.status_code < 300:
+                Faults.side_effect("endpoint:POST submit")
 
             def lost(message: str) -> BaseException:
                 response.read()
@@ -234,6 +339,11 @@ class Stack:
         for name in ("BATCH_CONFIG_PATH", "STATE_CONNECTION", "AZURE_CLIENT_ID"):
             os.environ.pop(name, None)
 
+    def set_profile(self, profile: str) -> None:
+        """The batch service's behaviour: ``strict`` ignores client job names and drops tags and properties."""
+        emu = self.emulator.emulator
+        emu.behaviour = emu.config.behaviour.updated(PROFILES[profile])
+
     def close(self) -> None:
         self.emulator.stop()
         if self.own_azurite:
@@ -276,30 +386,34 @@ class Outcome:
     start: str
     fault: str
     point: str
+    profile: str = "kind"
     fired: bool = False
     succeeded: int = 0
     runs: int = 0
     jobs: int = 0
     lost_outputs: int = 0
     stuck: int = 0
+    executions: int = 0      # the most executions (starts from scratch with side effects) of any run
+    reexecuted: int = 0      # runs executed more than once
     notes: list = field(default_factory=list)
     labels: list = field(default_factory=list)
     seconds: float = 0.0
     swept: dict = field(default_factory=dict)   # what the final sweep had to repair
     expected: str = "Succeeded"                 # the outcome the one run must reach ("Canceled": cancel kind)
-    violations: list = field(default_factory=list)   # a cancelled job left running, outputs of a cancelled run
+    violations: list = field(default_factory=list)   # ledger disagreements, a cancelled job left running, ...
 
     @property
     def exactly_once(self) -> bool:
         return (self.succeeded == 1 and self.jobs == 1 and self.lost_outputs == 0 and self.stuck == 0
-                and not self.violations)
+                and self.reexecuted == 0 and not self.violations)
 
     def line(self) -> str:
         verdict = "ok" if self.exactly_once else "FAIL"
-        text = (f"{verdict:4} {self.start:12} {self.fault:5} {self.point:60} {self.expected.lower()}={self.succeeded} "
-                f"runs={self.runs} jobs={self.jobs} lost={self.lost_outputs} stuck={self.stuck} "
-                f"{self.seconds:.1f}s" + (f" swept={self.swept}" if self.swept else ""))
-        return text + ("" if self.exactly_once else "  " + "; ".join(self.violations + self.notes)[:500])
+        text = (f"{verdict:4} {self.profile:6} {self.start:12} {self.fault:7} {self.point:58} "
+                f"{self.expected.lower()}={self.succeeded} runs={self.runs} jobs={self.jobs} "
+                f"lost={self.lost_outputs} stuck={self.stuck} executions={self.executions} {self.seconds:.1f}s"
+                + (f" swept={self.swept}" if self.swept else ""))
+        return text + ("" if self.exactly_once else "  " + "; ".join(self.violations + self.notes)[:600])
 
 
 def _sample_files() -> list[tuple[str, bytes]]:
@@ -319,11 +433,18 @@ def _event(url: str, etag: str, size: int) -> Any:
                                data_version=raw["dataVersion"])
 
 
+def race_points(start: str) -> list[str]:
+    """Concurrent deliveries of the same folder: each set of actors, released together (#1) or staggered
+    by :data:`RACE_STAGGER_S` (#2)."""
+    actors = RACE_ACTORS["http" if start == "http" else "cancel" if start == "cancel" else "event"]
+    return [f"race:{a} #{n}" for a in actors for n in (1, 2)]
+
+
 class Scenario:
     """One start kind on fresh containers, optionally with one fault; ``run()`` returns its :class:`Outcome`."""
 
     def __init__(self, stack: Stack, functions: dict, start: str, fault: str = "", point: str = "", *,
-                 redeliver: bool = True, redeliver_events: bool = True):
+                 redeliver: bool = True, redeliver_events: bool = True, profile: str = "kind"):
         self.stack, self.functions, self.start, self.fault, self.point = stack, functions, start, fault, point
         # redeliver=False: the control experiment. Nothing is delivered twice and no sweep runs, to show that
         # the checks catch what redelivery and the sweep repair. redeliver_events=False: Event Grid gives up
@@ -339,9 +460,16 @@ class Scenario:
         self.sink_containers = [f"crash-sink-{sfx}", f"crash-copy-{sfx}"]
         self.route = ROUTES[start]
         self.folder = f"{self.route}/f{sfx}"
-        self.outcome = Outcome(start, fault or "none", point or "-",
+        self.outcome = Outcome(start, fault or "none", point or "-", profile=profile,
                                expected="Canceled" if start == "cancel" else "Succeeded")
         self.host: Any = None
+        self.events: list = []
+        self.key = f"crash-{uuid.uuid4().hex}"           # the HTTP client's Idempotency-Key
+        self.cancelled_run: Optional[str] = None
+        self.generations: dict = {}      # instance id → starts the host accepted (a finished one restarts)
+        self.execution_generation: dict = {}   # execution id → the generation it belongs to
+        self.replaced: list = []         # (instance id, generation, status) of executions a later start replaced
+        self.effects: list = []          # (instance id, generation, what): side effects, by execution
 
     # -- set-up ----------------------------------------------------------------------------------------------
     def _configure(self) -> None:
@@ -358,7 +486,8 @@ class Scenario:
         landing_context(load_settings()).claim_policy = ClaimPolicy(grace_seconds=CLAIM_GRACE_SECONDS)
 
     def _upload(self) -> list[Any]:
-        """The folder's blobs, and the BlobCreated events they cause (in landing order)."""
+        """The folder's blobs, and the BlobCreated events they cause (in landing order; the last one completes
+        the folder: the marker, the manifest, the quiet period's last file)."""
         container = self.stack.landing.get_container_client(self.landing_container)
         files = _sample_files()
         if self.start == "manifest":
@@ -383,7 +512,40 @@ class Scenario:
         start_run = self.functions["landing_start_run"].get_user_function()
         activities["landing_start_run"] = lambda payload: run_async(start_run(payload=payload, client=binding))
         host.activities.update({name: self._redelivered(name, fn) for name, fn in activities.items()})
+        self._count_executions(host)
         return host
+
+    def _count_executions(self, host: Any) -> None:
+        """Ground truth for "executed once": every start the host accepts is a new generation of its instance
+        (starting a finished instance again runs it from scratch, as Durable does); every activity runs under
+        the generation of the execution that scheduled it (continue-as-new keeps the generation)."""
+        real_start, real_execute = host._start, host._execute_activity
+        lock = threading.Lock()
+
+        def start(name: str, instance_id: Optional[str], raw_input: Optional[str]):
+            prior = host.status(instance_id) if instance_id and instance_id in host.instance_ids() else None
+            status, body = real_start(name, instance_id, raw_input)
+            if status < 300:
+                with lock:
+                    iid = body["id"]
+                    if prior is not None:
+                        self.replaced.append((iid, self.generations.get(iid, 0), prior))
+                    self.generations[iid] = self.generations.get(iid, 0) + 1
+            return status, body
+
+        def execute(work: Any) -> Any:
+            with lock:
+                generation = self.execution_generation.setdefault(
+                    work.execution_id, self.generations.get(work.instance_id, 0))
+            if work.name in SIDE_EFFECT_ACTIVITIES:
+                self.effects.append((work.instance_id, generation, f"activity:{work.name}"))
+            token = _CURRENT_ACTIVITY.set((work.instance_id, generation))
+            try:
+                return real_execute(work)
+            finally:
+                _CURRENT_ACTIVITY.reset(token)
+
+        host._start, host._execute_activity = start, execute
 
     def _redelivered(self, name: str, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """An activity as the host runs it: a worker that died mid-way (or before its result was checkpointed)
@@ -403,8 +565,10 @@ class Scenario:
         return call
 
     # -- stimuli (client functions), redelivered as Azure does -------------------------------------------
-    def _call_client_function(self, what: str, call: Callable[[], Any], accept: Callable[[Any], bool]) -> None:
-        for delivery in range(1, self.deliveries + 1):
+    def _call_client_function(self, what: str, call: Callable[[], Any], accept: Callable[[Any], bool],
+                              deliveries: Optional[int] = None) -> None:
+        deliveries = self.deliveries if deliveries is None else deliveries
+        for delivery in range(1, deliveries + 1):
             try:
                 result = call()
             except Crash as crash:
@@ -416,40 +580,41 @@ class Scenario:
                 continue
             if accept(result):
                 return
-            self.outcome.notes.append(f"{what} answered {result!r}; retrying")
-        self.outcome.notes.append(f"{what}: gave up after {self.deliveries} deliveries")
+            self.outcome.notes.append(f"{what} answered {getattr(result, 'status_code', result)!r}; retrying")
+        if deliveries > 1:
+            self.outcome.notes.append(f"{what}: gave up after {deliveries} deliveries")
 
-    def _deliver_events(self, events: list[Any]) -> None:
+    def _deliver(self, event: Any, deliveries: Optional[int] = None) -> None:
         from tests.support.durable_host import run_async
 
         handler = self.functions["on_blob_created"].get_user_function()
         binding = self.host.client_binding()
-        for event in events:
-            self._call_client_function(f"event {event.subject.rsplit('/', 1)[-1]}",
-                                       lambda: run_async(handler(event=event, client=binding)), lambda _: True)
+        self._call_client_function(f"event {event.subject.rsplit('/', 1)[-1]}",
+                                   lambda: run_async(handler(event=event, client=binding)), lambda _: True,
+                                   deliveries)
 
-    def _post_start(self) -> None:
+    def _deliver_events(self, events: list[Any]) -> None:
+        for event in events:
+            self._deliver(event)
+
+    def _post_start(self, deliveries: Optional[int] = None) -> None:
         import azure.functions as func
 
         from tests.support.durable_host import run_async
 
         handler = self.functions["start_run"].get_user_function()
         binding = self.host.client_binding()
-        key = f"crash-{uuid.uuid4().hex}"
         body = json.dumps({"route": self.route, "path": f"{self.folder}/"}).encode()
 
         def post() -> Any:
             req = func.HttpRequest("POST", "http://localhost:7071/api/runs", body=body, params={},
-                                   headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                                   headers={"Content-Type": "application/json", "Idempotency-Key": self.key})
             return run_async(handler(req=req, client=binding))
 
-        self._call_client_function("POST /api/runs", post, lambda r: 200 <= r.status_code < 300)
+        self._call_client_function("POST /api/runs", post, lambda r: 200 <= r.status_code < 300, deliveries)
 
-    def _post_cancel_while_running(self) -> None:
-        """``POST /api/runs/{id}/cancel`` once the job runs; re-sent after a failure (202, or 409 once it ended)."""
-        import azure.functions as func
-
-        from tests.support.durable_host import HostError, run_async
+    def _wait_running(self) -> bool:
+        from tests.support.durable_host import HostError
 
         def running(h: Any) -> bool:
             for run_id in self._runs():
@@ -462,9 +627,17 @@ class Scenario:
 
         try:
             self.host.run_until(running, timeout_s=SETTLE_TIMEOUT_S)
+            return True
         except HostError as exc:
             self.outcome.notes.append(f"the job never ran: {str(exc)[:200]}")
-            return
+            return False
+
+    def _post_cancel(self, deliveries: Optional[int] = None) -> None:
+        """``POST /api/runs/{id}/cancel``; re-sent after a failure (202, or 409 once it ended)."""
+        import azure.functions as func
+
+        from tests.support.durable_host import run_async
+
         handler = self.functions["cancel_run"].get_user_function()
         binding = self.host.client_binding()
         run_id = self.cancelled_run
@@ -475,10 +648,16 @@ class Scenario:
                                    headers={"Content-Type": "application/json"})
             return run_async(handler(req=req, client=binding))
 
-        self._call_client_function("POST /api/runs/{id}/cancel", post, lambda r: r.status_code in (202, 409))
+        self._call_client_function("POST /api/runs/{id}/cancel", post, lambda r: r.status_code in (202, 409),
+                                   deliveries)
+
+    def _post_cancel_while_running(self) -> None:
+        if self._wait_running():
+            self._post_cancel()
 
     def _sweep(self) -> None:
-        """One tick of the reconcile timer (``function_app.reconcile_sweep`` is a one-line wrapper of this)."""
+        """One tick of the reconcile timer (``function_app.reconcile_sweep`` is a one-line wrapper of this);
+        a tick that dies is the next tick's to repair."""
         import azure.durable_functions as df
 
         from shared.reconcile.api import reconcile_timer
@@ -488,12 +667,31 @@ class Scenario:
             return
         try:
             counts = run_async(reconcile_timer(None, df.DurableOrchestrationClient(self.host.client_binding())))
-        except Exception as exc:  # noqa: BLE001
-            self.outcome.notes.append(f"sweep failed: {type(exc).__name__}: {exc}")
+        except (Exception, Crash) as exc:  # noqa: BLE001
+            self.outcome.notes.append(f"sweep failed: {type(exc).__name__}: {str(exc)[:120]}")
             return
         repaired = {k: v for k, v in (counts or {}).items() if k in SWEEP_REPAIRS and v}
         if repaired:
             self.outcome.swept = repaired
+
+    def _backfill(self, deliveries: Optional[int] = None) -> None:
+        """``POST /api/backfill`` for the folder's prefix (an operator's repair); re-sent after a failure."""
+        import azure.functions as func
+
+        from tests.support.durable_host import run_async
+
+        if not self.sweep:
+            return
+        handler = self.functions["backfill"].get_user_function()
+        binding = self.host.client_binding()
+        body = json.dumps({"route": self.route, "prefix": f"{self.folder}/"}).encode()
+
+        def post() -> Any:
+            req = func.HttpRequest("POST", "http://localhost:7071/api/backfill", body=body, params={},
+                                   headers={"Content-Type": "application/json"})
+            return run_async(handler(req=req, client=binding))
+
+        self._call_client_function("POST /api/backfill", post, lambda r: r.status_code == 200, deliveries)
 
     def _mid_sweep(self) -> None:
         """A timer tick while the run is under way: once the fault has fired (or the run is being monitored)."""
@@ -512,6 +710,74 @@ class Scenario:
         finally:
             Faults.plan = saved
 
+    # -- the stall: the chosen call is held past the lease while the others act ---------------------------
+    def _stimulus_again(self) -> None:
+        """What else delivers this folder: the same event again (Event Grid) or the same request again."""
+        if self.start in ("http", "cancel"):
+            self._post_start(deliveries=1)
+        elif self.events:
+            self._deliver(self.events[-1], deliveries=1)
+
+    def _stall(self, label: str) -> None:
+        """Hold the stalled call: the lease expires, a duplicate delivery, the sweep and a backfill act, and the
+        run they start may finish; then the stalled call goes through, late."""
+        host = self.host
+        pump = (host is not None and threading.current_thread() is threading.main_thread()
+                and not host.pump_running)     # the thread that drives the host is the one held: drive it
+        if pump:
+            host.start_pump()
+        try:
+            time.sleep(CLAIM_GRACE_SECONDS + 0.2)
+            others = threading.Thread(target=lambda: (self._stimulus_again(), self._sweep(), self._backfill(1)),
+                                      name="crash-bench-others", daemon=True)
+            others.start()
+            others.join(timeout=SETTLE_TIMEOUT_S)
+            deadline = time.monotonic() + (STALL_CANCEL_WAIT_S if self.start == "cancel" else STALL_SETTLE_S)
+            while time.monotonic() < deadline and host is not None:
+                runs = self._runs()
+                if runs and all((host.status(i) or {}).get("runtimeStatus") in TERMINAL for i in runs):
+                    break
+                time.sleep(0.05)
+        finally:
+            if pump:
+                host.stop_pump()
+
+    # -- the race: the same folder delivered by several callers at once ----------------------------------
+    def _race(self) -> None:
+        what, _, occurrence = self.point.rpartition(" #")
+        actors = what[len("race:"):].split("+")
+        stagger = 0.0 if occurrence == "1" else RACE_STAGGER_S
+        if self.start == "cancel" and "cancel" in actors:
+            self._post_start()
+            if not self._wait_running():
+                return
+        elif self.start not in ("http", "cancel"):
+            self._deliver_events(self.events[:-1])      # everything but the event that completes the folder
+        acts = {"event": lambda: self._deliver(self.events[-1]), "sweep": self._sweep, "backfill": self._backfill,
+                "post": self._post_start, "cancel": self._post_cancel}
+        barrier = threading.Barrier(len(actors))
+        errors: list = []
+
+        def act(n: int, name: str) -> None:
+            try:
+                barrier.wait(timeout=10)
+                time.sleep(n * stagger)
+                acts[name]()
+            except BaseException as exc:  # noqa: BLE001 - reported as a failed point
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=act, args=(n, name), name=f"crash-bench-race-{name}", daemon=True)
+                   for n, name in enumerate(actors)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=SETTLE_TIMEOUT_S)
+        self.outcome.notes += errors
+        if Faults.plan is not None:
+            Faults.plan.fired = self.point
+        if self.start == "cancel" and "cancel" not in actors:
+            self._post_cancel_while_running()
+
     # -- driving -----------------------------------------------------------------------------------------
     def _runs(self) -> list[str]:
         from shared.runs.models import ORCHESTRATOR_NAME
@@ -519,10 +785,10 @@ class Scenario:
         return [i for i in self.host.instance_ids() if (self.host.status(i) or {}).get("name") == ORCHESTRATOR_NAME]
 
     def _settle(self) -> None:
-        from tests.support.durable_host import TERMINAL_STATUSES, HostError
+        from tests.support.durable_host import HostError
 
         def done(h: Any) -> bool:
-            return bool(self._runs()) and all((h.status(i) or {}).get("runtimeStatus") in TERMINAL_STATUSES
+            return bool(self._runs()) and all((h.status(i) or {}).get("runtimeStatus") in TERMINAL
                                               for i in h.instance_ids())
 
         try:
@@ -537,33 +803,40 @@ class Scenario:
         plan = FaultPlan(kind=self.fault or "crash", target=self.point or None)
         try:
             self._configure()
-            events = self._upload() if self.start not in ("http", "cancel") else []
+            self.events = self._upload() if self.start not in ("http", "cancel") else []
             if self.start in ("http", "cancel"):
                 self._upload_http_folder()
             if self.start == "cancel":
                 self.stack.emulator.emulator.faults.apply({"jobs": [{"effect": "hang", "count": -1}]})
             self.jobs_before = {j.name for j in self.stack.emulator.emulator.store.list()}
             self.host = self._host()
-            Faults.plan = plan
+            Faults.plan, Faults.stall_hook, Faults.effects = plan, self._stall, self.effects
             try:
-                if self.start == "http":
+                if self.fault == "race":
+                    self._race()
+                elif self.start == "http":
                     self._post_start()
                 elif self.start == "cancel":
                     self._post_start()
                     self._post_cancel_while_running()
                 else:
-                    self._deliver_events(events)
+                    self._deliver_events(self.events)
                 if self.mid_sweep:
                     self._mid_sweep()
                 self._settle()
+                # faults stay on while the timer's tick and an operator's backfill run (they are points too)
+                self._sweep()
+                self._backfill()
+                self._settle()
             finally:
-                Faults.plan = None
+                Faults.plan, Faults.stall_hook = None, None
             self._sweep()     # the timer's next tick
             self._settle()
             self._check()
         except Exception as exc:  # noqa: BLE001 - a bench failure is a failed point, not a crash of the bench
             self.outcome.notes.append(f"bench error: {type(exc).__name__}: {exc}")
         finally:
+            Faults.effects = None
             if self.start == "cancel":
                 self.stack.emulator.emulator.faults.reset()
             if self.host is not None:
@@ -579,23 +852,30 @@ class Scenario:
         for name, data in _sample_files():
             container.upload_blob(f"{self.folder}/{name}", data)
 
+    # -- ground truth: the Durable host, the emulator's job list, the sinks' bytes, the ledger -------------
     def _check(self) -> None:
-        from tests.support.durable_host import TERMINAL_STATUSES
-
         o, host = self.outcome, self.host
         runs = self._runs()
         o.runs = len(runs)
         succeeded = []
-        for run_id in runs:
-            st = host.status(run_id)
-            output = st.get("output") if isinstance(st.get("output"), dict) else {}
-            if st["runtimeStatus"] == "Completed" and output.get("outcome") == o.expected:
-                succeeded.append((run_id, output))
-            else:
-                o.notes.append(f"run {run_id}: {st['runtimeStatus']} {str(output.get('outcome') or st.get('output'))[:200]}"
-                               f" {str(output.get('error') or '')[:200]}")
+        for run_id in runs:   # every execution of the run: the ones a later start replaced, then the current one
+            statuses = [st for iid, _, st in self.replaced if iid == run_id] + [host.status(run_id)]
+            for st in statuses:
+                output = st.get("output") if isinstance(st.get("output"), dict) else {}
+                if st["runtimeStatus"] == "Completed" and output.get("outcome") == o.expected:
+                    succeeded.append((run_id, output))
+                else:
+                    o.notes.append(f"run {run_id}: {st['runtimeStatus']} "
+                                   f"{str(output.get('outcome') or st.get('output'))[:200]}"
+                                   f" {str(output.get('error') or '')[:200]}")
+            executions = len({g for iid, g, _ in self.effects if iid == run_id})
+            o.executions = max(o.executions, executions)
+            if executions > 1:
+                o.reexecuted += 1
+                o.notes.append(f"run {run_id} executed {executions} times: "
+                               f"{sorted({(g, w) for iid, g, w in self.effects if iid == run_id})[:12]}")
         o.succeeded = len(succeeded)
-        stuck = [i for i in host.instance_ids() if host.status(i)["runtimeStatus"] not in TERMINAL_STATUSES]
+        stuck = [i for i in host.instance_ids() if host.status(i)["runtimeStatus"] not in TERMINAL]
         o.stuck = len(stuck) + (0 if runs else 1)
         if stuck:
             o.notes.append(f"not terminal: {stuck}")
@@ -604,6 +884,7 @@ class Scenario:
         o.jobs = len(jobs)
         if len(jobs) != 1:
             o.notes.append(f"jobs: {[(j.name, j.status.value) for j in jobs]}")
+        self._check_ledger(runs, jobs)
         if o.expected == "Canceled":
             o.violations += [f"job {j.name} {j.status.value}, not Canceled" for j in jobs if j.status.value != "Canceled"]
             delivered = [b.name for sink in self.sink_containers
@@ -611,6 +892,29 @@ class Scenario:
             o.violations += [f"a cancelled run delivered {name}" for name in delivered]
             return
         o.lost_outputs = self._lost_outputs(succeeded)
+
+    def _check_ledger(self, runs: list[str], jobs: list) -> None:
+        """The ledger must agree: one run record for the folder, for the run that ran, marked started, naming
+        the one job (when it names one)."""
+        from shared.runs.ledger import RECORD_PREFIX
+
+        container = self.stack.landing.get_container_client(self.state_container)
+        records = []
+        for blob in container.list_blobs(name_starts_with=RECORD_PREFIX):
+            with contextlib.suppress(Exception):
+                records.append(json.loads(container.download_blob(blob.name).readall()))
+        o = self.outcome
+        if len(records) != 1:
+            o.violations.append(f"ledger: {len(records)} run records")
+            return
+        record = records[0]
+        if record.get("run_id") not in runs:
+            o.violations.append(f"ledger: record for {record.get('run_id')}, runs {runs}")
+        if record.get("state") != "started":
+            o.violations.append(f"ledger: record state {record.get('state')!r}")
+        job_name = record.get("job_name")
+        if job_name is not None and len(jobs) == 1 and job_name != jobs[0].name:
+            o.violations.append(f"ledger: names job {job_name}, the emulator ran {jobs[0].name}")
 
     def _lost_outputs(self, succeeded: list) -> int:
         """Outputs (the job's predictions) missing from a sink or not byte-identical there."""
@@ -647,16 +951,21 @@ class Scenario:
 
 # --- the bench ------------------------------------------------------------------------------------------------
 
-def points_of(labels: list[str], fault: str) -> list[str]:
-    """The distinct points of a baseline run for one fault kind (activity ends are crash points only)."""
+def points_of(labels: list[str], fault: str, start: str = "marker") -> list[str]:
+    """The distinct points of a baseline run for one fault kind: every write and every call (each GET and
+    each status read too, not only the first of its kind); activity ends are crash points only, the SDK's
+    retry is a storage point, a stall hits Durable client calls and conditional state writes, and a race is
+    a set of concurrent callers."""
+    if fault == "race":
+        return race_points(start)
     out = []
     for label in labels:
-        what, _, occurrence = label.rpartition(" #")
-        if REPEATING.match(what) and occurrence != "1":
-            continue
+        what, _, _ = label.rpartition(" #")
         if what.startswith("activity:") and fault != "crash":
             continue
         if fault == "retried" and not what.startswith("storage:"):
+            continue
+        if fault == "stall" and not (what.startswith("durable:") or what in Faults.stallable):
             continue
         if label not in out:
             out.append(label)
@@ -665,11 +974,11 @@ def points_of(labels: list[str], fault: str) -> list[str]:
 
 def run_bench(starts: tuple = START_KINDS, faults: tuple = FAULT_KINDS, *, limit: Optional[int] = None,
               only_list: bool = False, redeliver: bool = True, redeliver_events: bool = True,
-              mid_sweep: bool = False,
+              mid_sweep: bool = False, profiles: tuple = ("kind",),
               select: Optional[Callable[[str, str, list], list]] = None, azurite: Any = None,
               echo: Callable[[str], None] = print) -> list[Outcome]:
-    """Baseline per start kind, then one scenario per point and fault kind; ``select(start, fault, points)``
-    picks a subset of the points (the pytest guard)."""
+    """Per service profile and start kind a baseline, then one scenario per point and fault kind;
+    ``select(start, fault, points)`` picks a subset of the points (the pytest guard)."""
     from tests.app_index import functions
 
     install_wrappers()
@@ -677,29 +986,31 @@ def run_bench(starts: tuple = START_KINDS, faults: tuple = FAULT_KINDS, *, limit
     outcomes: list[Outcome] = []
     try:
         app = functions()
-        for start in starts:
-            baseline = Scenario(stack, app, start).run()
-            outcomes.append(baseline)      # fault "none": not a point, but the bench fails if it fails
-            echo(f"baseline {start}: {'ok' if baseline.exactly_once else 'FAIL'} "
-                 f"({len(baseline.labels)} writes, {baseline.seconds:.1f}s)"
-                 + ("" if baseline.exactly_once else "  " + "; ".join(baseline.notes)))
-            for fault in faults:
-                points = points_of(baseline.labels, fault)
-                if select is not None:
-                    points = select(start, fault, points)
-                if limit is not None:
-                    points = points[:limit]
-                if only_list:
+        for profile in profiles:
+            stack.set_profile(profile)
+            for start in starts:
+                baseline = Scenario(stack, app, start, profile=profile).run()
+                outcomes.append(baseline)      # fault "none": not a point, but the bench fails if it fails
+                echo(f"baseline {profile} {start}: {'ok' if baseline.exactly_once else 'FAIL'} "
+                     f"({len(baseline.labels)} calls, {baseline.seconds:.1f}s)"
+                     + ("" if baseline.exactly_once else "  " + "; ".join(baseline.violations + baseline.notes)))
+                for fault in faults:
+                    points = points_of(baseline.labels, fault, start)
+                    if select is not None:
+                        points = select(start, fault, points)
+                    if limit is not None:
+                        points = points[:limit]
+                    if only_list:
+                        for point in points:
+                            echo(f"  point {profile} {start} {fault} {point}")
+                        continue
                     for point in points:
-                        echo(f"  point {start} {fault} {point}")
-                    continue
-                for point in points:
-                    scenario = Scenario(stack, app, start, fault, point, redeliver=redeliver,
-                                        redeliver_events=redeliver_events)
-                    scenario.mid_sweep = mid_sweep
-                    outcome = scenario.run()
-                    outcomes.append(outcome)
-                    echo(outcome.line() + ("" if outcome.fired else "  (point not reached: not counted)"))
+                        scenario = Scenario(stack, app, start, fault, point, redeliver=redeliver,
+                                            redeliver_events=redeliver_events, profile=profile)
+                        scenario.mid_sweep = mid_sweep
+                        outcome = scenario.run()
+                        outcomes.append(outcome)
+                        echo(outcome.line() + ("" if outcome.fired else "  (point not reached: not counted)"))
     finally:
         stack.close()
         uninstall_wrappers()
@@ -712,17 +1023,72 @@ def summary(outcomes: list[Outcome]) -> str:
     duplicates = sum(max(0, o.jobs - 1) for o in fired)
     lost = sum(o.lost_outputs for o in fired)
     stuck = sum(o.stuck for o in fired)
+    reexecuted = sum(o.reexecuted for o in fired)
     return (f"crash points: {len(fired)}; runs exactly once: {once}/{len(fired)}; duplicate jobs: {duplicates}; "
-            f"lost outputs: {lost}; stuck runs: {stuck}")
+            f"lost outputs: {lost}; stuck runs: {stuck}; re-executed runs: {reexecuted}")
+
+
+def breakdown(outcomes: list[Outcome]) -> str:
+    """Points per start kind and fault kind (fired only)."""
+    counts: dict = {}
+    for o in outcomes:
+        if o.fired:
+            counts.setdefault(o.start, {}).setdefault(o.fault, 0)
+            counts[o.start][o.fault] += 1
+    return "; ".join(f"{start} " + " / ".join(f"{k} {v}" for k, v in kinds.items()) for start, kinds in counts.items())
+
+
+CONTROLS = ("fencing-off", "no-redelivery")
+
+
+def run_control(name: str, profiles: tuple, *, smoke: bool = False, echo: Callable[[str], None] = print) -> int:
+    """A control experiment: the app or the bench without the part that makes a kind of fault harmless; the
+    checks must then fail, for the reason the control names."""
+    if name == "no-redelivery":
+        outcomes = run_bench(("marker", "quiet_period"), ("crash",), redeliver=False, profiles=profiles[:1],
+                             limit=6 if smoke else None, echo=echo)
+        line = summary(outcomes)
+        stuck = sum(o.stuck for o in outcomes if o.fired)
+        echo(f"control no-redelivery (nothing redelivered, no sweep): stuck runs {stuck} "
+             f"({'fails as it must' if stuck else 'DID NOT FAIL'}) | {line}")
+        return 0 if stuck else 1
+    # fencing-off: the run does not check its claim's fencing token; a start that stalls past the lease and
+    # lands after the run finished runs it again
+    saved = os.environ.get(FENCING_SWITCH)
+    os.environ[FENCING_SWITCH] = FENCING_OFF_VALUE
+    try:
+        def starts_only(start: str, fault: str, points: list) -> list:
+            return [p for p in points if p.startswith("durable:start_new run_orchestrator")]
+
+        outcomes = run_bench(("marker", "http") if smoke else ("marker", "manifest", "quiet_period", "http"),
+                             ("stall",), select=starts_only, profiles=profiles, echo=echo)
+    finally:
+        if saved is None:
+            os.environ.pop(FENCING_SWITCH, None)
+        else:
+            os.environ[FENCING_SWITCH] = saved
+    line = summary(outcomes)
+    reexecuted = sum(o.reexecuted for o in outcomes if o.fired)
+    echo(f"control fencing-off ({FENCING_SWITCH}={FENCING_OFF_VALUE}): re-executed runs {reexecuted} "
+         f"({'fails as it must' if reexecuted else 'DID NOT FAIL'}) | {line}")
+    return 0 if reexecuted else 1
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--starts", default=",".join(START_KINDS),
-                        help=f"comma-separated start kinds: {', '.join(START_KINDS + EXTRA_KINDS)}")
-    parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="crash, lost or both")
+    parser.add_argument("--starts", default=None,
+                        help=f"comma-separated start kinds (default: all): {', '.join(START_KINDS)}")
+    parser.add_argument("--faults", default=None, help=f"comma-separated fault kinds (default: all): "
+                                                       f"{', '.join(FAULT_KINDS)}")
+    parser.add_argument("--profile", default="both", choices=("strict", "kind", "both"),
+                        help="the batch service's behaviour: strict (job names ignored, tags dropped), kind, or "
+                             "both (default; strict first)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many points per start and fault")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a quick subset for CI: strict profile, marker and http starts, 2 points per fault kind")
     parser.add_argument("--list", action="store_true", help="only run the baselines and list their points")
+    parser.add_argument("--control", choices=CONTROLS, default=None,
+                        help="a control experiment that must fail for the reason it names")
     parser.add_argument("--no-redelivery", action="store_true",
                         help="control experiment: no redelivery, no sweep (the checks must then report failures)")
     parser.add_argument("--dead-letter", action="store_true",
@@ -734,15 +1100,28 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL,
                         format="%(asctime)s %(name)s %(message)s")
     began = time.monotonic()
-    outcomes = run_bench(tuple(s for s in args.starts.split(",") if s), tuple(f for f in args.faults.split(",") if f),
-                         limit=args.limit, only_list=args.list, redeliver=not args.no_redelivery, redeliver_events=not args.dead_letter,
-                         mid_sweep=args.mid_sweep)
+    profiles = ("strict", "kind") if args.profile == "both" else (args.profile,)
+    if args.smoke and args.profile == "both":
+        profiles = ("strict",)
+    if args.control:
+        code = run_control(args.control, profiles, smoke=args.smoke)
+        print(f"wall time: {time.monotonic() - began:.0f} s")
+        return code
+    starts = tuple(s for s in (args.starts or ",".join(SMOKE_STARTS if args.smoke else START_KINDS)).split(",") if s)
+    faults = tuple(f for f in (args.faults or ",".join(FAULT_KINDS)).split(",") if f)
+    limit = args.limit if args.limit is not None else (SMOKE_LIMIT if args.smoke else None)
+    outcomes = run_bench(starts, faults, limit=limit, only_list=args.list, redeliver=not args.no_redelivery,
+                         redeliver_events=not args.dead_letter, mid_sweep=args.mid_sweep, profiles=profiles)
     if args.list:
         return 0
     fired = [o for o in outcomes if o.fired]
     swept = [o for o in fired if o.swept]
     print(f"wall time: {time.monotonic() - began:.0f} s; points the final sweep repaired: {len(swept)}"
-          + "".join(f"\n  swept: {o.start} {o.fault} {o.point} {o.swept}" for o in swept))
+          + "".join(f"\n  swept: {o.profile} {o.start} {o.fault} {o.point} {o.swept}" for o in swept))
+    for profile in profiles:
+        mine = [o for o in outcomes if o.profile == profile]
+        print(f"profile {profile}: {breakdown(mine)}")
+        print(f"profile {profile}: {summary(mine)}")
     print(summary(outcomes))
     baselines_ok = all(o.exactly_once for o in outcomes if o.fault == "none")
     return 0 if baselines_ok and fired and all(o.exactly_once for o in fired) else 1
