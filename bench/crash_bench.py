@@ -722,8 +722,7 @@ class Scenario:
         """Hold the stalled call: the lease expires, a duplicate delivery, the sweep and a backfill act, and the
         run they start may finish; then the stalled call goes through, late."""
         host = self.host
-        pump = (host is not None and threading.current_thread() is threading.main_thread()
-                and not host.pump_running)     # the thread that drives the host is the one held: drive it
+        pump = host is not None and not host.pump_running   # the host runs on while the call is held
         if pump:
             host.start_pump()
         try:
