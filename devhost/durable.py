@@ -221,7 +221,10 @@ def split_functions(functions: Iterable[Any]) -> tuple[dict[str, Callable], dict
     """(orchestrators, activities) from ``app.get_functions()`` (call that once per app).
 
     Orchestrators map to the SDK handle; activities map to a callable taking the decoded input
-    that invokes the user function with the binding's parameter name, as the worker does.
+    that invokes the user function with the binding's parameter name, as the worker does. An activity
+    that also declares a durable-client input binding (``landing_start_run``) gets it as the worker gives
+    it: the host passes its client binding as the call's second argument (``DURABLE_CLIENT_ARG`` marks
+    such a callable with the parameter's name).
     """
     orchestrators: dict[str, Callable] = {}
     activities: dict[str, Callable] = {}
@@ -232,13 +235,26 @@ def split_functions(functions: Iterable[Any]) -> tuple[dict[str, Callable], dict
             orchestrators[f.get_function_name()] = f.get_user_function()
         elif ttype == "activityTrigger":
             user_fn, arg = f.get_user_function(), trigger.name
+            client_arg = next((b.name for b in f.get_bindings()
+                               if (getattr(b, "type", None) or b.get_binding_name()) == "durableClient"), None)
 
-            def call(value, _fn=user_fn, _arg=arg):
-                return _fn(**{_arg: value})
+            def call(value, client=None, _fn=user_fn, _arg=arg, _client_arg=client_arg):
+                kwargs = {_arg: value}
+                if _client_arg is not None:
+                    if client is None:
+                        raise LookupError(f"activity {_fn.__name__} declares a durable client input"
+                                          f" ({_client_arg!r}) and none was given")
+                    kwargs[_client_arg] = client
+                return _fn(**kwargs)
 
             call.__name__ = f.get_function_name()
+            setattr(call, DURABLE_CLIENT_ARG, client_arg)
             activities[f.get_function_name()] = call
     return orchestrators, activities
+
+
+#: attribute of an activity callable naming its durable-client parameter (``None``: it has none)
+DURABLE_CLIENT_ARG = "durable_client_arg"
 
 
 def _status_time(dt: datetime) -> str:
@@ -1115,7 +1131,8 @@ class DurableTestHost:
                 meta.Datum(type="json", value=work.input_text if work.input_text is not None
                            else "null"), trigger_metadata=None)
             record["input"] = value
-            result = fn(value)
+            # the worker fills an activity's durable-client input binding as it does a client function's
+            result = fn(value, self.client_binding()) if getattr(fn, DURABLE_CLIENT_ARG, None) else fn(value)
             if inspect.isawaitable(result):
                 result = _run_coroutine(result)
             result_text = ActivityTriggerConverter.encode(result, expected_type=None).value

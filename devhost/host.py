@@ -227,13 +227,16 @@ class LocalFunctionsHost:
     def _on_worker_loop(self, fn: Callable) -> Callable:
         """Activities run on the host's threads; a coroutine they return runs on the worker's one loop (the
         Durable SDK keeps one module-global HTTP session, bound to the loop that made it)."""
-        def call(value: Any) -> Any:
-            result = fn(value)
+        from .durable import DURABLE_CLIENT_ARG
+
+        def call(value: Any, *client: Any) -> Any:
+            result = fn(value, *client)
             if inspect.isawaitable(result):
                 return asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
             return result
 
         call.__name__ = getattr(fn, "__name__", "activity")
+        setattr(call, DURABLE_CLIENT_ARG, getattr(fn, DURABLE_CLIENT_ARG, None))
         return call
 
     async def _invoke(self, function: Any, trigger_value: Any) -> Any:
