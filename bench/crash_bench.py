@@ -2,7 +2,7 @@
 stalls or races.
 
     python -m bench.crash_bench                         # every point, five fault kinds, five start kinds, both profiles
-    python -m bench.crash_bench --smoke                 # CI: strict profile, marker + http, 2 points per fault kind
+    python -m bench.crash_bench --smoke                 # CI: strict profile, marker + http, 1 point per fault kind
     python -m bench.crash_bench --starts marker --faults stall,race --profile kind      # a subset
     python -m bench.crash_bench --control fencing-off   # the control: must show re-executed runs > 0
 
@@ -188,7 +188,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                              "both (default; strict first)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many points per start and fault")
     parser.add_argument("--smoke", action="store_true",
-                        help="a quick subset for CI: strict profile, marker and http starts, 2 points per fault kind")
+                        help="a quick subset for CI: strict profile, marker and http starts, 1 point per fault kind")
     parser.add_argument("--list", action="store_true", help="only run the baselines and list their points")
     parser.add_argument("--control", choices=CONTROLS, default=None,
                         help="a control experiment that must fail for the reason it names")

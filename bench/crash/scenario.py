@@ -502,17 +502,27 @@ class Scenario:
         runs = self._runs()
         o.runs = len(runs)
         succeeded = []
-        for run_id in runs:   # every execution of the run: the ones a later start replaced, then the current one
-            statuses = [st for iid, _, st in self.replaced if iid == run_id] + [host.status(run_id)]
-            for st in statuses:
+        for run_id in runs:
+            # every execution of the run (the ones a later start replaced, then the current one); only those
+            # that acted on the world count: a late start that was fenced off may answer with the run's outcome
+            generations = [(g, st) for iid, g, st in self.replaced if iid == run_id]
+            generations.append((self.generations.get(run_id, 0), host.status(run_id)))
+            acted = {g for iid, g, _ in self.effects if iid == run_id}
+            for generation, st in generations:
                 output = st.get("output") if isinstance(st.get("output"), dict) else {}
-                if st["runtimeStatus"] == "Completed" and output.get("outcome") == o.expected:
+                reached = st["runtimeStatus"] == "Completed" and output.get("outcome") == o.expected
+                if reached and (generation in acted or not acted):
                     succeeded.append((run_id, output))
-                else:
-                    o.notes.append(f"run {run_id}: {st['runtimeStatus']} "
+                elif not reached:
+                    o.notes.append(f"run {run_id} #{generation}: {st['runtimeStatus']} "
                                    f"{str(output.get('outcome') or st.get('output'))[:200]}"
                                    f" {str(output.get('error') or '')[:200]}")
-            executions = len({g for iid, g, _ in self.effects if iid == run_id})
+            final = generations[-1][1]
+            final_output = final.get("output") if isinstance(final.get("output"), dict) else {}
+            if final["runtimeStatus"] in TERMINAL and final_output.get("outcome") != o.expected:
+                o.violations.append(f"run {run_id} now reads {final['runtimeStatus']} "
+                                    f"{final_output.get('outcome') or ''}, not {o.expected}")
+            executions = len(acted)
             o.executions = max(o.executions, executions)
             if executions > 1:
                 o.reexecuted += 1

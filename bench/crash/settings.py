@@ -4,7 +4,7 @@ from __future__ import annotations
 
 START_KINDS = ("marker", "manifest", "quiet_period", "http", "cancel")
 SMOKE_STARTS = ("marker", "http")
-SMOKE_LIMIT = 2
+SMOKE_LIMIT = 1
 FAULT_KINDS = ("crash", "lost", "retried", "stall", "race")
 #: the batch service's behaviour where the docs leave it open (emulator/config.py ``Behaviour``)
 PROFILES = {"strict": {"job_names": "ignore", "job_labels": "drop"},
