@@ -36,6 +36,8 @@ re-executed runs: 0``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import sys
@@ -177,6 +179,35 @@ def run_control(name: str, profiles: tuple, *, smoke: bool = False, echo: Callab
     return 0 if reexecuted else 1
 
 
+def _run_children(argv: list[str], profiles: tuple) -> list[Outcome]:
+    """``--parallel``: one child process per profile (the same arguments, one profile each); their lines are
+    echoed as they come, their outcomes read back for the summary."""
+    import subprocess
+    import tempfile
+    import threading
+
+    passed = [a for a in argv if a != "--parallel" and not a.startswith("--profile")]
+    with tempfile.TemporaryDirectory(prefix="crash-bench-") as tmp:
+        children = []
+        for profile in profiles:
+            out = Path(tmp) / f"{profile}.json"
+            child = subprocess.Popen([sys.executable, "-m", "bench.crash_bench", *passed, "--profile", profile,
+                                      "--outcomes-json", str(out)], cwd=str(REPO), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+            echo = threading.Thread(target=lambda c=child: [print(line, end="", flush=True) for line in c.stdout])
+            echo.start()
+            children.append((child, echo, out))
+        outcomes: list[Outcome] = []
+        for child, echo, out in children:
+            child.wait()
+            echo.join()
+            if out.exists():
+                outcomes += [Outcome(**o) for o in json.loads(out.read_text())]
+            else:
+                print(f"a child process (exit code {child.returncode}) wrote no outcomes")
+    return outcomes
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--starts", default=None,
@@ -198,6 +229,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="Event Grid does not redeliver a failed event: the final sweep must repair it")
     parser.add_argument("--mid-sweep", action="store_true",
                         help="also run a sweep tick while the run is under way (right after the fault fired)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="run each profile in its own child process (own Azurite and emulator) at once")
+    parser.add_argument("--outcomes-json", default=None, help=argparse.SUPPRESS)   # a --parallel child's results
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL,
@@ -213,10 +247,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     starts = tuple(s for s in (args.starts or ",".join(SMOKE_STARTS if args.smoke else START_KINDS)).split(",") if s)
     faults = tuple(f for f in (args.faults or ",".join(FAULT_KINDS)).split(",") if f)
     limit = args.limit if args.limit is not None else (SMOKE_LIMIT if args.smoke else None)
-    outcomes = run_bench(starts, faults, limit=limit, only_list=args.list, redeliver=not args.no_redelivery,
-                         redeliver_events=not args.dead_letter, mid_sweep=args.mid_sweep, profiles=profiles)
+    if args.parallel and len(profiles) > 1 and not args.list:
+        outcomes = _run_children(argv if argv is not None else sys.argv[1:], profiles)
+    else:
+        outcomes = run_bench(starts, faults, limit=limit, only_list=args.list, redeliver=not args.no_redelivery,
+                             redeliver_events=not args.dead_letter, mid_sweep=args.mid_sweep, profiles=profiles)
     if args.list:
         return 0
+    if args.outcomes_json:
+        Path(args.outcomes_json).write_text(json.dumps([dataclasses.asdict(o) for o in outcomes]))
     fired = [o for o in outcomes if o.fired]
     swept = [o for o in fired if o.swept]
     print(f"wall time: {time.monotonic() - began:.0f} s; points the final sweep repaired: {len(swept)}"
