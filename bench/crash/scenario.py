@@ -549,7 +549,7 @@ class Scenario:
 
     def _check_ledger(self, runs: list[str], jobs: list) -> None:
         """The ledger must agree: one run record for the folder, for the run that ran, marked started, naming
-        the one job (when it names one)."""
+        the one job and the run's outcome (when it records them)."""
         from shared.runs.ledger import RECORD_PREFIX
 
         container = self.stack.landing.get_container_client(self.state_container)
@@ -566,6 +566,8 @@ class Scenario:
             o.violations.append(f"ledger: record for {record.get('run_id')}, runs {runs}")
         if record.get("state") != "started":
             o.violations.append(f"ledger: record state {record.get('state')!r}")
+        if record.get("ended_at") and record.get("outcome") != o.expected:
+            o.violations.append(f"ledger: the run ended {record.get('outcome')!r}, not {o.expected}")
         job_name = record.get("job_name")
         if job_name is not None and len(jobs) == 1 and job_name != jobs[0].name:
             o.violations.append(f"ledger: names job {job_name}, the emulator ran {jobs[0].name}")
