@@ -172,6 +172,13 @@ def find_attempt_job(payload: dict) -> dict:
     return activities.find_attempt_job(payload)
 
 
+@app.activity_trigger(input_name="payload")
+def fence_run(payload: dict) -> dict:
+    from shared.runs.fencing import fence_run as check
+
+    return check(payload)
+
+
 # --- Delivery: copy outputs to sinks, receipts, notifications, redrive ------------------------------
 
 @app.route(route="runs/{run_id}/redeliver", methods=["POST"])

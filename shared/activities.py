@@ -22,6 +22,7 @@ from .batch_endpoint.job_spec import job_spec, resolve_latest
 from .config import AppSettings, load_settings
 from .redact import redact
 from .runs.ids import submit_request_id
+from .runs.pinning import route_for
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def submit_job(payload: dict, settings: Optional[AppSettings] = None,
     settings = settings or load_settings()
     run = payload["run"]
     attempt = _attempt(payload)
-    route = settings.route(run["route"])
+    route = route_for(settings.route(run["route"]), run.get("endpoint"))
     if route.kind == "pipeline_endpoint_v1":
         from .pipeline_v1.activities import submit_run
 
@@ -101,7 +102,7 @@ def get_job_status(payload: dict, settings: Optional[AppSettings] = None,
     follows it from now on) and the duplicate's in ``replaces``.
     """
     settings = settings or load_settings()
-    route = settings.route(payload["route"])
+    route = route_for(settings.route(payload["route"]), payload.get("endpoint"))
     if route.kind == "pipeline_endpoint_v1":
         from .pipeline_v1.activities import run_status
 
@@ -141,7 +142,7 @@ def find_attempt_job(payload: dict, settings: Optional[AppSettings] = None,
     """``{"route", "run_id", "attempt", "output_uri"}`` → ``{"job_name": ..., "status": ..., "found_by": ...}``
     for the attempt's job (``job_name`` None when there is none), e.g. before re-submitting or redelivering."""
     settings = settings or load_settings()
-    route = settings.route(payload["route"])
+    route = route_for(settings.route(payload["route"]), payload.get("endpoint"))
     identity = AttemptIdentity.of(payload["run_id"], _attempt(payload), payload.get("output_uri"))
     if route.kind == "pipeline_endpoint_v1":
         from .pipeline_v1.activities import find_run
@@ -164,7 +165,7 @@ def find_attempt_job(payload: dict, settings: Optional[AppSettings] = None,
 def cancel_job(payload: dict, settings: Optional[AppSettings] = None,
                client_factory: Callable[[str], Any] = _client) -> dict:
     settings = settings or load_settings()
-    route = settings.route(payload["route"])
+    route = route_for(settings.route(payload["route"]), payload.get("endpoint"))
     if route.kind == "pipeline_endpoint_v1":
         from .pipeline_v1.activities import cancel_run
 

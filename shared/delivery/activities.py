@@ -266,7 +266,9 @@ def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClien
     outputs = run_outputs(run)
     configured = {o.name: o for o in route.job_outputs}
     if not outputs and job_name:
-        outputs = (job_outputs or _job_outputs)(settings, route, job_name)
+        from ..runs.pinning import route_for  # the job is read where the run submitted it
+
+        outputs = (job_outputs or _job_outputs)(settings, route_for(route, run.get("endpoint")), job_name)
         if not outputs:
             raise FileNotFoundError(f"job {job_name} lists no outputs")
     found = []

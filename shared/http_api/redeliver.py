@@ -110,7 +110,8 @@ async def redeliver(req: func.HttpRequest, client: Any, read_status: StatusReade
         fresh = None
         if needs_recheck(status):
             original, _, job_name, _ = _final_job(status)
-            payload = {"route": original["run"]["route"], "run_id": run_id, "job_name": job_name}
+            payload = {"route": original["run"]["route"], "run_id": run_id, "job_name": job_name,
+                       **({"endpoint": original["run"]["endpoint"]} if original["run"].get("endpoint") else {})}
             try:
                 fresh = await asyncio.to_thread(read_status, payload)
             except Exception as exc:  # the status call itself failed: same answer as an unreadable status

@@ -261,7 +261,13 @@ async def _start_waiter(ctx: LandingContext, client: Any, orchestrator: str, wai
     from ..runs import claims
     from ..runs.starter import start_once
 
-    result = await start_once(client, ctx.store.waiter_claims, waiter_id, orchestrator, job,
+    from ..runs.fencing import WAITERS_BOOK, fence_for
+
+    def fenced(epoch: int) -> dict:
+        fence = fence_for(WAITERS_BOOK, waiter_id, epoch)
+        return {**job, "fence": fence} if fence else job
+
+    result = await start_once(client, ctx.store.waiter_claims, waiter_id, orchestrator, fenced,
                               {**job, "waiter_id": waiter_id}, fingerprint=claims.fingerprint("waiter", waiter_id),
                               policy=ctx.claim_policy)
     return result

@@ -19,6 +19,7 @@ from typing import Any, Generator, Optional
 import azure.durable_functions as df
 
 from ..durable.waiting import ActivityFailed, Arrival, StandingWaits
+from ..runs import fencing
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
     Each check's answer holds counts and the first few names, never the whole list."""
     given = context.get_input()
     job = _job(given)
+    if given.get("progress") is None:  # the first execution: check its fencing token before anything else
+        stale = yield from _fence_begin(context, job, StandingWaits(context), lambda arrival: False)
+        if stale is not None:
+            return stale
     progress = dict(given.get("progress") or {"started_at": _iso(context.current_utc_datetime), "checks": 0,
                                                "delay": MANIFEST_FIRST_RECHECK_SECONDS})
     deadline = datetime.fromisoformat(progress["started_at"]) + timedelta(minutes=job["wait_minutes"])
@@ -97,7 +102,25 @@ def _manifest_complete(context: Any, job: dict, checks: int) -> Generator[Any, A
                                                     {**job, "details": {"manifest_etag": job["manifest_etag"],
                                                                         "manifest_checks": checks}})
     context.set_custom_status({"phase": "done", "folder_url": job["folder_url"], **result})
+    yield from fencing.end(context, fencing.read_fence(job.get("fence")), result.get("action"), result)
     return result
+
+
+def _fence_begin(context: Any, job: dict, waits: StandingWaits, on_arrival: Any) -> Generator[Any, Any, Optional[dict]]:
+    """A waiter's fencing check (``shared/runs/fencing.py``): ``None`` to go on, else its final answer. A
+    late start of a waiter that already ended (or was superseded) ends at once: it starts no run."""
+    try:
+        stale = yield from fencing.begin(context, fencing.read_fence(job.get("fence")), waits, on_arrival)
+    except ActivityFailed as exc:
+        raise LandingFailed(f"could not check the waiter's fencing token: {exc}") from None
+    if stale is None:
+        return None
+    _info(context, "landing: waiter for %s not executed again: %s", job["folder_url"], stale.get("reason"))
+    answer = {**(stale.get("summary") or {"run_id": job["run_id"]}),
+              "fenced": {"action": stale.get("action"), "reason": stale.get("reason"), "epoch": stale.get("epoch")}}
+    context.set_custom_status({"phase": stale.get("action"), "folder_url": job["folder_url"],
+                               "reason": stale.get("reason")})
+    return answer
 
 
 # --- quiet period ------------------------------------------------------------------------------------------
@@ -144,6 +167,10 @@ def quiet_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     quiet = timedelta(seconds=job["quiet_seconds"])
     waits = StandingWaits(context, [FILE_EVENT])
     files = _Files(context, job, given.get("collected"))
+    if given.get("collected") is None:  # the first execution: check its fencing token before anything else
+        stale = yield from _fence_begin(context, job, waits, lambda arrival: files.take(arrival) and False)
+        if stale is not None:
+            return stale
     while context.current_utc_datetime < files.last_at + quiet:
         if files.here >= FILE_EVENTS_PER_EXECUTION:
             yield from waits.drain(lambda arrival: files.take(arrival) and False)
@@ -177,7 +204,9 @@ def quiet_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     if late.count and not context.is_replaying:
         log.warning("landing: %d file(s) landed in %s after its run %s was started; reported, not re-run",
                     late.count, job["folder_url"], job["run_id"])
-    return {**result, "late_files": late.first, "late_count": late.count}
+    summary = {**result, "late_files": late.first, "late_count": late.count}
+    yield from fencing.end(context, fencing.read_fence(job.get("fence")), result.get("action"), summary)
+    return summary
 
 
 class _LateFiles:

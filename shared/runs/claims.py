@@ -17,6 +17,14 @@ idempotency record, the record has a state and an in-progress lease:
 
 A record also keeps a ``fingerprint`` of the request that made it: the same key with a different request
 (an HTTP ``Idempotency-Key`` reused with another body) is a :class:`ClaimMismatch`, never a duplicate.
+
+**Fencing.** A lease alone cannot make a start safe: an owner whose ``start_new`` stalls past the lease may
+land after a taker-over's instance has finished, and Durable then starts the finished instance again. So
+every claim carries an ``epoch`` (1 on create, +1 on every take-over, written with the ETag it was read
+with), the epoch travels in the orchestration's input, and the orchestration asks the record before its first
+side effect (:func:`fence_verdict`, ``shared/runs/fencing.py``): the record notes which epoch *began* the
+instance and when it *ended*, and an execution that finds the run ended, or begun under a newer epoch,
+ends at once without a side effect.
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ TAKE_OVER = "take_over"  # an orphan (expired or released, no instance): make it
 WAIT = "wait"            # someone else's fresh claim: wait for their start, look again
 CHECK_INSTANCE = "check_instance"  # someone else's claim: ask the Durable client first
 MISMATCH = "mismatch"    # the key is taken by a different request
+
+# What an execution does when it checks its fencing token (see ``fence_verdict``)
+PROCEED = "proceed"        # the run is ours to execute (recorded as begun)
+ENDED = "ended"            # the run already ended: never execute it again
+SUPERSEDED = "superseded"  # a newer claim's execution began it: this start is stale
 
 DEFAULT_GRACE_SECONDS = 10.0
 
@@ -83,7 +96,13 @@ def new_claim(record: Mapping[str, Any], *, token: str, fingerprint_: str, now: 
     """The record a caller creates (or writes over an orphan) to claim a key."""
     return {**record, "state": CLAIMED, "owner": token, "fingerprint": fingerprint_,
             "claimed_at": iso(now), "expires_at": iso(now + timedelta(seconds=grace_seconds)),
-            "attempts": int(record.get("attempts") or 0) + 1}
+            "attempts": int(record.get("attempts") or 0) + 1, "epoch": epoch_of(record) + 1}
+
+
+def epoch_of(record: Optional[Mapping[str, Any]]) -> int:
+    """The claim's fencing epoch (0 for no record, or one written before epochs existed)."""
+    value = (record or {}).get("epoch")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def state_of(record: Mapping[str, Any]) -> str:
@@ -134,3 +153,53 @@ def decide(record: Optional[Mapping[str, Any]], *, token: str, fingerprint_: Opt
     if state == RELEASED or expired(record, now, grace_seconds):
         return ClaimView(TAKE_OVER, f"{state} claim without an instance")
     return ClaimView(WAIT, "another caller's fresh claim; its instance does not exist yet")
+
+
+@dataclass(frozen=True)
+class FenceVerdict:
+    """What an execution holding ``epoch`` may do, and the record to write (``None``: write nothing)."""
+
+    action: str
+    reason: str
+    record: Optional[dict] = None
+
+
+def fence_verdict(record: Optional[Mapping[str, Any]], *, epoch: int, execution: str, now: datetime,
+                  rerun_unended: bool = False) -> FenceVerdict:
+    """Whether the execution ``execution`` of a start made under claim ``epoch`` may run (pure).
+
+    * the run **ended** → ``ENDED``: a finished run is never executed again, however late a start lands;
+    * another execution of the same or a newer epoch began it → ``SUPERSEDED`` (with ``rerun_unended``, only
+      a newer epoch: a landing waiter whose execution failed may be started again, since the run it starts
+      is claimed on its own);
+    * otherwise → ``PROCEED``, recording ``began_epoch`` / ``began_by`` / ``began_at``. This includes a stale
+      epoch when the current owner's execution has not begun: Durable runs one execution of an instance at a
+      time, so the owner's own ``start_new`` is then refused ("already exists") and recorded as a duplicate;
+      ending here would lose the run. It then begins *as* the current epoch, so the owner's start, landing
+      later, is fenced. The same execution asking again (an activity retry) proceeds.
+
+    No record (deleted by an operator, or never written) is ``SUPERSEDED``: nobody holds the run.
+    """
+    if record is None:
+        return FenceVerdict(SUPERSEDED, "the run has no claim record")
+    if record.get("ended_at"):
+        return FenceVerdict(ENDED, f"the run already ended ({record.get('outcome') or 'outcome not recorded'})"
+                                   f" at {record['ended_at']}")
+    if record.get("began_by") == execution:
+        return FenceVerdict(PROCEED, "this execution began the run")
+    began = record.get("began_epoch")
+    if isinstance(began, int) and (began > epoch or (began == epoch and not rerun_unended)):
+        return FenceVerdict(SUPERSEDED, f"another start (claim epoch {began}) already began the run; this start"
+                                        f" holds epoch {epoch}")
+    current = epoch_of(record)
+    reason = "the claim's own start" if epoch >= current else \
+        f"a late start of epoch {epoch}; epoch {current}'s start has not begun, so this one runs in its place"
+    return FenceVerdict(PROCEED, reason, {**record, "began_epoch": max(epoch, current), "began_by": execution,
+                                          "began_at": iso(now), "starts_begun": int(record.get("starts_begun") or 0) + 1})
+
+
+def ended_record(record: Mapping[str, Any], *, epoch: int, now: datetime, outcome: Optional[str],
+                 summary: Optional[Mapping[str, Any]]) -> dict:
+    """The record once the run's execution ended (a redelivery that ends again writes its newer outcome)."""
+    return {**record, "ended_at": iso(now), "ended_epoch": epoch, "outcome": outcome,
+            **({"summary": dict(summary)} if summary is not None else {})}

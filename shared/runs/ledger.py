@@ -78,6 +78,27 @@ class ClaimBook:
 
         return self.store.update(self.name(key), change)
 
+    def fence(self, key: str, epoch: int, execution: str, *,
+              rerun_unended: bool = False) -> tuple[claims.FenceVerdict, Optional[dict]]:
+        """Check an execution's fencing token against the record and, when it may run, record that it began
+        (one ETag-checked write, so two executions cannot both begin). Returns the verdict and the record."""
+        def change(current: Optional[dict]):
+            verdict = claims.fence_verdict(current, epoch=epoch, execution=execution,
+                                           now=datetime.now(timezone.utc), rerun_unended=rerun_unended)
+            return (verdict, verdict.record or current), verdict.record
+
+        return self.store.update(self.name(key), change)
+
+    def mark_ended(self, key: str, epoch: int, outcome: Optional[str], summary: Optional[dict] = None) -> bool:
+        """Record that the run's execution ended (and how): from now on no start executes it again."""
+        def change(current: Optional[dict]):
+            if not isinstance(current, dict):
+                return False, None
+            return True, claims.ended_record(current, epoch=epoch, now=datetime.now(timezone.utc),
+                                             outcome=outcome, summary=summary)
+
+        return self.store.update(self.name(key), change)
+
     def keys(self, start_after: Optional[str] = None) -> Iterator[str]:
         for name in self.store.names(self.prefix):
             if name.endswith(".json"):

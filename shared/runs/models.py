@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from ..config.models import AppSettings, Route
 from ..storage.uris import BlobLocation, input_uri_for
+from .pinning import pin
 
 ORCHESTRATOR_NAME = "run_orchestrator"
 CANCEL_EVENT = "cancel"
@@ -76,6 +77,10 @@ def new_run_input(settings: AppSettings, route: Route, run_id: str, location: Bl
         "outputs": outputs,
         "output_uri": next(iter(outputs.values()), None),
         "poll": route.poll.to_dict(),
+        # the endpoint this run submits to, kept until it ends (status, cancel and outputs reach the job
+        # there even if the routes document moves the route meanwhile: shared/runs/pinning.py)
+        **({"endpoint": pin(route.endpoint)} if route.endpoint is not None and route.kind != "pipeline_endpoint_v1"
+           else {}),
     }
 
 

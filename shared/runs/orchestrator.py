@@ -30,8 +30,9 @@ from ..aml_events.events import payload_from_orchestration
 from ..batch_endpoint.status import is_terminal, normalise
 from ..config.models import PollPolicy
 from ..delivery.orchestration import deliver_outputs, notify
-from ..durable.waiting import Arrival, StandingWaits, error_text
+from ..durable.waiting import ActivityFailed, Arrival, StandingWaits, error_text
 from ..redact import redact
+from . import fencing
 from .models import CANCEL_EVENT, JOB_STATUS_EVENT, iso, parse_iso, run_summary
 from .schedule import NEAR_STATUSES, MonitorView, plan_next_poll
 from .state import CancelRequest, Claim, MonitorState, clean_event_id, clean_event_time
@@ -77,7 +78,12 @@ class _Run:
             log.info("run %s: " + message, self.run["run_id"], *(redact(a) if isinstance(a, str) else a for a in args))
 
     def job_payload(self) -> dict:
-        return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.state.job_name}
+        return {"route": self.run["route"], "run_id": self.run["run_id"], "job_name": self.state.job_name,
+                **self.pinned()}
+
+    def pinned(self) -> dict:
+        """The endpoint the run submitted to (``shared/runs/pinning.py``), for every call about its job."""
+        return {"endpoint": self.run["endpoint"]} if self.run.get("endpoint") is not None else {}
 
     def view(self) -> MonitorView:
         s = self.state
@@ -147,14 +153,45 @@ class _Run:
 
 def run_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Optional[dict]]:
     run = _Run(context, context.get_input())
+    fence = fencing.read_fence(run.run.get("fence"))
     summary = None
     if not run.state.submitted:
-        summary = yield from _submit(run)
+        if run.state.started_at is None:  # a fresh start: its fencing token first, before any side effect
+            summary = yield from _check_fence(run, fence)
+            if summary is not None and summary.get("fenced"):
+                return summary  # a late start of a run that ended or was superseded: no side effect at all
+        if summary is None:
+            summary = yield from _submit(run)
     if summary is None:
         summary = yield from _monitor(run)
     if summary is not None:  # None: continued as new; every ended run notifies, whatever its outcome
         summary = yield from notify(context, summary)
+        yield from fencing.end(context, fence, summary.get("outcome"), summary)
     return summary
+
+
+def _check_fence(run: _Run, fence: Optional[dict]) -> Generator[Any, Any, Optional[dict]]:
+    """``None``: this start may execute the run (``shared/runs/fencing.py``). Otherwise the summary to end with:
+    the run's recorded summary (marked ``fenced``) when a late start finds it ended or superseded, or a failed
+    run when the ledger could not be read (nothing was submitted)."""
+    try:
+        stale = yield from fencing.begin(run.context, fence, run.waits, run.keep_waiting)
+    except ActivityFailed as exc:
+        return run.ended("Failed", error=f"could not check the run's fencing token, so nothing was submitted: {exc}")
+    if stale is None:
+        return None
+    marker = {"action": stale.get("action"), "reason": redact(str(stale.get("reason") or "")),
+              "epoch": stale.get("epoch")}
+    run.info("not executed again: %s", marker["reason"])
+    run.context.set_custom_status({"run_id": run.run["run_id"], "route": run.run["route"], "phase": "fenced",
+                                   "fenced": marker})
+    recorded = stale.get("summary")
+    if isinstance(recorded, dict) and recorded.get("outcome"):
+        return {**recorded, "fenced": marker}
+    summary = run_summary(run.run, run.state.to_dict(), stale.get("outcome") or "Failed",
+                          error=f"a late start of this run was not executed ({marker['reason']}); the run's"
+                                f" own execution did not record its outcome", finished_at=iso(run.now))
+    return {**summary, "fenced": marker}
 
 
 def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
@@ -235,7 +272,7 @@ def _find_attempt_job(run: _Run) -> Generator[Any, Any, dict]:
     """The job this run attempt created, if any (``shared/activities.py`` ``find_attempt_job``: by its name, its
     labels, or its output path): ``{"job_name": None}`` when there is none, ``"error"`` when it cannot tell."""
     payload = {"route": run.run["route"], "run_id": run.run["run_id"], "attempt": run.state.attempt,
-               "output_uri": run.run.get("output_uri")}
+               "output_uri": run.run.get("output_uri"), **run.pinned()}
     try:
         _, found = yield from run.waits.call_with_retry(
             FIND_ACTIVITY, payload, run.keep_waiting, attempts=CANCEL_RETRY.max_number_of_attempts,

@@ -12,7 +12,10 @@ Any single step may fail, or succeed with its answer lost; each case ends in exa
 * we die after ``start_new`` → the record says ``claimed`` but the instance exists: the next caller records
   ``started`` and starts nothing.
 
-An instance that exists, in any state, is never started again from here.
+An instance that exists, in any state, is never started again from here. A ``start_new`` that stalls past
+the lease and lands after a taker-over's instance finished is the one case no check here can see: the
+claim's ``epoch`` goes into the input as a fencing token, and the orchestration checks it before its first
+side effect (``fencing.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..config.models import AppSettings, Route
 from ..storage.uris import BlobLocation
 from . import claims
 from .claims import ClaimMismatch  # noqa: F401  (re-exported: callers catch it from here)
+from .fencing import RUNS_BOOK, fence_for
 from .ledger import ClaimBook, RunLedger
 from .models import ORCHESTRATOR_NAME, new_run_input
 
@@ -76,6 +80,9 @@ async def start_once(client: Any, book: ClaimBook, key: str, orchestrator: str, 
 
     Raises :class:`ClaimMismatch` when the key was claimed for a different request (``fingerprint``), and
     re-raises storage or Durable failures (the caller's trigger retries; the claim makes that harmless).
+
+    ``client_input`` may be a function of the claim's epoch (``int``): the input then carries it as the
+    fencing token (``fencing.py``) of the claim that is actually started.
     """
     token = uuid.uuid4().hex
     mine = claims.new_claim(record, token=token, fingerprint_=fingerprint, now=policy.clock(),
@@ -126,6 +133,8 @@ async def start_once(client: Any, book: ClaimBook, key: str, orchestrator: str, 
         wait = min(wait * 2, max(policy.grace_seconds, policy.first_wait_seconds))
     else:
         raise TimeoutError(f"claim {key} stayed in progress under another owner; retry later")
+    if callable(client_input):
+        client_input = client_input(claims.epoch_of(mine))
     return await _start_claimed(client, book, key, orchestrator, client_input, token, how)
 
 
@@ -162,7 +171,11 @@ async def start_run(client: Any, ledger: RunLedger, settings: AppSettings, route
     record = {"run_id": run_id, "route": route.name, "source": source, "input_url": run_input["input"]["url"],
               "input_uri": run_input["input"]["uri"], "output_uri": run_input["output_uri"],
               **({"details": details} if details else {})}
-    result = await start_once(client, ledger.claims, run_id, ORCHESTRATOR_NAME, {"run": run_input}, record,
+    def fenced(epoch: int) -> dict:
+        fence = fence_for(RUNS_BOOK, run_id, epoch)
+        return {"run": {**run_input, "fence": fence} if fence else run_input}
+
+    result = await start_once(client, ledger.claims, run_id, ORCHESTRATOR_NAME, fenced, record,
                               fingerprint=run_fingerprint(route, location), policy=policy)
     if result.started:
         log.info("started run %s for route %s on %s", run_id, route.name, location.url)

@@ -138,6 +138,11 @@ def test_an_orphaned_claim_is_waited_for_then_taken_over(world, host, caplog):
     record = clean.get("heart-orphan")
     assert record["state"] == claims.STARTED and record["owner"] != orphan["owner"] and record["attempts"] == 2
     assert "took over an orphaned claim" in caplog.text
+    # the take-over advanced the fencing epoch, and the started input carries the new one
+    assert (orphan["epoch"], record["epoch"]) == (1, 2)
+    given = host.status("heart-orphan")["input"]
+    given = json.loads(given) if isinstance(given, str) else given
+    assert given["run"]["fence"] == {"book": "runs", "key": "heart-orphan", "epoch": 2}
 
 
 def test_a_fresh_claim_whose_instance_appears_is_a_duplicate(world, host):
