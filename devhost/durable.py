@@ -1229,7 +1229,8 @@ def _unanswered_activities(inst: _Instance) -> list[_Work]:
 def _run_coroutine(awaitable):
     async def _await():
         return await awaitable
-    return asyncio.run(_await())
+    # an activity with a durable client (landing_start_run) opens the SDK's module-global session: close it
+    return run_async(_await())
 
 
 def _friendly(ev: dict) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any, Optional
 
 from ..config import ConfigError, load_settings
@@ -80,13 +82,9 @@ def check_manifest(payload: dict, settings: Optional[AppSettings] = None,
     settings = settings or load_settings()
     ctx = context or landing_context(settings)
     route, folder = _route_and_folder(payload, settings)
-    raw = ctx.store.read_blob(route, folder.child(payload["manifest_name"]))
-    if raw is None:
-        return {"error": "the manifest blob is gone"}
-    try:
-        entries = rules.parse_manifest(raw)
-    except rules.ManifestError as exc:
-        return {"error": f"unusable manifest: {exc}"}
+    entries = read_manifest(ctx, route, folder.child(payload["manifest_name"]))
+    if isinstance(entries, str):
+        return {"error": entries}
     listing = ctx.store.list_folder(route, folder)
     if listing.subfolders and not route.landing.ignore_subfolders:
         return {"error": rules.assess_folder(listing, route, folder.path).detail}
@@ -95,6 +93,53 @@ def check_manifest(payload: dict, settings: Optional[AppSettings] = None,
     return {"complete": check.complete, "missing": list(check.missing[:CHECK_NAMES_KEPT]),
             "missing_count": len(check.missing), "mismatched": list(check.mismatched[:CHECK_NAMES_KEPT]),
             "mismatched_count": len(check.mismatched), "listed": len(entries), "summary": check.describe()}
+
+
+MAX_MANIFEST_BYTES = 1_000_000    # as plan reads at most (shared/plan.py): a manifest is a list of names
+MANIFEST_CACHE_SIZE = 32          # parsed manifests kept per process, by (URL, ETag)
+_manifests: "OrderedDict[tuple[str, str], Any]" = OrderedDict()
+_manifests_lock = threading.Lock()
+
+
+def read_manifest(ctx: LandingContext, route: Any, location: Any) -> Any:
+    """The manifest's parsed entries, or the text of why it cannot be used (a verdict: the waiter fails).
+
+    Read once per change: one HEAD per check, and the body only when its ETag is new to this process. Never
+    more than ``MAX_MANIFEST_BYTES`` read or parsed (a 74 MB manifest once took a worker to 1.6 GB): a bigger
+    one is refused, logged and counted (``manifest_too_large``), and nothing starts."""
+    from . import rules
+
+    head = ctx.store.blob_head(route, location)
+    if head is None:
+        return "the manifest blob is gone"
+    etag, size = head
+    key = (location.url, etag)
+    with _manifests_lock:
+        if key in _manifests:
+            _manifests.move_to_end(key)
+            return _manifests[key]
+    raw = b"" if size > MAX_MANIFEST_BYTES else ctx.store.read_blob_capped(route, location, etag, MAX_MANIFEST_BYTES)
+    if raw is None:
+        return "the manifest blob is gone"
+    if size > MAX_MANIFEST_BYTES or len(raw) > MAX_MANIFEST_BYTES:
+        from .. import telemetry
+        from .handler import OUTCOMES
+
+        OUTCOMES["manifest_too_large"] += 1
+        telemetry.count_landing("rejected", "manifest_too_large", route.name)
+        log.error("landing: route %s: manifest %s is %d bytes, over the %d-byte cap: not read, nothing starts",
+                  route.name, location.url, max(size, len(raw)), MAX_MANIFEST_BYTES)
+        verdict: Any = f"the manifest is {max(size, len(raw))} bytes, over the {MAX_MANIFEST_BYTES}-byte cap"
+    else:
+        try:
+            verdict = rules.parse_manifest(raw)
+        except rules.ManifestError as exc:
+            verdict = f"unusable manifest: {exc}"
+    with _manifests_lock:
+        _manifests[key] = verdict
+        while len(_manifests) > MANIFEST_CACHE_SIZE:
+            _manifests.popitem(last=False)
+    return verdict
 
 
 async def start_folder_run(payload: dict, client: Any, settings: Optional[AppSettings] = None,

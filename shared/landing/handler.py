@@ -332,20 +332,34 @@ async def signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, de
         ctx.remember_waiter(waiter_id)
         if result.started:
             return _count(LandingOutcome("waiter_started", "quiet_waiter_started", decision.run_id, result.how))
-    for attempt in range(QUIET_SIGNAL_ATTEMPTS):
+    attempt, healed = 0, False
+    while True:
         try:
             await client.raise_event(waiter_id, FILE_EVENT, file)
             return _count(LandingOutcome("signalled", "quiet_signalled", decision.run_id))
         except Exception as exc:
             code = _status_code(exc)
+            attempt += 1
+            if code in (404, 410) and not healed and (code == 410 or attempt >= QUIET_SIGNAL_ATTEMPTS):
+                # The waiter ended (410) or is gone (404): if it died before its run started, it is
+                # restarted (once, shared/landing/healing.py) and takes this file; else the file is late.
+                healed = True
+                if await _heal(ctx, client, waiter_id):
+                    attempt = 0
+                    continue
             if code == 410:
                 return await _report_late(ctx, route, decision, file)
-            if code == 404 and attempt + 1 < QUIET_SIGNAL_ATTEMPTS:
+            if code == 404 and attempt < QUIET_SIGNAL_ATTEMPTS:
                 # The claim's winner has not started the waiter yet (it is between claim and start_new).
-                await asyncio.sleep(QUIET_SIGNAL_BACKOFF_SECONDS * (2 ** attempt))
+                await asyncio.sleep(QUIET_SIGNAL_BACKOFF_SECONDS * (2 ** (attempt - 1)))
                 continue
             raise
-    raise AssertionError("unreachable")
+
+
+async def _heal(ctx: LandingContext, client: Any, waiter_id: str) -> bool:
+    from .healing import RESTARTED, TAKEN, heal_waiter
+
+    return await heal_waiter(ctx, client, waiter_id) in (RESTARTED, TAKEN)
 
 
 async def _report_late(ctx: LandingContext, route: Route, decision: rules.Decision, file: dict) -> LandingOutcome:

@@ -43,6 +43,18 @@ class LandingFailed(Exception):
     """The folder never became complete (or cannot be used); the message says why."""
 
 
+# In the failure text of a waiter that ended with a verdict on its folder: the sweep does not restart it
+# (``healing.py``); a waiter that failed for any other reason (an outage) is restarted.
+VERDICT_MARK = "folder verdict:"
+
+
+class FolderVerdict(LandingFailed):
+    """The folder itself cannot be run (incomplete after the wait, an unusable or over-size manifest)."""
+
+    def __init__(self, message: str):
+        super().__init__(f"{VERDICT_MARK} {message}")
+
+
 def _info(context: Any, message: str, *args: Any) -> None:
     if not context.is_replaying:
         log.info(message, *args)
@@ -76,7 +88,7 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
         check = yield context.call_activity_with_retry(CHECK_MANIFEST_ACTIVITY, ACTIVITY_RETRY, job)
         progress["checks"] += 1
         if check.get("error"):
-            raise LandingFailed(f"manifest {job['folder_url']}{job['manifest_name']}: {check['error']}")
+            raise FolderVerdict(f"manifest {job['folder_url']}{job['manifest_name']}: {check['error']}")
         if check.get("complete"):
             return (yield from _manifest_complete(context, job, progress["checks"]))
         now = context.current_utc_datetime
@@ -88,7 +100,7 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                                    "mismatched_count": int(check.get("mismatched_count", len(mismatched))),
                                    "deadline": deadline.isoformat()})
         if now >= deadline:
-            raise LandingFailed(f"folder {job['folder_url']} is still incomplete {job['wait_minutes']} minute(s) after"
+            raise FolderVerdict(f"folder {job['folder_url']} is still incomplete {job['wait_minutes']} minute(s) after"
                                 f" its manifest landed ({progress['checks']} checks): {check.get('summary', '')}")
         yield context.create_timer(min(now + timedelta(seconds=progress["delay"]), deadline))
         progress["delay"] = min(progress["delay"] * 2, MANIFEST_MAX_RECHECK_SECONDS)

@@ -74,6 +74,22 @@ class LandingStore:
         items = list(next(pages, []))
         return items, pages.continuation_token
 
+    def blob_head(self, route: Route, location: BlobLocation) -> Optional[tuple[str, int]]:
+        """``(ETag, size)`` of a blob, ``None`` when it does not exist (one HEAD)."""
+        return self.blob_etag(route, location)
+
+    def read_blob_capped(self, route: Route, location: BlobLocation, etag: str, max_bytes: int) -> Optional[bytes]:
+        """At most ``max_bytes + 1`` bytes of the blob version ``etag`` (``If-Match``: a blob replaced since its
+        HEAD raises, and the caller looks again); ``None`` when it is gone."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self._container(route, location.container).get_blob_client(location.path).download_blob(
+                offset=0, length=max_bytes + 1, etag=etag, match_condition=MatchConditions.IfNotModified).readall()
+        except ResourceNotFoundError:
+            return None
+
     def read_blob(self, route: Route, location: BlobLocation) -> Optional[bytes]:
         from azure.core.exceptions import ResourceNotFoundError
 

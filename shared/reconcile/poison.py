@@ -4,8 +4,9 @@ The Functions host moves a queue message to ``<queue>-poison`` after ``maxDequeu
 (an outage at the time, usually). Each re-drive receives at most ``max_messages`` of them, hands each to the
 same handler as the queue trigger (so the same claims make a re-drive of an already-started folder harmless),
 deletes the ones that were handled, and leaves the ones that fail again: they become visible again after
-``visibility_timeout`` and are tried on a later re-drive, until ``MAX_REDRIVES`` receipts, after which they are
-left in the queue for an operator (counted as ``given_up``, logged at ERROR).
+``visibility_timeout`` and are tried on a later re-drive. One that has failed ``park_after`` re-drives is
+moved to ``landing-events-parked`` with its reason and count (``parking.py``; counted ``parked``, logged at
+ERROR), so stuck messages never take every slot of every tick.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import logging
 from collections import Counter
 from typing import Any, Optional
 
+from .parking import PARK_AFTER_ATTEMPTS
+
 log = logging.getLogger(__name__)
 
 POISON_QUEUE = "landing-events-poison"
-MAX_REDRIVES = 20
 VISIBILITY_TIMEOUT_SECONDS = 300
 MAX_MESSAGES_PER_CALL = 256
 
@@ -41,13 +43,16 @@ def poison_queue_client(connection: str = "AzureWebJobsStorage", queue: str = PO
 
 async def redrive(queue: Any, ctx: Any, client: Any, *, max_messages: int,
                   visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
-                  retry_after_seconds: Optional[int] = None) -> Counter:
+                  retry_after_seconds: Optional[int] = None, park_after: int = PARK_AFTER_ATTEMPTS,
+                  parked: Any = None) -> Counter:
     """Handle up to ``max_messages`` poison messages; counts: ``redriven`` (handled and deleted),
     ``failed`` (left for a later re-drive, visible again after ``retry_after_seconds``, by default the
-    ``visibility_timeout``), ``given_up`` (left for an operator), ``outcome:<action>``."""
+    ``visibility_timeout``), ``parked`` (failed ``park_after`` re-drives: moved to the parked queue,
+    ``parked``, by default ``landing-events-parked`` next to ``queue``), ``outcome:<action>``."""
     from azure.core.exceptions import ResourceNotFoundError
 
     from ..landing.functions import handle_queue_message
+    from .parking import park_message, parked_queue_of, reason_of
 
     counts: Counter = Counter()
     max_messages = max(0, min(int(max_messages), MAX_MESSAGES_PER_CALL))
@@ -62,16 +67,20 @@ async def redrive(queue: Any, ctx: Any, client: Any, *, max_messages: int,
             return []
 
     for message in await asyncio.to_thread(receive):
-        if (message.dequeue_count or 0) > MAX_REDRIVES:
-            log.error("landing poison: message %s failed %d re-drives; left in %s for an operator", message.id,
-                      message.dequeue_count, POISON_QUEUE)
-            counts["given_up"] += 1
-            continue
         try:
             outcomes = await handle_queue_message(message.content, client, ctx.settings, ctx)
         except Exception as exc:
-            log.warning("landing poison: message %s failed again (%s); it stays for a later re-drive",
-                        message.id, type(exc).__name__)
+            attempts = int(message.dequeue_count or 0)  # receipts from the poison queue, this one included
+            if attempts >= park_after:
+                parked = parked if parked is not None else parked_queue_of(queue)
+                await asyncio.to_thread(park_message, parked, queue.queue_name, message, reason_of(exc))
+                await asyncio.to_thread(queue.delete_message, message)
+                log.error("landing poison: message %s failed %d re-drives (%s); parked in %s for an operator",
+                          message.id, attempts, reason_of(exc), parked.queue_name)
+                counts["parked"] += 1
+                continue
+            log.warning("landing poison: message %s failed again (%s, re-drive %d of %d); it stays for a later"
+                        " re-drive", message.id, type(exc).__name__, attempts, park_after)
             counts["failed"] += 1
             if retry_after_seconds is not None and retry_after_seconds != visibility_timeout:
                 await asyncio.to_thread(queue.update_message, message, visibility_timeout=retry_after_seconds)

@@ -33,7 +33,8 @@ EXISTS = "exists"            # its run (or waiter) had been started
 STARTED = "started"          # nothing had claimed it: a lost event, now started
 REPAIRED = "repaired"        # an orphaned claim taken over, or a started instance recorded
 WOULD_START = "would_start"  # dry run
-WAITING = "waiting"          # its waiter owns it (running, or ended without a run: see its status)
+WAITING = "waiting"          # its waiter owns it (running); see shared/landing/healing.py for the others:
+#                              waiter_ended, waiter_restarted, waiter_restart_taken, waiter_given_up
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ async def ensure_landing(ctx: Any, client: Any, route: Route, landing: Landing, 
                      if decision.action == rules.AWAIT_MANIFEST else decision.waiter_id)
         waiter = await asyncio.to_thread(ctx.store.waiter_claims.read, waiter_id)
         if isinstance(waiter, dict) and claims.state_of(waiter) == claims.STARTED:
-            return WAITING
+            from ..landing.healing import heal_waiter
+
+            # a waiter that failed, was terminated or vanished before its run started is restarted once
+            return await heal_waiter(ctx, client, waiter_id, dry_run=dry_run)
     if dry_run:
         return WOULD_START
     if decision.action == rules.START_FOLDER:
@@ -131,7 +135,7 @@ async def sweep_route(ctx: Any, client: Any, route: Route, cursors: Cursors, lim
                             type(exc).__name__)
                 outcome = "errors"
             counts[outcome] += 1
-            if outcome in (STARTED, REPAIRED):
+            if outcome in (STARTED, REPAIRED):  # (a restarted waiter is logged by healing.py)
                 log.warning("reconcile: route %s: %s had no run (%s): %s", route.name,
                             landing.created.location.url, landing.action, outcome)
         if continuation is None:
@@ -231,6 +235,6 @@ async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), p
             counts["deadletter_errors"] += 1
     summary = dict(sorted(counts.items()))
     summary["repaired_total"] = counts[STARTED] + counts[REPAIRED] + counts["redelivered"] \
-        + counts["poison_redriven"] + counts["deadletter_redriven"]
+        + counts["poison_redriven"] + counts["deadletter_redriven"] + counts["waiter_restarted"]
     log.info("reconcile: %s", summary)
     return summary

@@ -99,10 +99,14 @@ def test_a_fault_after_every_write_of_a_landing_still_starts_it_once(landing_env
         assert len(new) == 1, f"{mode}: {kind} after {plan.fired}: started {new}"
         outcomes = [o.action for o in (first, second) if o is not None]
         assert outcomes.count("started") + outcomes.count("waiter_started") <= 1, outcomes
-        # a third delivery after the instance has finished starts nothing again
+        # a third delivery after the instance has ended starts nothing new: no other instance, and a run
+        # instance is never started again (a quiet waiter terminated before its run started is restarted
+        # with the same id and takes the file: issue 16 case 3, shared/landing/healing.py)
         host.terminate(new[0], "finished")
         third, _ = d.deliver(data, FaultPlan())
-        assert third.action in ("duplicate", "late_file", "signalled") and d.starts[len(before):] == new
+        assert third.action in ("duplicate", "late_file", "signalled")
+        again = d.starts[len(before):]
+        assert set(again) == set(new) and (again == new or (mode == "quiet_period" and len(again) == 2))
     records = claim_records(env)
     assert {claims.state_of(r) for r in records.values()} == {claims.STARTED}, records
 

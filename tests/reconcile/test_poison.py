@@ -116,3 +116,34 @@ def test_the_http_redrive_answers_its_counts(landing_env, host, poison):
                                              context=context(env), queue=poison))
     assert response.status_code == 200
     assert json.loads(response.get_body())["counts"]["redriven"] == 1 and len(host.instance_ids()) == 1
+
+
+def test_poison_messages_that_keep_failing_are_parked_and_leave_slots_for_the_rest(landing_env, host, poison,
+                                                                                    caplog):
+    """Issue 16 case 4: more stuck messages than slots, a good one queued after all of them."""
+    from azure.storage.queue import QueueClient
+
+    from shared.reconcile.parking import parked_queue_name
+    from tests.reconcile.test_deadletter import FailsFor
+
+    env = landing_env({"a": {"mode": "marker"}})
+    for n in range(10):
+        env.upload(f"a/stuck{n}/x.csv")
+        poisoned(poison, env.upload(f"a/stuck{n}/_SUCCESS", b""))
+    env.upload("a/good/x.csv")
+    poisoned(poison, env.upload("a/good/_SUCCESS", b""))
+    client = FailsFor(DurableOrchestrationClient(host.client_binding()), "stuck")
+    parked = QueueClient.from_connection_string(env.azurite.default.connection_string,
+                                                parked_queue_name(poison.queue_name))
+    try:
+        ticks = [run_async(redrive(poison, context(env), client, max_messages=8, retry_after_seconds=0,
+                                   park_after=3)) for _ in range(6)]
+        assert ticks[0] == {"failed": 8}  # every slot taken by stuck ones
+        assert sum(t.get("parked", 0) for t in ticks) == 10 and sum(t.get("redriven", 0) for t in ticks) == 1
+        assert len(host.instance_ids()) == 1 and list(poison.peek_messages(max_messages=32)) == []
+        kept = [json.loads(m.content) for m in parked.peek_messages(max_messages=32)]
+        assert len(kept) == 10 and {k["reason"] for k in kept} == {"ConnectionError"}
+        assert {k["attempts"] for k in kept} == {3} and all(k["parked_from"] == poison.queue_name for k in kept)
+        assert "parked in" in caplog.text
+    finally:
+        parked.delete_queue()
