@@ -31,6 +31,6 @@ RACE_STAGGER_S = 0.03         # the second caller of a staggered race starts thi
 #: activities that act on the world: an execution that runs one of them has started the run's work
 SIDE_EFFECT_ACTIVITIES = ("submit_job", "cancel_job", "copy_output", "write_receipt", "send_notification")
 TERMINAL = ("Completed", "Failed", "Terminated", "Canceled")
-#: the fencing branch's switch (the control ``--control fencing-off`` turns fencing off with it)
+#: the app setting that turns fencing off (``shared/runs/fencing.py`` FENCING_SETTING; ``--control fencing-off``)
 FENCING_SWITCH = "RUN_FENCING"
 FENCING_OFF_VALUE = "off"

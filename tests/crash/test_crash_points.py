@@ -2,9 +2,8 @@
 (Azurite, the emulator in-process, the app's functions on the real Durable replay engine), with the service's
 strictest behaviour (client job names ignored, tags and properties dropped).
 
-The subset, for a marker landing: the claim, the instance check, ``start_new``, the endpoint's look-ups and its
-submit POST, the end of the submit activity, and one delivery write, each as a crash and (where it has an
-answer) as a lost answer; the storage SDK's own retry for the claim; one stall (``start_new`` held past the
+The subset, for a marker landing: the claim, ``start_new``, the endpoint's submit POST, the end of the submit
+activity and one delivery write as crashes, the first three also as lost answers; the storage SDK's own retry for the claim; one stall (``start_new`` held past the
 claim's lease while a duplicate event, the sweep and a backfill act, landing after the run finished) and one
 race (the event, the sweep and a backfill delivering the folder at once). The full matrix (five start kinds,
 every point, both service profiles) is the bench's.
@@ -23,9 +22,8 @@ CLAIM = "storage:PUT crash-state/runs/heart-*.json #1"
 START = "durable:start_new run_orchestrator #1"
 DELIVERY = "storage:PUT crash-sink/scores/heart/{folder}/predictions.csv #1"
 SUBSET = {
-    "crash": (CLAIM, "durable:get_status #1", START, "endpoint:GET list #1", "endpoint:POST submit #1",
-              "activity:submit_job #1", DELIVERY),
-    "lost": (CLAIM, START, "endpoint:GET list #1", "endpoint:POST submit #1", DELIVERY),
+    "crash": (CLAIM, START, "endpoint:POST submit #1", "activity:submit_job #1", DELIVERY),
+    "lost": (CLAIM, START, "endpoint:POST submit #1"),
     "retried": (CLAIM,),
     "stall": (START,),
     "race": ("race:event+sweep+backfill #1",),
@@ -67,6 +65,18 @@ def test_the_checks_see_a_crash_nothing_redelivers(azurite):
     assert not control.exactly_once and control.succeeded == 0 and control.stuck == 1
     assert summary(outcomes) == ("crash points: 1; runs exactly once: 0/1; duplicate jobs: 0; lost outputs: 2; "
                                  "stuck runs: 1; re-executed runs: 0")
+
+
+def test_with_fencing_off_a_late_start_executes_the_finished_run_again(azurite, monkeypatch):
+    """The control ``--control fencing-off``: without the fencing check, a ``start_new`` held past the claim's
+    lease lands after the run the sweep, a backfill and the event's redelivery started has finished, and Durable
+    runs the finished instance again; the bench counts that run as executed twice."""
+    monkeypatch.setenv(crash_bench.FENCING_SWITCH, crash_bench.FENCING_OFF_VALUE)
+    outcomes = crash_bench.run_bench(("marker",), ("stall",), select=lambda s, f, points: [START],
+                                     profiles=("strict",), azurite=azurite, echo=lambda line: None)
+    [control] = [o for o in outcomes if o.fired]
+    assert control.point == START and control.executions == 2 and control.reexecuted == 1
+    assert summary(outcomes).endswith("re-executed runs: 1")
 
 
 def test_every_call_is_a_point_and_each_kind_picks_its_own():
