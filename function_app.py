@@ -71,6 +71,22 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return await runs_api.cancel(req, client)
 
 
+@app.route(route="runs/{run_id}/confirm-job", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def confirm_run_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import resolve
+
+    return await resolve.confirm_job(req, client)
+
+
+@app.route(route="runs/{run_id}/resubmit", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def resubmit_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import resolve
+
+    return await resolve.resubmit(req, client)
+
+
 @app.route(route="dashboard", methods=["GET"])
 def dashboard(req: func.HttpRequest) -> func.HttpResponse:
     from shared.http_api import dashboard as page

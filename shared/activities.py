@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from . import telemetry
 from .batch_endpoint import exceptions as errors
-from .batch_endpoint.attempts import AttemptIdentity, failed_on_existing_path, identity_of_job
+from .batch_endpoint.attempts import AttemptIdentity, failed_on_existing_path, identity_of_job, searchable
 from .batch_endpoint.job_spec import job_spec, resolve_latest
 from .config import AppSettings, load_settings
 from .redact import redact
@@ -57,19 +57,48 @@ def submit_job(payload: dict, settings: Optional[AppSettings] = None,
         return submit_run(route, run, attempt, settings, client_factory)
     identity = AttemptIdentity.of(run["run_id"], attempt, run.get("output_uri"))
     spec = job_spec(route, run, job_name=identity.job_name, labels=identity.labels)
+    can_search = searchable(route.endpoint, run.get("output_uri"))
+    ledger = None if can_search else _ledger(settings)
+
+    def before_post() -> None:  # the write-ahead mark: a repeated call of this attempt never posts again
+        if ledger is not None and not ledger.mark_posting(run["run_id"], attempt):
+            raise errors.SubmitUncertainError(f"an earlier call of attempt {attempt}'s submit may have posted its"
+                                              " job, which cannot be searched for here; not posting again")
+
     with client_factory(route.endpoint.scoring_uri) as client:
         try:
             versions = {item.asset: client.latest_asset_version(route.endpoint, item.asset, settings.management_url,
                                                                 settings.management_api_version)
                         for item in spec.latest_assets}
             body = resolve_latest(spec, versions)
-            outcome = client.submit_attempt(route.endpoint, body, identity,
-                                            submit_request_id(run["run_id"], attempt),
-                                            settings.management_url, settings.management_api_version)
+            known = ledger.posted_job(run["run_id"], attempt) if ledger is not None else None
+            if known:  # an earlier call posted it and recorded its answer (then the worker died)
+                from .batch_endpoint.client import SubmitOutcome
+
+                outcome = SubmitOutcome(client.get_job(route.endpoint, known, settings.management_url,
+                                                       settings.management_api_version), adopted=True,
+                                        found_by="ledger")
+            else:
+                outcome = client.submit_attempt(route.endpoint, body, identity,
+                                                submit_request_id(run["run_id"], attempt),
+                                                settings.management_url, settings.management_api_version,
+                                                searchable=can_search, before_post=before_post)
+        except errors.SubmitUncertainError as exc:
+            log.warning("run %s: submit of attempt %d is uncertain; waiting for the sweep or an operator: %s",
+                        run["run_id"], attempt, redact(exc))
+            _note_uncertain(ledger or _ledger(settings), run["run_id"], attempt, redact(exc))
+            return {"uncertain": True, "error": redact(exc), "attempt": attempt,
+                    "attempt_job_name": identity.job_name}
+        except (errors.JobNotCreatedError, errors.ThrottledError):
+            if ledger is not None:  # certainly no job was created: the retry may post
+                ledger.clear_posting(run["run_id"], attempt)
+            raise
         except errors.PermanentError as exc:
             log.warning("run %s: the endpoint rejected the job: %s", run["run_id"], redact(exc))
             return {"error": redact(exc), "error_type": type(exc).__name__}
     job = outcome.job
+    if ledger is not None and not outcome.adopted:
+        ledger.record_posted(run["run_id"], attempt, job.name)
     _index_job(settings, job.name, run["run_id"])
     if outcome.adopted:
         log.info("run %s: adopted job %s of attempt %d (found by %s)", run["run_id"], job.name, attempt,
@@ -78,6 +107,19 @@ def submit_job(payload: dict, settings: Optional[AppSettings] = None,
         log.info("run %s: submitted job %s (%s)", run["run_id"], job.name, job.status)
     return {"job_name": job.name, "status": job.status, "studio_url": job.studio_url, "attempt": attempt,
             "adopted": outcome.adopted, "found_by": outcome.found_by}
+
+
+def _ledger(settings: AppSettings) -> Any:
+    from .runs.ledger import RunLedger
+
+    return RunLedger.from_settings(settings)
+
+
+def _note_uncertain(ledger: Any, run_id: str, attempt: int, reason: str) -> None:
+    try:
+        ledger.note_uncertain(run_id, attempt, reason)
+    except Exception as exc:  # the run's custom status shows it too; the index only helps the sweep
+        log.warning("run %s: could not list the uncertain submit for the sweep: %s", run_id, type(exc).__name__)
 
 
 def _index_job(settings: AppSettings, job_name: str, run_id: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from ..paths import check_job_name, check_run_id
 from .requests import JobInfo
@@ -93,6 +93,16 @@ class AttemptIdentity:
         if mine is not None and any(output_key(uri) == mine for uri in job.output_uris):
             return BY_OUTPUT
         return None
+
+
+def searchable(endpoint: Any, output_uri: Optional[str]) -> bool:
+    """Whether a lost submit answer can be settled by searching for the attempt's job, on the strictest
+    service (client job names ignored, tags dropped, user properties kept only on pipeline-component
+    deployments): only with a job list (the endpoint names its workspace) and something of the attempt's
+    own to find there (its output path, or its properties on a pipeline-component deployment)."""
+    if endpoint is None or getattr(endpoint, "workspace", None) is None:
+        return False
+    return output_key(output_uri) is not None or getattr(endpoint, "deployment_kind", "model") == "pipeline_component"
 
 
 def identity_of_job(job: JobInfo, fallback_run_id: Optional[str] = None) -> Optional[AttemptIdentity]:

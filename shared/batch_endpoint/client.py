@@ -177,13 +177,16 @@ class BatchEndpointClient:
                                                      status_code=exc.status_code) from None
 
     def submit_attempt(self, endpoint: EndpointConfig, body: dict, identity: AttemptIdentity, request_id: str,
-                       management_url: str, api_version: str) -> SubmitOutcome:
+                       management_url: str, api_version: str, *, searchable: bool = True,
+                       before_post: Optional[Callable[[], None]] = None) -> SubmitOutcome:
         """Exactly one job per run attempt, however often this runs and whatever answers get lost.
 
         1. Look for the attempt's job first: this call may be a repeat of one whose POST went through.
-        2. POST. A taken name means the job exists: adopt it.
+        2. POST (``before_post`` first: it may refuse, raising). A taken name means the job exists: adopt it.
         3. After an ambiguous answer, look again (with backoff) and adopt what is found; POST again only
-           when the look-ups found nothing, at most ``max_posts`` times in all.
+           when the look-ups found nothing, at most ``max_posts`` times in all. When the attempt is not
+           ``searchable`` (``attempts.searchable``: not finding it proves nothing), never POST again:
+           ``SubmitUncertainError``.
         A look-up that fails raises ``JobLookupError``: no POST is sent without a successful look first.
         """
         def find() -> Optional[tuple[JobInfo, str]]:
@@ -195,6 +198,8 @@ class BatchEndpointClient:
         posts = 0
         while True:
             posts += 1
+            if before_post is not None:
+                before_post()
             try:
                 return SubmitOutcome(self.submit(endpoint, body, request_id), posts=posts)
             except errors.JobNameInUseError as exc:
@@ -210,6 +215,11 @@ class BatchEndpointClient:
                         log.info("adopted job %s of attempt %s after an ambiguous answer (%s)", found[0].name,
                                  identity.job_name, exc)
                         return SubmitOutcome(found[0], adopted=True, found_by=found[1], posts=posts)
+                if not searchable:
+                    raise errors.SubmitUncertainError(
+                        f"{exc.message}; the attempt's job cannot be searched for here (no job list, or nothing"
+                        f" of the attempt's own to find), so it is not posted again", status_code=exc.status_code
+                    ) from None
                 if posts >= self._retry.max_posts or isinstance(exc, errors.SubmitAnswerUnreadableError):
                     raise  # transient: the activity's retry looks first again, and adopts the job once found
                 log.warning("no job of attempt %s found after an ambiguous answer (%s); posting again",

@@ -80,6 +80,12 @@ class SubmitAnswerUnreadableError(SubmitAmbiguousError):
     adopt it; never POST again for it."""
 
 
+class SubmitUncertainError(PermanentError):
+    """The POST may have created a job, and nothing this app can search (no job list; no output path or
+    properties of the attempt's own) can tell: posting again could make a second job. The run waits in
+    ``SubmitUncertain`` until the sweep finds the job or an operator confirms one or asks for a resubmit."""
+
+
 class JobNotCreatedError(TransientError):
     """The service certainly created no job (the connection was never made, or 429 throttling), so the
     same POST may be sent again."""

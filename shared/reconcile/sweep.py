@@ -203,6 +203,58 @@ async def repair_deliveries(client: Any, ledger: Any, cursors: Cursors, limits: 
     await asyncio.to_thread(cursors.put, RUNS_CURSOR, continuation)
 
 
+async def resolve_uncertain_submits(client: Any, ledger: Any, counts: Counter, *, limit: int = 50,
+                                    find: Any = None) -> None:
+    """Runs waiting in ``SubmitUncertain`` (a lost submit answer; their job cannot be searched for, so they
+    never post again on their own): look for the attempt's job once more, where anything can be looked at
+    (its name, on a service that keeps client names; the job list, when the endpoint names a workspace), and
+    hand a found job to the run. Otherwise the run stays visibly waiting for an operator (counted, logged):
+    ``POST /api/runs/{id}/confirm-job`` or ``/resubmit``. Index entries of runs that moved on are removed."""
+    import itertools
+    import json
+
+    from ..http_api.runs import describe
+    from ..runs.models import RESOLVE_EVENT, SUBMIT_UNCERTAIN
+
+    if find is None:
+        from ..activities import find_attempt_job as find
+    entries = await asyncio.to_thread(lambda: list(itertools.islice(ledger.uncertain_runs(), limit)))
+    for entry in entries:
+        run_id = entry["run_id"]
+        status = await client.get_status(run_id, show_input=True)
+        view = describe(status)
+        uncertain = (view or {}).get("uncertain")
+        if view is None or view["status"] != "Running" or (view.get("job_name") and not uncertain):
+            await asyncio.to_thread(ledger.settle_uncertain, run_id)
+            counts["uncertain_settled"] += 1
+            continue
+        if view.get("phase") != SUBMIT_UNCERTAIN or not isinstance(uncertain, dict):
+            continue  # not waiting (yet): the next tick looks again
+        given = json.loads(status.input_) if isinstance(status.input_, str) else status.input_
+        run = (given or {}).get("run") or {}
+        payload = {"route": run.get("route"), "run_id": run_id, "attempt": uncertain.get("attempt"),
+                   "output_uri": run.get("output_uri"),
+                   **({"endpoint": run["endpoint"]} if run.get("endpoint") else {})}
+        try:
+            found = await asyncio.to_thread(find, payload)
+        except Exception as exc:  # the look-up failed: the next tick tries again
+            log.warning("reconcile: run %s: looking for its uncertain submit's job failed: %s", run_id,
+                        type(exc).__name__)
+            counts["uncertain_errors"] += 1
+            continue
+        if isinstance(found, dict) and found.get("job_name"):
+            await client.raise_event(run_id, RESOLVE_EVENT, {"action": "confirm", "job_name": found["job_name"],
+                                                             "attempt": uncertain.get("attempt"), "by": "sweep"})
+            log.warning("reconcile: run %s: found job %s of its uncertain submit; the run watches it now",
+                        run_id, found["job_name"])
+            counts["uncertain_resolved"] += 1
+            continue
+        log.warning("reconcile: run %s is waiting in SubmitUncertain since %s: its job cannot be found from here;"
+                    " confirm it (POST /api/runs/%s/confirm-job) or resubmit (POST /api/runs/%s/resubmit)",
+                    run_id, uncertain.get("since"), run_id, run_id)
+        counts["submit_uncertain"] += 1
+
+
 async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), poison: Any = None,
                 deadletters: Any = None) -> dict:
     """One tick: every route's landings, then the ledger's undelivered runs, then the poison queue
@@ -224,6 +276,11 @@ async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), p
     except Exception as exc:
         log.error("reconcile: checking runs for undelivered outputs failed: %s", type(exc).__name__)
         counts["ledger_errors"] += 1
+    try:
+        await resolve_uncertain_submits(client, ctx.store.ledger, counts)
+    except Exception as exc:
+        log.error("reconcile: checking uncertain submits failed: %s", type(exc).__name__)
+        counts["ledger_errors"] += 1
     if poison is not None:
         counts.update({f"poison_{k}": v for k, v in (await redrive(poison, ctx, client,
                                                                      max_messages=limits.poison_messages)).items()})
@@ -235,6 +292,7 @@ async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), p
             counts["deadletter_errors"] += 1
     summary = dict(sorted(counts.items()))
     summary["repaired_total"] = counts[STARTED] + counts[REPAIRED] + counts["redelivered"] \
-        + counts["poison_redriven"] + counts["deadletter_redriven"] + counts["waiter_restarted"]
+        + counts["poison_redriven"] + counts["deadletter_redriven"] + counts["waiter_restarted"] \
+        + counts["uncertain_resolved"]
     log.info("reconcile: %s", summary)
     return summary

@@ -16,6 +16,7 @@ from . import claims
 
 RECORD_PREFIX = "runs/"
 JOB_INDEX_PREFIX = "jobs/"
+UNCERTAIN_PREFIX = "uncertain/"   # runs waiting in SubmitUncertain (an index for the sweep)
 T = TypeVar("T")
 
 
@@ -139,6 +140,59 @@ class RunLedger(StateStore):
     def release(self, run_id: str) -> None:
         """Delete a claim outright (operators only: the starter releases by state, see ``ClaimBook``)."""
         self.delete(record_name(run_id))
+
+    # -- submits that cannot be searched for (``attempts.searchable``): a write-ahead mark per attempt ---------
+
+    def mark_posting(self, run_id: str, attempt: int) -> bool:
+        """Before the one POST of an attempt whose job cannot be searched for: False when an earlier call
+        already marked it (its POST may have created the job, so this one must not post). A run without a
+        record (started outside the ledger) is not marked."""
+        def change(record: dict):
+            submits = dict(record.get("submits") or {})
+            if submits.get(str(attempt)):
+                return False, None
+            submits[str(attempt)] = {"posting": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            return True, {**record, "submits": submits}
+
+        return self.change(run_id, change, True)
+
+    def clear_posting(self, run_id: str, attempt: int) -> None:
+        """The POST certainly created nothing (no connection, throttled): the attempt may post again."""
+        def change(record: dict):
+            submits = dict(record.get("submits") or {})
+            if submits.pop(str(attempt), None) is None:
+                return None, None
+            return None, {**record, "submits": submits}
+
+        self.change(run_id, change, None)
+
+    def record_posted(self, run_id: str, attempt: int, job_name: str) -> None:
+        """The attempt's POST answered with its job: a repeated call adopts it (``posted_job``)."""
+        def change(record: dict):
+            submits = dict(record.get("submits") or {})
+            submits[str(attempt)] = {"job_name": job_name}
+            return None, {**record, "submits": submits}
+
+        self.change(run_id, change, None)
+
+    def posted_job(self, run_id: str, attempt: int) -> Optional[str]:
+        record = self.get(run_id)
+        entry = ((record or {}).get("submits") or {}).get(str(attempt))
+        return entry.get("job_name") if isinstance(entry, dict) else None
+
+    def note_uncertain(self, run_id: str, attempt: int, reason: str) -> None:
+        """List the run under ``uncertain/`` for the sweep (``shared/reconcile/sweep.py``)."""
+        self.write(f"{UNCERTAIN_PREFIX}{run_id}.json", {"run_id": run_id, "attempt": attempt, "reason": reason[:500],
+                                                        "since": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+    def settle_uncertain(self, run_id: str) -> None:
+        self.delete(f"{UNCERTAIN_PREFIX}{run_id}.json")
+
+    def uncertain_runs(self) -> Iterator[dict]:
+        for name in self.names(UNCERTAIN_PREFIX):
+            entry = self.read(name)
+            if isinstance(entry, dict) and entry.get("run_id"):
+                yield entry
 
     def index_job(self, job_name: str, run_id: str) -> None:
         self.write(f"{JOB_INDEX_PREFIX}{job_name}", {"run_id": run_id})

@@ -16,6 +16,8 @@ from .pinning import pin
 ORCHESTRATOR_NAME = "run_orchestrator"
 CANCEL_EVENT = "cancel"
 JOB_STATUS_EVENT = "job_status"
+RESOLVE_EVENT = "submit_resolution"   # {"action": "confirm", "job_name"} or {"action": "resubmit"}, with "attempt"
+SUBMIT_UNCERTAIN = "SubmitUncertain"  # the phase of a run waiting for it
 
 OUTCOMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
 

@@ -33,7 +33,7 @@ from ..delivery.orchestration import deliver_outputs, notify
 from ..durable.waiting import ActivityFailed, Arrival, StandingWaits, error_text
 from ..redact import redact
 from . import fencing
-from .models import CANCEL_EVENT, JOB_STATUS_EVENT, iso, parse_iso, run_summary
+from .models import CANCEL_EVENT, JOB_STATUS_EVENT, RESOLVE_EVENT, SUBMIT_UNCERTAIN, iso, parse_iso, run_summary
 from .schedule import NEAR_STATUSES, MonitorView, plan_next_poll
 from .state import CancelRequest, Claim, MonitorState, clean_event_id, clean_event_time
 
@@ -61,7 +61,7 @@ class _Run:
         self.run: dict = data["run"]
         self.state = MonitorState.from_dict(data.get("monitor"), attempt=int(self.run.get("attempt") or 1))
         self.policy = PollPolicy.from_dict(self.run["poll"])
-        self.waits = StandingWaits(context, [JOB_STATUS_EVENT], latched=[CANCEL_EVENT])
+        self.waits = StandingWaits(context, [JOB_STATUS_EVENT, RESOLVE_EVENT], latched=[CANCEL_EVENT])
 
     @property
     def now(self):
@@ -106,7 +106,31 @@ class _Run:
             if self.state.cancel is None:
                 self.state.cancel = CancelRequest.from_value(arrival.value)
             return
+        if arrival.name == RESOLVE_EVENT:
+            self._take_resolution(arrival.value)
+            return
         self._take_job_event(arrival.value)
+
+    def _take_resolution(self, value: Any) -> None:
+        """An operator's (or the sweep's) answer to an uncertain submit; kept only when it answers the
+        attempt the run is waiting on, and its job name passes the grammar."""
+        from ..paths import InvalidName, check_job_name
+
+        s = self.state
+        if not isinstance(value, dict) or s.uncertain is None or s.resolution is not None \
+                or value.get("attempt") != s.uncertain.get("attempt"):
+            s.count_event("stale_resolution")
+            return
+        by = value.get("by") if value.get("by") in ("operator", "sweep") else "operator"
+        if value.get("action") == "resubmit":
+            s.resolution = {"action": "resubmit", "by": by}
+        elif value.get("action") == "confirm":
+            try:
+                s.resolution = {"action": "confirm", "job_name": check_job_name(value.get("job_name")), "by": by}
+            except InvalidName:
+                s.count_event("malformed")
+        else:
+            s.count_event("malformed")
 
     def _take_job_event(self, value: Any) -> None:
         s = self.state
@@ -206,6 +230,30 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
     s = run.state
     s.started_at = iso(run.now)
     s.deadline = iso(run.now + timedelta(hours=run.policy.deadline_hours))
+    while True:
+        submitted = yield from _submit_attempt(run)
+        if submitted.get("outcome"):
+            return submitted  # the run ended (a summary)
+        if not submitted.get("uncertain"):
+            break
+        settled = yield from _wait_while_uncertain(run, submitted)
+        if settled.get("outcome"):
+            return settled
+        s.uncertain, s.resolution = None, None
+        if settled["action"] == "resubmit":  # the operator says no job exists: one more attempt, one more POST
+            s.attempt += 1
+            run.info("resubmitting as attempt %d on request", s.attempt)
+            continue
+        run.info("job %s confirmed by the %s for the uncertain submit", settled["job_name"], settled["by"])
+        submitted = {"job_name": settled["job_name"], "adopted": True, "found_by": settled["by"]}
+        break
+    return (yield from _submitted(run, submitted))
+
+
+def _submit_attempt(run: _Run) -> Generator[Any, Any, dict]:
+    """The submit activity for the current attempt, retried: its answer (``uncertain`` when the job cannot be
+    searched for), or the run's summary when it ended here."""
+    s = run.state
     run.publish("submitting")
     payload = {"run": run.run, "attempt": s.attempt}
     delay = timedelta(milliseconds=SUBMIT_RETRY.first_retry_interval_in_milliseconds)
@@ -235,6 +283,39 @@ def _submit(run: _Run) -> Generator[Any, Any, Optional[dict]]:
             return run.ended("Canceled", error=(s.cancel.reason or "cancelled on request before a job existed")
                              + unknown)
         return run.ended("Failed", error=f"submitting the job failed: {error}{unknown}")
+    return submitted
+
+
+def _wait_while_uncertain(run: _Run, submitted: dict) -> Generator[Any, Any, dict]:
+    """``SubmitUncertain``: the POST's answer was lost and its job cannot be searched for, so posting again
+    could make a second job. Wait, visibly, for the sweep to find the job or an operator to confirm one
+    (``POST /api/runs/{id}/confirm-job``) or ask for a resubmit (``POST /api/runs/{id}/resubmit``). Returns
+    the resolution, or the summary when a cancel or the deadline ends the run first (saying a job may exist)."""
+    s = run.state
+    s.uncertain = {"attempt": s.attempt, "attempt_job_name": submitted.get("attempt_job_name"),
+                   "reason": redact(str(submitted.get("error") or "the submit's answer was lost")),
+                   "since": iso(run.now)}
+    run.publish(SUBMIT_UNCERTAIN)
+    run.info("submit of attempt %d uncertain; waiting for the sweep or an operator", s.attempt)
+    deadline = parse_iso(s.deadline)
+    maybe = ("; the lost submit may have created a job this app cannot find: look for it in the workspace"
+             " and cancel it there")
+    while True:
+        if s.resolution is not None:
+            return dict(s.resolution)
+        if s.cancel is not None:
+            return run.ended("Canceled", error=(s.cancel.reason or "cancelled on request") + maybe)
+        if run.now >= deadline:
+            return run.ended("Failed", error=f"the submit stayed uncertain until the deadline (nobody confirmed a"
+                                             f" job or asked for a resubmit){maybe}")
+        yield from run.waits.sleep_until(deadline, lambda arrival: run.take(arrival) or (
+            s.resolution is not None or s.cancel is not None))
+        run.publish(SUBMIT_UNCERTAIN)
+
+
+def _submitted(run: _Run, submitted: dict) -> Generator[Any, Any, Optional[dict]]:
+    """The attempt has its job: record it, then learn what helps watching it."""
+    s = run.state
     if submitted.get("error") or not submitted.get("job_name"):
         return run.ended("Failed", error=submitted.get("error") or "submitting the job returned no job name")
     s.job_name = submitted["job_name"]

@@ -109,6 +109,9 @@ class MonitorState:
     claim: Optional[Claim] = None
     cancel: Optional[CancelRequest] = None
     cancel_reason: Optional[str] = None      # why the run is cancelling the job (published while it does)
+    # a submit whose answer was lost and whose job cannot be searched for: {attempt, reason, since, ...}
+    uncertain: Optional[dict] = None
+    resolution: Optional[dict] = None        # how the sweep or an operator settled it: {action, job_name, by}
     error: Optional[str] = None              # the run's error once it ended
     redeliveries: int = 0
 
@@ -131,6 +134,8 @@ class MonitorState:
         cancel = data.get("cancel")
         values["cancel"] = CancelRequest.from_value(cancel) if isinstance(cancel, dict) else None
         values.setdefault("attempt", attempt)
+        for pending in ("uncertain", "resolution"):
+            values[pending] = dict(values[pending]) if isinstance(values.get(pending), dict) else None
         values["events"] = dict(values.get("events") or {})
         values["event_ids"] = list(values.get("event_ids") or [])[-EVENT_IDS_KEPT:]
         for counter in ("polls", "polls_here", "status_errors", "redeliveries", "attempt"):
