@@ -27,7 +27,7 @@ from ..storage.uris import BlobLocation
 from .inputs import (MAX_BODY_BYTES, check_content_encoding, check_query, choice_param, int_param,
                      parse_json_object, reason_field, reject_unknown, route_param, run_id_param, text_field,
                      time_param, utc_naive)
-from .problems import HttpProblem, json_response, problem_response
+from .problems import HttpProblem, failure_problem, json_response, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ START_EXAMPLE = '{"route": "heart", "path": "heart/2024-06-01/"}'
 
 def guarded(handler: Callable[..., Awaitable[func.HttpResponse]]) -> Callable[..., Awaitable[func.HttpResponse]]:
     """Every HTTP handler answers: an :class:`HttpProblem` becomes its error answer, an unreachable Durable
-    task hub a 503, anything else a 500 that says nothing of its cause (the cause is logged, redacted)."""
+    task hub or storage a 503 (:func:`.problems.failure_problem`), anything else a 500 that says nothing of its
+    cause (the cause is logged, redacted)."""
 
     @functools.wraps(handler)
     async def answer(req: func.HttpRequest, *args: Any, **kwargs: Any) -> func.HttpResponse:
@@ -54,13 +55,10 @@ def guarded(handler: Callable[..., Awaitable[func.HttpResponse]]) -> Callable[..
             return await handler(req, *args, **kwargs)
         except HttpProblem as problem:
             return problem_response(problem)
-        except (OSError, TimeoutError) as exc:  # aiohttp's connection errors are OSErrors
-            log.error("%s: the Durable task hub did not answer: %s", handler.__name__,
-                      redact(f"{type(exc).__name__}: {exc}"))
-            return problem_response(HttpProblem(503, "the orchestration service did not answer; retry later"))
         except Exception as exc:
-            log.error("%s failed: %s", handler.__name__, redact(f"{type(exc).__name__}: {exc}"))
-            return problem_response(HttpProblem(500, "internal error; the function's log has the cause"))
+            problem = failure_problem(exc)
+            log.error("%s failed (%d): %s", handler.__name__, problem.status, redact(f"{type(exc).__name__}: {exc}"))
+            return problem_response(problem)
 
     return answer
 

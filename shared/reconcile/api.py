@@ -22,8 +22,21 @@ def enabled(environ: Mapping[str, str] = os.environ) -> bool:
 async def reconcile_timer(timer: Any, client: Any, *, environ: Mapping[str, str] = os.environ,
                           context: Any = None, poison: Any = None) -> dict:
     """One sweep tick (``RECONCILE_ENABLED=false`` turns it off; so does the platform's own
-    ``AzureWebJobs.reconcile_sweep.Disabled=true``)."""
-    from ..config import load_settings
+    ``AzureWebJobs.reconcile_sweep.Disabled=true``). Never raises: a failure is logged (redacted, with what
+    it means: :func:`shared.http_api.problems.failure_problem`) and the next tick tries again."""
+    try:
+        return await _tick(client, environ=environ, context=context, poison=poison)
+    except Exception as exc:
+        from ..http_api.problems import failure_problem
+        from ..redact import redact
+
+        problem = failure_problem(exc)
+        log.error("reconcile: the tick failed: %s (%s)", problem.message, redact(f"{type(exc).__name__}: {exc}"))
+        return {"error": problem.message}
+
+
+async def _tick(client: Any, *, environ: Mapping[str, str], context: Any, poison: Any) -> dict:
+    from ..config import ConfigError, load_settings
     from ..landing.handler import landing_context
     from .poison import poison_queue_client
     from .sweep import sweep
@@ -31,7 +44,12 @@ async def reconcile_timer(timer: Any, client: Any, *, environ: Mapping[str, str]
     if not enabled(environ):
         log.info("reconcile: disabled (%s)", ENABLED_SETTING)
         return {"disabled": True}
-    ctx = context or landing_context(load_settings())
+    if context is None:
+        try:
+            context = landing_context(load_settings())
+        except ConfigError as exc:
+            log.error("reconcile: not sweeping, the configuration is invalid: %s", exc)
+            return {"error": "the app's configuration is invalid; see GET /api/health"}
     from .deadletter import deadletter_container
 
     try:
@@ -44,59 +62,94 @@ async def reconcile_timer(timer: Any, client: Any, *, environ: Mapping[str, str]
             poison = poison_queue_client(environ=environ)
         except LookupError as exc:
             log.warning("reconcile: not re-driving poison messages: %s", exc)
-    return await sweep(ctx, client, poison=poison, deadletters=deadletters)
+    return await sweep(context, client, poison=poison, deadletters=deadletters)
 
 
-def _problem(status: int, message: str, **extra: Any) -> func.HttpResponse:
-    from ..http_api.runs import HttpProblem, problem_response
+def _settings(context: Any) -> Any:
+    """The context's settings, or the app's; 503 when the configuration is invalid."""
+    from ..config import ConfigError, load_settings
+    from ..http_api.problems import HttpProblem
 
-    return problem_response(HttpProblem(status, message, **extra))
+    if context is not None:
+        return context.settings
+    try:
+        return load_settings()
+    except ConfigError:
+        raise HttpProblem(503, "the app's configuration is invalid; see GET /api/health") from None
+
+
+def _backfill_query(params: Mapping[str, str]) -> None:
+    """Backfill reads its fields from the JSON body only: a field given as a query parameter would be
+    silently ignored, so it is refused, naming it (like any unknown query parameter)."""
+    from ..http_api.inputs import check_query
+    from ..http_api.problems import HttpProblem
+    from .backfill import FIELDS
+
+    misplaced = sorted(set(params) & set(FIELDS))
+    if misplaced:
+        raise HttpProblem(400, f"query parameter '{misplaced[0]}': backfill reads its fields from the JSON body,"
+                               f" e.g. {{\"route\": \"heart\", \"{misplaced[0]}\": ...}}", field=misplaced[0])
+    check_query(params, ())
+
+
+def _guarded(handler: Any) -> Any:
+    from ..http_api.runs import guarded
+
+    return guarded(handler)
 
 
 async def backfill_http(req: func.HttpRequest, client: Any, *, context: Any = None) -> func.HttpResponse:
-    from ..config import ConfigError, load_settings
-    from ..http_api.runs import HttpProblem, json_response, problem_response, read_json_body
+    """``POST /api/backfill`` with a JSON body ``{route, prefix?, since?, dry_run?, max_runs?}``: through the
+    runs API's guarded path and strict readers (a storage refusal is a 503 naming it, never an exception)."""
+    return await _guarded(_backfill)(req, client, context=context)
+
+
+async def _backfill(req: func.HttpRequest, client: Any, *, context: Any = None) -> func.HttpResponse:
+    from ..http_api.problems import HttpProblem
+    from ..http_api.runs import json_response, read_json_body
     from ..landing.handler import landing_context
     from ..redact import redact
     from .backfill import BadField, backfill, parse_backfill
 
+    _backfill_query(req.params)
+    body = read_json_body(req)
+    settings = _settings(context)
     try:
-        settings = context.settings if context is not None else load_settings()
-    except ConfigError:
-        return _problem(503, "the app's configuration is invalid; see GET /api/health")
-    try:
-        request = parse_backfill(read_json_body(req), settings)
-    except HttpProblem as problem:
-        return problem_response(problem)
+        request = parse_backfill(body, settings)
     except BadField as exc:
-        return _problem(400, redact(str(exc)), field=exc.field)
+        raise HttpProblem(400, redact(str(exc)), field=exc.field) from None
     ctx = context or landing_context(settings)
     try:
         result = await backfill(ctx, client, request)
     except LookupError as exc:
-        return _problem(503, str(exc))
+        raise HttpProblem(503, redact(str(exc))) from None
     return json_response(200, result)
 
 
 async def redrive_poison_http(req: func.HttpRequest, client: Any, *, context: Any = None,
                               queue: Any = None) -> func.HttpResponse:
-    """``POST /api/landing/poison/redrive?max_messages=N`` (1 to 256, default 32)."""
-    from ..config import ConfigError, load_settings
-    from ..http_api.runs import json_response
+    """``POST /api/landing/poison/redrive?max_messages=N`` (1 to 256, default 32), no body (or ``{}``)."""
+    return await _guarded(_redrive_poison)(req, client, context=context, queue=queue)
+
+
+async def _redrive_poison(req: func.HttpRequest, client: Any, *, context: Any = None,
+                          queue: Any = None) -> func.HttpResponse:
+    from ..http_api.inputs import check_query
+    from ..http_api.problems import HttpProblem
+    from ..http_api.runs import json_response, read_json_body
     from ..landing.handler import landing_context
     from .poison import MAX_MESSAGES_PER_CALL, poison_queue_client, redrive
 
+    check_query(req.params, ("max_messages",))
     text = req.params.get("max_messages", "32")
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_MESSAGES_PER_CALL:
-        return _problem(400, f"query 'max_messages' must be a whole number from 1 to {MAX_MESSAGES_PER_CALL}",
-                        field="max_messages")
-    try:
-        ctx = context or landing_context(load_settings())
-    except ConfigError:
-        return _problem(503, "the app's configuration is invalid; see GET /api/health")
+        raise HttpProblem(400, f"query 'max_messages' must be a whole number from 1 to {MAX_MESSAGES_PER_CALL}",
+                          field="max_messages")
+    read_json_body(req, allowed=frozenset(), required=False)
+    ctx = context or landing_context(_settings(context))
     try:
         queue = queue or poison_queue_client()
     except LookupError as exc:
-        return _problem(503, str(exc))
+        raise HttpProblem(503, str(exc)) from None
     counts = await redrive(queue, ctx, client, max_messages=int(text))
     return json_response(200, {"queue": "landing-events-poison", "counts": dict(sorted(counts.items()))})

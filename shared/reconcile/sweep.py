@@ -282,8 +282,12 @@ async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), p
         log.error("reconcile: checking uncertain submits failed: %s", type(exc).__name__)
         counts["ledger_errors"] += 1
     if poison is not None:
-        counts.update({f"poison_{k}": v for k, v in (await redrive(poison, ctx, client,
-                                                                     max_messages=limits.poison_messages)).items()})
+        try:
+            counts.update({f"poison_{k}": v for k, v in (await redrive(
+                poison, ctx, client, max_messages=limits.poison_messages)).items()})
+        except Exception as exc:  # the queue endpoint did not answer: the rest of the tick still runs
+            log.error("reconcile: re-driving poison messages failed: %s", type(exc).__name__)
+            counts["poison_errors"] += 1
     if deadletters is not None:
         try:
             counts.update({f"deadletter_{k}": v for k, v in (await redrive_deadletters(deadletters, ctx, client)).items()})

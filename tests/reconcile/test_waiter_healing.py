@@ -238,3 +238,22 @@ def test_a_waiter_with_a_verdict_on_its_folder_is_not_restarted(landing_env, app
 
     assert sweep_once(env, app_host, NoStatus())["waiter_ended"] == 1
     assert app_host.status(waiter)["runtimeStatus"] == "Failed" and runs(app_host) == []
+
+
+def test_backfill_restarts_a_dead_waiter_and_a_dry_run_only_says_so(landing_env, app_host, monkeypatch):
+    from shared.reconcile.backfill import backfill, parse_backfill
+
+    env = landing_env({"q": {"mode": "quiet_period", "quiet_seconds": 30}})
+    waiter = failed_quiet_waiter(env, app_host, monkeypatch)
+
+    def call(dry_run):
+        ctx = env.context()
+        ctx.claim_policy = FakeTime().policy()
+        request = parse_backfill({"route": "q", "dry_run": dry_run}, env.settings)
+        return run_async(backfill(ctx, client(app_host), request, starts_per_second=0))
+
+    assert call(True)["counts"] == {"would_restart": 1}  # nothing written, nothing started
+    assert app_host.status(waiter)["runtimeStatus"] == "Failed" and "restarts" not in waiter_claim(env, waiter)
+    counts = call(False)["counts"]
+    assert counts["waiter_restarted"] == 1 and waiter_claim(env, waiter)["restarts"] == 1, counts
+    assert app_host.run_until_complete(waiter)["runtimeStatus"] == "Completed" and len(runs(app_host)) == 1
