@@ -300,9 +300,9 @@ class Scenario:
         if self._wait_running():
             self._post_cancel()
 
-    def _sweep(self) -> None:
+    def _sweep(self, final: bool = False) -> None:
         """One tick of the reconcile timer (``function_app.reconcile_sweep`` is a one-line wrapper of this);
-        a tick that dies is the next tick's to repair."""
+        a tick that dies is the next tick's to repair. The ``final`` tick runs with no fault: it must not fail."""
         import azure.durable_functions as df
 
         from shared.reconcile.api import reconcile_timer
@@ -313,8 +313,12 @@ class Scenario:
         try:
             counts = run_async(reconcile_timer(None, df.DurableOrchestrationClient(self.host.client_binding())))
         except (Exception, Crash) as exc:  # noqa: BLE001
-            self.outcome.notes.append(f"sweep failed: {type(exc).__name__}: {str(exc)[:120]}")
+            (self.outcome.violations if final else self.outcome.notes).append(
+                f"sweep failed: {type(exc).__name__}: {str(exc)[:120]}")
             return
+        errors = {k: v for k, v in (counts or {}).items() if k.endswith("_errors") and v}
+        if final and errors:
+            self.outcome.violations.append(f"the final sweep tick failed: {errors}")
         repaired = {k: v for k, v in (counts or {}).items() if k in SWEEP_REPAIRS and v}
         if repaired:
             self.outcome.swept = repaired
@@ -474,7 +478,7 @@ class Scenario:
                 self._settle()
             finally:
                 Faults.plan, Faults.stall_hook = None, None
-            self._sweep()     # the timer's next tick
+            self._sweep(final=True)     # the timer's next tick
             self._settle()
             self._check()
         except Exception as exc:  # noqa: BLE001 - a bench failure is a failed point, not a crash of the bench
