@@ -58,7 +58,7 @@ def submit_job(payload: dict, settings: Optional[AppSettings] = None,
     identity = AttemptIdentity.of(run["run_id"], attempt, run.get("output_uri"))
     spec = job_spec(route, run, job_name=identity.job_name, labels=identity.labels)
     can_search = searchable(route.endpoint, run.get("output_uri"))
-    ledger = None if can_search else _ledger(settings)
+    ledger = None if can_search else _marks_ledger(settings, run["run_id"])
 
     def before_post() -> None:  # the write-ahead mark: a repeated call of this attempt never posts again
         if ledger is not None and not ledger.mark_posting(run["run_id"], attempt):
@@ -86,7 +86,7 @@ def submit_job(payload: dict, settings: Optional[AppSettings] = None,
         except errors.SubmitUncertainError as exc:
             log.warning("run %s: submit of attempt %d is uncertain; waiting for the sweep or an operator: %s",
                         run["run_id"], attempt, redact(exc))
-            _note_uncertain(ledger or _ledger(settings), run["run_id"], attempt, redact(exc))
+            _note_uncertain(ledger, run["run_id"], attempt, redact(exc))
             return {"uncertain": True, "error": redact(exc), "attempt": attempt,
                     "attempt_job_name": identity.job_name}
         except (errors.JobNotCreatedError, errors.ThrottledError):
@@ -115,7 +115,22 @@ def _ledger(settings: AppSettings) -> Any:
     return RunLedger.from_settings(settings)
 
 
+def _marks_ledger(settings: AppSettings, run_id: str) -> Any:
+    """The ledger for the write-ahead marks of an unsearchable attempt; ``None`` (one POST per call, no mark)
+    only when the app has no state storage configured at all."""
+    from .storage.connections import StorageConnectionError
+
+    try:
+        return _ledger(settings)
+    except StorageConnectionError as exc:
+        log.warning("run %s: no run ledger to mark the submit in (%s); posting once without a mark", run_id,
+                    type(exc).__name__)
+        return None
+
+
 def _note_uncertain(ledger: Any, run_id: str, attempt: int, reason: str) -> None:
+    if ledger is None:
+        return
     try:
         ledger.note_uncertain(run_id, attempt, reason)
     except Exception as exc:  # the run's custom status shows it too; the index only helps the sweep

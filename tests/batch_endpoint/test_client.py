@@ -353,3 +353,44 @@ def test_the_arm_list_asks_for_the_attempts_property(clock):
 def test_a_list_the_service_does_not_offer_never_fails_a_look_up(clock, answer):
     client, _ = make_client(clock, transport=httpx.MockTransport(lambda request: answer))
     assert client.list_jobs(EndpointConfig(SCORING), "https://m", "v") is None
+
+
+# --- issue 16 case 2: where nothing can be searched, a lost answer is never followed by another POST ------
+
+def test_an_attempt_is_searchable_only_with_a_job_list_and_something_of_its_own_to_find():
+    from shared.batch_endpoint.attempts import searchable
+
+    ws = Workspace("0000", "rg", "ws")
+    out = "azureml://datastores/out/paths/r/x.csv"
+    assert searchable(EndpointConfig(SCORING, None, ws), out)
+    assert not searchable(EndpointConfig(SCORING, None, None), out)          # no workspace: no job list
+    assert not searchable(EndpointConfig(SCORING, None, ws), None)           # no output of its own
+    assert searchable(EndpointConfig(SCORING, None, ws, "pipeline_component"), None)  # properties are kept
+    assert not searchable(None, out)
+
+
+def test_an_unsearchable_attempt_posts_once_and_says_the_submit_is_uncertain(clock):
+    from shared.batch_endpoint.attempts import AttemptIdentity
+
+    posts = []
+
+    def handler(request):
+        if request.method == "POST":
+            posts.append(request)
+            raise httpx.ReadTimeout("lost", request=request)
+        return httpx.Response(404, json={"error": {"code": "UserError", "message": "not found"}})
+
+    client, _ = make_client(clock, transport=httpx.MockTransport(handler))
+    marks = []
+    identity = AttemptIdentity.of("heart-r1", 1, "azureml://datastores/out/paths/r/x.csv")
+    with pytest.raises(errors.SubmitUncertainError, match="not posted again") as caught:
+        client.submit_attempt(EndpointConfig(SCORING), {"properties": {}}, identity, "r", "http://127.0.0.1:9/m",
+                              "2024-04-01", searchable=False, before_post=lambda: marks.append(1))
+    assert len(posts) == 1 and marks == [1]
+    assert not isinstance(caught.value, errors.TransientError)  # the orchestration's retry must not post again
+    # the same lost answer on a searchable attempt posts again after looking (max_posts), as before
+    posts.clear()
+    with pytest.raises(errors.SubmitAmbiguousError):
+        client.submit_attempt(EndpointConfig(SCORING), {"properties": {}}, identity, "r", "http://127.0.0.1:9/m",
+                              "2024-04-01")
+    assert len(posts) == RetryPolicy().max_posts

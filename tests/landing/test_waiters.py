@@ -266,3 +266,28 @@ def test_a_long_manifest_wait_continues_as_new_and_still_starts_once(landing_env
     done = app_host.run_until_complete(waiter)
     assert done["runtimeStatus"] == "Completed" and done["output"]["started"] is True
     assert len(runs(app_host)) == 1
+
+
+def test_a_late_start_of_a_finished_waiter_is_fenced_and_starts_nothing(landing_env, app_host, monkeypatch):
+    """Issue 16 case 1 for waiters: the waiter's stored input (its fencing token, epoch 1) started again
+    after it finished (a stalled start_new landing late) ends at once: no manifest check, no run start, and
+    its answer is the finished waiter's own."""
+    env = landing_env({"m": {"mode": "manifest", "manifest_wait_minutes": 10}})
+    configure(monkeypatch, env)
+    env.upload("m/f/a.csv", b"abc")
+    m = env.upload("m/f/_manifest.json", json.dumps({"files": ["a.csv"]}).encode())
+    assert deliver(env, app_host, m).action == "waiter_started"
+    waiter = manifest_waiter_id("m", env.blob_url("m/f/"), m["eTag"])
+    done = app_host.run_until_complete(waiter)
+    assert done["output"]["started"] is True
+    given = done["input"] if isinstance(done["input"], dict) else json.loads(done["input"])
+    assert given["fence"]["epoch"] == 1 and given["fence"]["book"] == "waiters"
+    calls_before = [c["name"] for c in app_host.activity_calls]
+
+    app_host.start("landing_manifest_orchestrator", given, instance_id=waiter)  # the late start lands
+    late = app_host.run_until_complete(waiter)
+    assert late["runtimeStatus"] == "Completed" and late["output"]["fenced"]["action"] == "ended"
+    assert late["output"]["run_id"] == done["output"]["run_id"] and late["output"]["started"] is True
+    new_calls = [c["name"] for c in app_host.activity_calls][len(calls_before):]
+    assert new_calls == ["fence_run"], new_calls  # no manifest check, no landing_start_run
+    assert len(runs(app_host)) == 1
