@@ -288,6 +288,37 @@ async def backfill(req: func.HttpRequest, client: df.DurableOrchestrationClient)
     return await backfill_http(req, client)
 
 
+@app.route(route="backfill/{operation_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def backfill_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import backfill_status_http
+
+    return await backfill_status_http(req, client)
+
+
+@app.route(route="backfill/{operation_id}/cancel", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def backfill_cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import backfill_cancel_http
+
+    return await backfill_cancel_http(req, client)
+
+
+@app.orchestration_trigger(context_name="context")
+def backfill_orchestrator(context: df.DurableOrchestrationContext):
+    from shared.reconcile.operation import backfill_orchestrator as run
+
+    return (yield from run(context))
+
+
+@app.activity_trigger(input_name="payload")
+@app.durable_client_input(client_name="client")
+async def backfill_step(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    from shared.reconcile.operation import backfill_step as step
+
+    return await step(payload, client)
+
+
 @app.route(route="landing/poison/redrive", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def redrive_landing_poison(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
