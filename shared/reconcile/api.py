@@ -122,8 +122,13 @@ async def _backfill(req: func.HttpRequest, client: Any, *, context: Any = None) 
     if not request.dry_run:  # an asynchronous operation (shared/reconcile/operation.py): 202 + Location
         from . import operation
 
-        if ctx.account_urls.get(request.route.match.connection) is None:
-            raise HttpProblem(503, f"route {request.route.name!r}: its storage connection is not configured")
+        import asyncio
+
+        route = request.route
+        if ctx.account_urls.get(route.match.connection) is None:
+            raise HttpProblem(503, f"route {route.name!r}: its storage connection is not configured")
+        # one name listed first: a connection that cannot list is a 503 now, not a failed operation later
+        await asyncio.to_thread(ctx.store.list_page, route, route.match.container, request.prefix, None, 1)
         return await operation.start(req, client, ctx, request)
     try:
         result = await backfill(ctx, client, request)  # a dry run only lists (bounded): answered at once
