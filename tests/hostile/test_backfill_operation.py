@@ -1,6 +1,6 @@
-"""Catalogue: hostile operation ids, queries and bodies for ``GET /api/backfill/{operation_id}`` and
-``POST /api/backfill/{operation_id}/cancel``. Each answers 400 (or 404) naming the input, touches no other
-instance (a run is never an operation), and echoes no secret."""
+"""Catalogue: hostile operation ids, queries and bodies for ``GET /api/backfill/{operation_id}``,
+``POST /api/backfill/{operation_id}/cancel`` and ``GET /api/runs/stats``. Each answers 400 (or 404) naming
+the input, touches no other instance (a run is never an operation), and echoes no secret."""
 
 from __future__ import annotations
 
@@ -63,4 +63,33 @@ def test_hostile_operation_requests(catalogue, host, endpoint, name):
         if field is not None:
             c.check(json.loads(text).get("field") == field, text)
         c.check(host.instance_ids() == [], "something was started")
+        c.no_secret_in(text)
+
+
+STATS = {  # name: (query, status, field)
+    "hours_zero": ({"hours": "0"}, 400, "hours"),
+    "hours_too_many": ({"hours": "721"}, 400, "hours"),
+    "hours_negative": ({"hours": "-5"}, 400, "hours"),
+    "hours_not_a_number": ({"hours": "1e3"}, 400, "hours"),
+    "hours_arabic_digits": ({"hours": "\u0663"}, 400, "hours"),
+    "hours_with_secret": ({"hours": SECRET}, 400, "hours"),
+    "unknown_param_with_secret": ({"since": SECRET}, 400, "since"),
+    "fine": ({"hours": "1"}, 200, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATS))
+def test_hostile_stats_queries(catalogue, host, name):
+    from shared.http_api.stats import stats
+
+    params, status, field = STATS[name]
+    with catalogue.case("http.run_stats", name, secrets=[SECRET, SECRET.split("=", 1)[1]]) as c:
+        req = func.HttpRequest("GET", "http://localhost/api/runs/stats", headers={}, params=params, body=b"")
+        response = run_async(stats(req, DurableOrchestrationClient(host.client_binding())))
+        text = response.get_body().decode()
+        c.check(response.status_code == status, f"status {response.status_code}: {text}")
+        if field is not None:
+            c.check(json.loads(text).get("field") == field, text)
+        else:
+            c.check(json.loads(text)["totals"]["Succeeded"] == 0, text)
         c.no_secret_in(text)
