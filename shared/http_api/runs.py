@@ -239,7 +239,7 @@ async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: 
     that made it (``shared/runs/claims.py``)."""
     from ..runs.ids import fresh_run_id, idempotent_run_id
     from ..runs.ledger import RunLedger
-    from ..runs.starter import ClaimMismatch, start_run
+    from ..runs.starter import ClaimMismatch, instance_exists, start_run
 
     try:
         check_query(req.params, ())
@@ -250,11 +250,12 @@ async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: 
         key = req.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 200):
             raise HttpProblem(400, "header 'Idempotency-Key' must be 1 to 200 characters")
-        if not force:
+        run_id = idempotent_run_id(route.name, key) if key else fresh_run_id(route.name)
+        # a retried request (its Idempotency-Key's run exists) answers with that run whatever the folder holds now
+        if not force and not (key and await instance_exists(client, run_id)):
             verdict = await preflight(settings, route, location, store)
             if not verdict.ok:
                 raise preflight_problem(verdict)
-        run_id = idempotent_run_id(route.name, key) if key else fresh_run_id(route.name)
         try:
             result = await start_run(client, ledger or RunLedger.from_settings(settings), settings, route,
                                      location, run_id=run_id, source="http",

@@ -95,3 +95,15 @@ def test_force_must_be_a_boolean(host, app_env, landing):  # noqa: F811
     response = start(host, body={"route": "heart", "path": "heart/x/", "force": "yes"})
     assert response.status_code == 400 and body_of(response)["field"] == "force"
     assert host.instance_ids() == []
+
+
+def test_a_retried_request_gets_its_run_whatever_the_folder_holds_now(host, app_env, landing):  # noqa: F811
+    land(landing, "heart/retried/")
+    body, key = {"route": "heart", "path": "heart/retried/"}, {"Idempotency-Key": "adf-run-1"}
+    first = body_of(start(host, body=body, headers=key))
+    landing.get_container_client("landing").delete_blob("heart/retried/_SUCCESS")
+    again = start(host, body=body, headers=key)
+    assert again.status_code == 202 and body_of(again)["run_id"] == first["run_id"]
+    assert body_of(again)["duplicate"] is True
+    fresh = start(host, body=body, headers={"Idempotency-Key": "adf-run-2"})
+    assert fresh.status_code == 409 and body_of(fresh)["reason"] == "not_complete"
