@@ -40,6 +40,11 @@ EXPECTED_TRIGGERS = {
     "on_aml_run_event": ("eventGridTrigger", None, None, None),
     "reconcile_sweep": ("timerTrigger", None, None, None),
     "backfill": ("httpTrigger", "backfill", ["POST"], "FUNCTION"),
+    "run_stats": ("httpTrigger", "runs/stats", ["GET"], "FUNCTION"),
+    "backfill_status": ("httpTrigger", "backfill/{operation_id}", ["GET"], "FUNCTION"),
+    "backfill_cancel": ("httpTrigger", "backfill/{operation_id}/cancel", ["POST"], "FUNCTION"),
+    "backfill_orchestrator": ("orchestrationTrigger", None, None, None),
+    "backfill_step": ("activityTrigger", None, None, None),
     "redrive_landing_poison": ("httpTrigger", "landing/poison/redrive", ["POST"], "FUNCTION"),
 }
 
