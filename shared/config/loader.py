@@ -1,7 +1,7 @@
-"""Read the routes document and turn it into :class:`AppSettings`: the generic walk plus the cross-field rules.
+"""Read the routes document and turn it into :class:`AppSettings`: one pydantic call plus the cross-field rules.
 
-Field types, defaults, bounds and grammars live in :mod:`.models` (walked by :mod:`.validate`); this module
-holds only what spans fields: landing mode vs input type, datastore references, sink names, the poll policy's
+Field types, defaults, bounds and grammars live in :mod:`.models` (validated by pydantic, imported here and
+not at ``function_app`` import); this module holds what spans fields: landing mode vs input type, datastore references, sink names, the poll policy's
 orderings, unique routes, and outputs or sinks that would land in a route's own landing location. Every
 problem is collected and each names the route and the field, e.g.
 ``route 'heart': endpoint.scoring_uri: must be an https:// URL``. No problem echoes a credential.
@@ -18,8 +18,8 @@ from urllib.parse import unquote
 from . import checks
 from .connections import StorageConnectionError, account_url_of
 from .exceptions import ConfigError
-from .models import AppSettings, Datastore, PollPolicy, Route, RoutesDocument
-from .validate import Problems, Where, build
+from .models import AnyRoute, AppSettings, Datastore, PollPolicy, Route, RoutesDocument, StateStore
+from .problems import Problems, Where, check_fields, datastore_where, describe, route_where
 
 CONFIG_PATH_SETTING = "BATCH_CONFIG_PATH"
 CONFIG_JSON_SETTING = "BATCH_CONFIG_JSON"
@@ -46,10 +46,69 @@ def sink_default_name(url: str) -> str:
     return f"{account_name}/{container}"
 
 
+_adapters: dict[int, Any] = {}
+
+
+def adapter(tp: Any) -> Any:
+    """pydantic's validator (and JSON Schema) of a model, built once per process."""
+    if id(tp) not in _adapters:
+        from pydantic import TypeAdapter
+
+        _adapters[id(tp)] = TypeAdapter(tp)
+    return _adapters[id(tp)]
+
+
+def validated(tp: Any, data: Any, at: Where, problems: Problems) -> Any:
+    """``data`` as a ``tp`` (one pydantic call), or ``None`` with every problem added, located under ``at``."""
+    from pydantic import ValidationError
+
+    try:
+        return adapter(tp).validate_python(data)
+    except ValidationError as exc:
+        for described in filter(None, (describe(error, tp, data) for error in exc.errors(include_url=False))):
+            where, message = described
+            problems.add(Where(at.label or where.label, at.path + where.path), message)
+        return None
+    except RecursionError:
+        problems.add(at, "is nested too deeply")
+        return None
+
+
+def _without_nulls(value: Any, depth: int = 0) -> Any:
+    """A member given as null takes its default, as if it were left out."""
+    if isinstance(value, dict) and depth < 64:
+        return {k: _without_nulls(v, depth + 1) for k, v in value.items() if v is not None}
+    if isinstance(value, list) and depth < 64:
+        return [_without_nulls(v, depth + 1) for v in value]
+    return value
+
+
+def _valid_parts(data: Any) -> Optional[RoutesDocument]:
+    """After a refused document, the routes and datastores that are valid on their own: their cross-field rules
+    still run, so that one pass reports every problem (the ones above are already reported)."""
+    if not isinstance(data, dict):
+        return None
+    quiet = Problems()
+    routes = data.get("routes") if isinstance(data.get("routes"), list) else []
+    stores = data.get("datastores") if isinstance(data.get("datastores"), dict) else {}
+    management_url = data.get("management_url")
+    return RoutesDocument(
+        routes=tuple(r for r in (validated(AnyRoute, item, Where(), quiet) for item in routes) if r is not None),
+        datastores={key: store for key, item in stores.items() if isinstance(item, dict) and
+                    (store := validated(Datastore, {**item, "name": key}, Where(), quiet)) is not None},
+        management_url=management_url if isinstance(management_url, str) else None,
+        state=validated(StateStore, data.get("state", {}), Where(), quiet) or StateStore())
+
+
 def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> AppSettings:
     """Validate a routes document (already JSON-decoded); raise :class:`ConfigError` listing all problems."""
     problems = Problems()
-    doc: Optional[RoutesDocument] = build(RoutesDocument, document, Where(), problems)
+    data = _without_nulls(document)
+    doc: Optional[RoutesDocument] = validated(RoutesDocument, data, Where(), problems) or _valid_parts(data)
+    for n, route in enumerate(doc.routes if doc else ()):
+        check_fields(route, route_where(route, n), problems)
+    for key, store in (doc.datastores if doc else {}).items():
+        check_fields(store, datastore_where(key), problems)
     routes = list(doc.routes) if doc else []
     datastores = {name: dataclasses.replace(store, account_url=store.account_url.rstrip("/"))
                   for name, store in (doc.datastores if doc else {}).items()}
