@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import unquote
 
@@ -21,6 +23,7 @@ from .exceptions import ConfigError
 from .models import AnyRoute, AppSettings, Datastore, PollPolicy, Route, RoutesDocument, StateStore
 from .problems import Problems, Where, check_fields, datastore_where, describe, route_where
 
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "routes.schema.json"
 CONFIG_PATH_SETTING = "BATCH_CONFIG_PATH"
 CONFIG_JSON_SETTING = "BATCH_CONFIG_JSON"
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
@@ -385,3 +388,35 @@ def load_settings(environ: Mapping[str, str] = os.environ,
     if isinstance(cached, ConfigError):
         raise ConfigError(cached.problems)
     return cached
+
+
+def _untitled(schema: Any) -> Any:
+    """pydantic's schema without the titles it derives from Python names (descriptions say what a field is)."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    return [_untitled(v) for v in schema] if isinstance(schema, list) else schema
+
+
+def routes_schema() -> dict:
+    """The routes document's JSON Schema (draft 2020-12), generated from the models."""
+    schema = _untitled(adapter(RoutesDocument).json_schema(by_alias=True))
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "batch-endpoint-functions routes document", **schema,
+            "$defs": dict(sorted(schema["$defs"].items()))}
+
+
+def render_schema() -> str:
+    return json.dumps(routes_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_main(argv: list[str]) -> int:
+    """``python -m shared.config`` writes config/routes.schema.json; ``--check`` exits 1 when it is stale."""
+    text = render_schema()
+    if "--check" in argv:
+        if (SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else "") != text:
+            print(f"{SCHEMA_PATH} is stale: run python -m shared.config", file=sys.stderr)
+            return 1
+        return 0
+    SCHEMA_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
+    return 0
