@@ -88,8 +88,8 @@ def _field_at(root: type, loc: tuple) -> tuple[Any, dict, Any]:
     tp, facts, owner = root, {}, None
     for part in loc:
         facts = {}
-        bare = _facts(tp, facts) if part not in ROUTE_KINDS else tp
-        if isinstance(part, str) and part in ROUTE_KINDS:
+        bare = _facts(tp, facts)
+        if get_origin(bare) is Union and part in ROUTE_KINDS:  # the route kinds' union: pydantic names the kind
             tp = ROUTE_KINDS[part]
         elif dataclasses.is_dataclass(bare) and isinstance(part, str) and part in _fields(bare):
             owner, tp = bare, _hints(bare)[_fields(bare)[part]]

@@ -43,3 +43,14 @@ def test_every_problem_of_a_document_is_collected_in_one_pass():
             " got ['Done', 'Never']"])
     else:
         raise AssertionError("accepted")
+
+
+def test_a_datastore_named_like_a_route_kind_keeps_its_field_words():
+    document = {"routes": [{"name": "r", "match": {"container": "landing"}}],
+                "datastores": {"batch_endpoint": {"account_url": "https://x.blob.core.windows.net", "container": "B"}}}
+    try:
+        parse_settings(document, {})
+    except ConfigError as exc:
+        assert "datastore 'batch_endpoint': container: 'B' is not a valid blob container name" in exc.problems
+    else:
+        raise AssertionError("accepted")
