@@ -27,7 +27,6 @@ class Says:
     pattern: str = ""
     why_max: str = ""
     items: str = ""
-    missing: str = ""
     checks: tuple[Callable[[Any], list], ...] = ()
 
 

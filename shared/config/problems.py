@@ -163,7 +163,7 @@ def describe(error: dict, root: type, document: Any) -> Optional[tuple[Where, st
         if parent.get("says") and parent["says"].items:
             return where_of(loc[:-1], document), f"{parent['says'].items}, got {_list_text(_at(document, loc[:-1]))}"
     if kind == "missing":
-        return where, says.missing or says.items or "is required"
+        return where, says.items or "is required"
     if kind == "unexpected_keyword_argument":
         known = sorted(name for name, attr in _fields(owner).items()
                        if attr != "name" or owner.__name__ != "Datastore") if owner else []
