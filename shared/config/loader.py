@@ -1,9 +1,10 @@
 """Read the routes document and turn it into :class:`AppSettings`: one pydantic call plus the cross-field rules.
 
-Field types, defaults, bounds and grammars live in :mod:`.models` (validated by pydantic, imported here and
-not at ``function_app`` import); this module holds what spans fields: landing mode vs input type, datastore references, sink names, the poll policy's
-orderings, unique routes, and outputs or sinks that would land in a route's own landing location. Every
-problem is collected and each names the route and the field, e.g.
+Field types, defaults, bounds and grammars live in :mod:`.models` (validated by pydantic, which loads with this
+module, never at ``function_app`` import); this module holds what spans fields: landing mode vs input type,
+datastore references, sink names, the poll policy's orderings, unique routes, and outputs or sinks that would
+land in a route's own landing location. It also writes the JSON Schema (``python -m shared.config``). Every
+problem is collected and each names the route and the field (:mod:`.problems`), e.g.
 ``route 'heart': endpoint.scoring_uri: must be an https:// URL``. No problem echoes a credential.
 """
 
