@@ -29,13 +29,6 @@ CONFIG_PATH_SETTING = "BATCH_CONFIG_PATH"
 CONFIG_JSON_SETTING = "BATCH_CONFIG_JSON"
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 
-# Kept for the modules that import them from here.
-is_loopback_url = checks.is_loopback_url
-OUTPUT_PLACEHOLDERS = set(checks.OUTPUT_PLACEHOLDERS)
-SINK_PLACEHOLDERS = set(checks.SINK_PLACEHOLDERS)
-OUTCOME_NAMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
-POLL_FIELDS = {f.name for f in dataclasses.fields(PollPolicy)}
-
 _APP_DEFAULTS = {f.name: f.default for f in dataclasses.fields(AppSettings)}
 
 
