@@ -185,8 +185,8 @@ class JobInputSpec:
     __pydantic_config__ = STRICT
     name: _io_name("Name of the job input.")
     type: Annotated[JobInputType, Field(description="uri_folder, uri_file, or literal (a value).")] = "uri_folder"
-    path: Annotated[Optional[Name], Field(max_length=2048, examples=["azureml:regions:2",
-                                                                     "azureml://datastores/workspaceblobstore/paths/ref/"],
+    path: Annotated[Optional[Name], Field(max_length=2048, examples=[
+                                              "azureml:regions:2", "azureml://datastores/workspaceblobstore/paths/ref/"],
                                           description="Where a uri_folder/uri_file input is: a data asset"
                                           " (azureml:<name>:<v>, @latest, or its ARM id), a datastore URI (short,"
                                           " long, or $DATASTORE_ID/paths/…) or a storage URL."),
@@ -215,9 +215,11 @@ class OutputSpec:
                     Says(checks=(checks.output_path,))]
     name: _io_name("Name of the job output.", "an output name") = "score"
     type: Annotated[OutputType, Field(description="uri_file (path is the file; model deployments accept only this)"
-                                      " or uri_folder (path is a folder; pipeline-component deployments).")] = "uri_file"
+                                      " or uri_folder (path is a folder; pipeline-component deployments).")] \
+        = "uri_file"
     action: Annotated[OutputAction, Field(description="The deployment's output_action: append_row (one file) or"
-                                                      " summary_only (every file under the output folder).")] = "append_row"
+                                                      " summary_only (every file under the output folder).")] \
+        = "append_row"
 
 
 @dataclass(frozen=True)
@@ -406,7 +408,8 @@ class PipelineEndpointV1:
     api_url: Annotated[Name, Field(description="The workspace region's API host, e.g. https://eastus2.api.azureml.ms"
                                                " (http only on loopback).", json_schema_extra=URI),
                        Says(checks=(checks.endpoint_url,))]
-    id: Annotated[Name, Field(description="The PipelineEndpoint id (a GUID).", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"),
+    id: Annotated[Name, Field(description="The PipelineEndpoint id (a GUID).",
+                              pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"),
                   Says(pattern="must be a pipeline endpoint id (a GUID), got {value}")]
     experiment_name: Annotated[Name, Field(description="ExperimentName of the submitted run.",
                                            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$"),
@@ -431,7 +434,8 @@ class Route:
 
     __pydantic_config__ = STRICT
     name: Annotated[Name, Field(description="Route name: 1-63 letters, digits, '-' or '_'.",
-                                pattern=paths.ROUTE_NAME_PATTERN), Says(pattern="must be 1-63 letters, digits, '-' or '_'")]
+                                pattern=paths.ROUTE_NAME_PATTERN),
+                    Says(pattern="must be 1-63 letters, digits, '-' or '_'")]
     match: Annotated[MatchRule, Field(description="Which landed blobs belong to the route.")]
     input: Annotated[InputSpec, Field(description="The job input the landed folder (or file) is bound to.")] \
         = InputSpec()
