@@ -186,7 +186,7 @@ class JobInputSpec:
     name: _io_name("Name of the job input.")
     type: Annotated[JobInputType, Field(description="uri_folder, uri_file, or literal (a value).")] = "uri_folder"
     path: Annotated[Optional[Name], Field(max_length=2048, examples=[
-                                              "azureml:regions:2", "azureml://datastores/workspaceblobstore/paths/ref/"],
+        "azureml:regions:2", "azureml://datastores/workspaceblobstore/paths/ref/"],
                                           description="Where a uri_folder/uri_file input is: a data asset"
                                           " (azureml:<name>:<v>, @latest, or its ARM id), a datastore URI (short,"
                                           " long, or $DATASTORE_ID/paths/…) or a storage URL."),
