@@ -202,7 +202,8 @@ def describe(error: dict, root: type, document: Any) -> Optional[tuple[Where, st
     if kind == "literal_error":
         return where, f"must be one of {', '.join(map(str, get_args(tp)))}, got {got}"
     if kind == "union_tag_invalid":
-        return where.key("kind"), f"must be one of {', '.join(ROUTE_KINDS)}, got {kind_of(value.get('kind'))}"
+        tag = value.get("kind") if isinstance(value, dict) else value
+        return where.key("kind"), f"must be one of {', '.join(ROUTE_KINDS)}, got {kind_of(tag)}"
     return where, error["msg"]  # our own validators' messages (PydanticCustomError), already in these words
 
 
