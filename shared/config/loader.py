@@ -102,10 +102,12 @@ def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> Ap
     problems = Problems()
     data = _without_nulls(document)
     doc: Optional[RoutesDocument] = validated(RoutesDocument, data, Where(), problems) or _valid_parts(data)
-    for n, route in enumerate(doc.routes if doc else ()):
-        check_fields(route, route_where(route, n), problems)
-    for key, store in (doc.datastores if doc else {}).items():
-        check_fields(store, datastore_where(key), problems)
+    for n, item in enumerate(data.get("routes") if isinstance(data, dict) and isinstance(data.get("routes"), list)
+                             else ()):
+        check_fields(Route, item, route_where(item, n), problems)
+    for key, item in (data.get("datastores") if isinstance(data, dict) and isinstance(data.get("datastores"), dict)
+                      else {}).items():
+        check_fields(Datastore, item, datastore_where(key), problems)
     routes = list(doc.routes) if doc else []
     datastores = {name: dataclasses.replace(store, account_url=store.account_url.rstrip("/"))
                   for name, store in (doc.datastores if doc else {}).items()}

@@ -73,7 +73,7 @@ def _facts(tp: Any, found: dict) -> Any:
                 for item in [meta, *getattr(meta, "metadata", ())]:
                     if isinstance(item, Says):
                         found.setdefault("says", item)
-                    for name in ("ge", "le", "min_length"):
+                    for name in ("ge", "le", "min_length", "max_length"):
                         if getattr(item, name, None) is not None:
                             found.setdefault(name, getattr(item, name))
             tp = tp.__origin__
@@ -221,27 +221,25 @@ def _list_text(value: Any) -> str:
     return "[" + ", ".join(shown(v, 40) for v in value) + "]"
 
 
-def check_fields(value: Any, where: Where, problems: Problems) -> None:
-    """Run each field's :class:`Says` checks over a validated model, and refuse blank names."""
-    for f in dataclasses.fields(value):
-        item, here = getattr(value, f.name), where.key(_doc_name(type(value), f.name))
-        facts: dict = {}
-        bare = _facts(_hints(type(value))[f.name], facts)
-        says = facts.get("says") or Says()
+def check_fields(tp: type, data: Any, where: Where, problems: Problems) -> None:
+    """Run the :class:`Says` checks of ``tp``'s fields over a document's object, valid or not (a route refused for
+    one field still hears about its URLs and templates), and refuse blank names."""
+    if not (dataclasses.is_dataclass(tp) and isinstance(data, dict)):
+        return
+    for name, attr in _fields(tp).items():
+        if name not in data:
+            continue
+        item, here, facts = data[name], where.key(name), {}
+        bare = _facts(_hints(tp)[attr], facts)
         if isinstance(item, str):
-            if facts.get("min_length") and item and not item.strip():
+            if facts.get("min_length") and not item.strip():
                 problems.add(here, "must be a non-empty string")
-                continue
-            for check in says.checks:
-                for message in check(item):
-                    problems.add(here, message)
-        elif dataclasses.is_dataclass(item):
-            check_fields(item, here, problems)
-        elif isinstance(item, tuple) and get_origin(bare) is tuple:
+            elif len(item) <= facts.get("max_length", len(item)):  # too long: that is its problem
+                for check in (facts.get("says") or Says()).checks:
+                    for message in check(item):
+                        problems.add(here, message)
+        elif dataclasses.is_dataclass(bare):
+            check_fields(bare, item, here, problems)
+        elif isinstance(item, list) and get_origin(bare) is tuple and dataclasses.is_dataclass(get_args(bare)[0]):
             for n, member in enumerate(item):
-                if dataclasses.is_dataclass(member):
-                    check_fields(member, here.index(n), problems)
-
-
-def _doc_name(cls: type, attr: str) -> str:
-    return next(name for name, a in _fields(cls).items() if a == attr)
+                check_fields(get_args(bare)[0], member, here.index(n), problems)

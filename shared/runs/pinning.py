@@ -41,8 +41,7 @@ def endpoint_of(route: Any, pinned: Any) -> Optional[EndpointConfig]:
     problems = Problems()
     at = Where("the run's pinned endpoint")
     endpoint = validated(EndpointConfig, pinned, at, problems)
-    if endpoint is not None:
-        check_fields(endpoint, at, problems)
+    check_fields(EndpointConfig, pinned, at, problems)
     if problems.items or endpoint is None:
         raise PinnedEndpointError("; ".join(problems.items) or "the run's pinned endpoint is unusable")
     return endpoint
