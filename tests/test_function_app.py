@@ -117,7 +117,7 @@ def test_local_settings_sample_names_every_setting_the_app_reads():
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
 
 
-@pytest.mark.parametrize("module", ["httpx", "azure.identity", "azure.storage.blob", "shared"])
+@pytest.mark.parametrize("module", ["httpx", "azure.identity", "azure.storage.blob", "shared", "pydantic"])
 def test_importing_the_app_does_not_load_heavy_adapters(module):
     """Cold start: these load on first use inside a function, not when the worker imports the app."""
     code = f"import sys, function_app; print({module!r} in sys.modules)"
