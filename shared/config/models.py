@@ -239,6 +239,10 @@ class PollPolicy:
     event_fallback_seconds: Optional[float] = setting(None, minimum=60, maximum=6 * DAY,
                                                       doc="Fallback polling interval when events is true"
                                                           " (default: max(900, max_seconds)).")
+    output_events: bool = setting(False, doc="A BlobCreated subscription on the route's output locations (infra"
+                                             " creates it) tells the run its job is about to end: a hint that one"
+                                             " status call confirms. Not for summary_only outputs or the"
+                                             " deployment's default output location (they cannot signal).")
 
     def __post_init__(self) -> None:
         # Derived defaults, decided here once (a constructor call and a document get the same values).
