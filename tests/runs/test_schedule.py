@@ -6,7 +6,7 @@ from shared.config.loader import parse_settings
 from shared.config.exceptions import ConfigError
 from shared.config.models import PollPolicy
 from shared.runs.durations import add_sample, estimate
-from shared.runs.schedule import MonitorView, next_poll_delay, plan_next_poll, sparse_step, window_step
+from shared.runs.schedule import MonitorView, PollPlan, next_poll_delay, plan_next_poll, sparse_step, window_step
 
 P = PollPolicy()
 
@@ -50,8 +50,26 @@ def test_finalizing_recheck_and_events():
     assert plan_next_poll(P, MonitorView(100, 1, "Finalizing", est)).delay == P.near_seconds
     assert plan_next_poll(P, MonitorView(100, 1, "Running", est, recheck=True)).mode == "recheck"
     ev = PollPolicy(events=True)
-    assert plan_next_poll(ev, MonitorView(100, 1, "Running", est)) .delay == 900
+    assert plan_next_poll(ev, MonitorView(100, 1, "Running")).delay == 1800      # 2 x event_fallback_seconds
     assert plan_next_poll(ev, MonitorView(100, 1, "Finalizing", est)).delay == 120
+    assert plan_next_poll(ev, MonitorView(3000, 1, "Running", est)).delay == 810   # at the window's end
+    assert plan_next_poll(ev, MonitorView(5000, 1, "Running", est)).delay == 15000  # then 3 x the job's age
+
+
+def test_two_channels_stretch_the_safety_poll():
+    both = PollPolicy(events=True, output_events=True)
+    assert plan_next_poll(both, MonitorView(100, 1, "Running")) == PollPlan(3600, "fallback")
+    assert plan_next_poll(both, MonitorView(3600, 1, "Running")).delay == 4 * 3600
+    out_only = PollPolicy(events=False, output_events=True)
+    assert plan_next_poll(out_only, MonitorView(100, 1, "Running")) == PollPlan(1800, "fallback")
+
+
+def test_an_output_hint_brings_a_close_watch():
+    out_only = PollPolicy(events=False, output_events=True)
+    assert plan_next_poll(out_only, MonitorView(900, 1, "Running", since_output=0)) == PollPlan(5, "close")
+    assert [plan_next_poll(out_only, MonitorView(900, 1, "Finalizing", since_output=s)).delay
+            for s in (5, 10, 20)] == [5, 10, 20]                      # doubling with the hint's age
+    assert plan_next_poll(out_only, MonitorView(900, 1, "Finalizing", since_output=700)).mode == "near"
 
 
 def test_estimate_median_and_window():
