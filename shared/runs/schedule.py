@@ -5,7 +5,9 @@ Three policies, picked from what the run knows (see :func:`plan_next_poll`):
 * **adaptive** (no history): short first intervals growing geometrically to ``max_seconds``.
 * **duration-aware** (the route's history gave an expected end window ``[low, high]``, in seconds since
   submit): sparse polls until the window, dense polls inside it (the window split in at least two, each
-  step between ``near_seconds`` and ``dense_seconds``), then a gently widening overrun back-off.
+  step between ``near_seconds`` and ``dense_seconds``), then a gently widening overrun back-off. Without
+  history of its own, the deployment's other routes give a wider window (``shared/runs/durations.py``
+  ``deployment_prior``), polled at 3/4 ``max_seconds`` (:func:`prior_step`).
 * **signals** (``poll.events``: Azure ML job events; ``poll.output_events``: BlobCreated on the job's output
   location, :mod:`shared.output_events`): polling is only a safety net for lost signals. Its polls grow with
   the job's age (:func:`safety_delay`): a lost signal costs at most a fixed fraction of the job's own length,
@@ -102,9 +104,20 @@ def sparse_step(policy: PollPolicy, expected: float) -> float:
     return max(2.0 * policy.max_seconds, policy.sparse_fraction * expected)
 
 
+PRIOR_STEP_OF_MAX = 0.75
+
+
+def prior_step(policy: PollPolicy, low: float, high: float) -> float:
+    """Spacing inside a window that only the deployment's other routes gave (``basis: deployment:...``): the
+    window is wide, and the job ends about halfway through it, so a step of 3/4 ``max_seconds`` spends about
+    half the calls of polling every ``max_seconds`` from the start, with a shorter mean delay."""
+    return min(PRIOR_STEP_OF_MAX * policy.max_seconds, max(policy.near_seconds, (high - low) / 2.0))
+
+
 def _duration_delay(policy: PollPolicy, t: float, estimate: dict) -> float:
     low, high = float(estimate["low"]), float(estimate["high"])
-    step = window_step(policy, low, high)
+    from_prior = str(estimate.get("basis") or "").startswith("deployment:")
+    step = prior_step(policy, low, high) if from_prior else window_step(policy, low, high)
     first_dense = low + step
     if t < first_dense:
         # Sparse, closing in on the window: at most half the way there, never below two max_seconds,
