@@ -75,6 +75,8 @@ class Storage:
     def __init__(self, config: EmulatorConfig) -> None:
         self._config = config
         self._services: dict[str, BlobServiceClient] = {}
+        # called after each blob a job writes: (url, etag, size, container, path), from the writing thread
+        self.on_created: list[Callable[[str, str, int, str, str], None]] = []
 
     def resolve(self, uri: str) -> BlobLocation:
         from .assets import expand  # data-asset ids and abfss:// inputs (emulator/assets.py)
@@ -145,9 +147,11 @@ class Storage:
         except ResourceExistsError:
             pass
         try:
-            cc.upload_blob(loc.path, data, overwrite=False)
+            written = cc.upload_blob(loc.path, data, overwrite=False)
         except ResourceExistsError as exc:
             raise PathExistsError(str(loc)) from exc
+        for hook in self.on_created:   # e.g. the BlobCreated events of outputs (emulator/events.py)
+            hook(str(loc), str((written or {}).get("etag") or ""), len(data), loc.container, loc.path)
 
 
 def _sas_of(query: str) -> str | None:
