@@ -8,6 +8,7 @@ batch service's compute. A refusal becomes a :class:`StorageAccessError` naming 
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class StorageAccessError(StorageError):
 
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,13 @@ class Storage:
             written = cc.upload_blob(loc.path, data, overwrite=False)
         except ResourceExistsError as exc:
             raise PathExistsError(str(loc)) from exc
-        for hook in self.on_created:   # e.g. the BlobCreated events of outputs (emulator/events.py)
-            hook(str(loc), str((written or {}).get("etag") or ""), len(data), loc.container, loc.path)
+        if self.on_created:   # e.g. the BlobCreated events of outputs (emulator/events.py); never fails the job
+            try:
+                etag = str(written.get_blob_properties().etag or "")
+                for hook in self.on_created:
+                    hook(f"{cc.url.rstrip('/')}/{loc.path}", etag, len(data), loc.container, loc.path)
+            except Exception:  # noqa: BLE001 - a lost event, as Event Grid may lose one
+                log.warning("could not announce output blob %s", loc, exc_info=True)
 
 
 def _sas_of(query: str) -> str | None:
