@@ -119,7 +119,7 @@ def _duration_delay(policy: PollPolicy, t: float, estimate: dict) -> float:
     from_prior = str(estimate.get("basis") or "").startswith("deployment:")
     step = prior_step(policy, low, high) if from_prior else window_step(policy, low, high)
     first_dense = low + step
-    if t < first_dense:
+    if t < first_dense - 1.0:  # (within a second of it: the window's rule, never a sub-second timer)
         # Sparse, closing in on the window: at most half the way there, never below two max_seconds,
         # so a job ending a little early is not left unseen until the window opens.
         ahead = first_dense - t

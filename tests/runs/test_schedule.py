@@ -155,3 +155,9 @@ def test_status_outage_backs_off_exponentially_to_a_cap():
     assert outage_delay(P, 10 ** 9) == 900                  # never overflows
     events = PollPolicy(events=True)
     assert plan_next_poll(events, MonitorView(0, 1, "Running", status_errors=1)).delay == 15
+
+
+def test_a_poll_a_hair_before_the_first_dense_poll_never_gets_a_sub_second_timer():
+    est = {"expected": 581.714, "low": 466.718, "high": 696.71, "basis": "deployment:files"}
+    for t in (556.7179, 556.718, 556.71799999):
+        assert plan_next_poll(P, MonitorView(t, 5, "Running", est)).delay >= 1.0
