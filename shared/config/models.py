@@ -203,8 +203,9 @@ class PollPolicy:
     Adaptive: short first intervals that grow to ``max_seconds``; an overall deadline. Duration-aware
     (``duration_aware``, once the route has ``min_history`` finished jobs): sparse polls until the
     expected end's window, ``near_seconds``..``dense_seconds`` inside it. ``events``: an Azure ML Event
-    Grid subscription delivers this route's job events, so polling is only a fallback every
-    ``event_fallback_seconds``.
+    Grid subscription delivers this route's job events; ``output_events``: BlobCreated events of the job's
+    own outputs say it is about to end. With either, polling is only a safety net that starts at a multiple
+    of ``event_fallback_seconds`` and grows with the job's age (shared/runs/schedule.py).
 
     ``near_seconds``, ``dense_seconds`` and ``event_fallback_seconds`` default to values that follow
     ``max_seconds`` (so a route that only shortens ``max_seconds`` stays consistent).
