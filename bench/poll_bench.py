@@ -189,8 +189,9 @@ def run(jobs: int, seed: int, out=print) -> dict:
     results: dict = {}
     keys = ("calls", "delay", "activities", "timers", "raised", "episodes", "actions", "history", "storage", "df_runs")
     for policy in policies():
-        for label, length in LENGTHS:
-            rows = [simulate(funcs, policy, length, seed * 1000 + i) for i in range(jobs)]
+        for n, (label, length) in enumerate(LENGTHS):
+            # every length draws its own jobs and its own losses (the policies of one length share them)
+            rows = [simulate(funcs, policy, length, seed * 10_000 + n * 1000 + i) for i in range(jobs)]
             results[(policy.name, label)] = {
                 **{k: statistics.mean(r[k] for r in rows) for k in keys},
                 "mean": statistics.mean(r["delay"] for r in rows),
