@@ -40,10 +40,10 @@ NEAR_STATUSES = frozenset({"Finalizing"})
 OUTAGE_MAX_SECONDS = 900.0
 CLOSE_WATCH_SECONDS = 600.0
 #: Per number of independent signal channels: (first safety poll as a multiple of ``event_fallback_seconds``,
-#: later ones as a multiple of the job's age). One channel: 2x and 3x (900 s default: polls at 30 min, 2 h,
-#: 8 h); two: 4x and 4x (1 h, 5 h, 25 h). A lost completion with no other signal costs at most that multiple
-#: of the job's age (a 2-min job: the first poll).
-SAFETY_STRETCH = {1: (2.0, 3.0), 2: (4.0, 4.0)}
+#: later ones as a multiple of the job's age). One channel: 2x and 4x (900 s default: polls at 30 min, 2.5 h,
+#: 12.5 h); two: 4x and 4x (1 h, 5 h, 25 h). A lost completion with no other signal costs at most that
+#: multiple of the job's age (a 2-min job: the first poll), or, with an expected end, about the window's half.
+SAFETY_STRETCH = {1: (2.0, 4.0), 2: (4.0, 4.0)}
 
 
 def capped_growth(first: float, factor: float, steps: int, cap: float) -> float:
@@ -142,8 +142,11 @@ def safety_delay(policy: PollPolicy, view: MonitorView, channels: int) -> float:
     first, age_factor = SAFETY_STRETCH[min(2, max(1, channels))]
     elapsed = max(0.0, view.elapsed)
     delay = max(first * policy.event_fallback_seconds, age_factor * elapsed)
-    if view.estimate and elapsed < float(view.estimate["high"]):
-        delay = min(delay, float(view.estimate["high"]) - elapsed + policy.near_seconds)
+    if view.estimate:  # at the expected end, then at the window's end: a lost signal costs about half the window
+        for mark in (float(view.estimate["expected"]), float(view.estimate["high"])):
+            if elapsed < mark:
+                delay = min(delay, mark - elapsed + policy.near_seconds)
+                break
     return max(policy.near_seconds, delay)
 
 

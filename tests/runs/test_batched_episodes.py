@@ -86,19 +86,19 @@ def test_without_the_drain_the_batched_cancel_would_be_lost(sim, monkeypatch):
 
 
 def test_terminal_event_batched_with_the_last_poll_is_confirmed_at_once_not_a_fallback_later(sim):
-    host, svc = sim(SimJob([(0, "Running"), (28805, "Completed")]))
+    host, svc = sim(SimJob([(0, "Running"), (45005, "Completed")]))
     host.start("run_orchestrator", run_input(PollPolicy(events=True, polls_per_execution=PER_EXECUTION), RUN),
                instance_id=RUN)
-    until_status_call_scheduled(host, PER_EXECUTION)      # the third safety poll, at 28,800 s
+    until_status_call_scheduled(host, PER_EXECUTION)      # the third safety poll, at 45,000 s
     with host.hold(RUN):
         assert host.step(fire_timers=False)               # it reads Running ...
         host.clock.advance(timedelta(seconds=5))          # ... and the job ends; its event rides along
         host.raise_event(RUN, JOB_STATUS_EVENT,
-                         event_payload("job-1", "Completed", START + timedelta(seconds=28805), "ev-end"))
+                         event_payload("job-1", "Completed", START + timedelta(seconds=45005), "ev-end"))
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded"
-    assert svc.status_calls == [(1800.0, "Running"), (7200.0, "Running"), (28800.0, "Running"),
-                                (28805.0, "Completed")]   # confirmed at once, not at the next safety poll
+    assert svc.status_calls == [(1800.0, "Running"), (9000.0, "Running"), (45000.0, "Running"),
+                                (45005.0, "Completed")]   # confirmed at once, not at the next safety poll
     assert len(host.executions(RUN)) == 1
 
 

@@ -239,8 +239,8 @@ def test_all_events_lost_safety_polls_grow_with_the_jobs_age(sim):
     start(host, EVENTS)
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded"
-    # one channel: 2 x event_fallback_seconds, then 3 x the job's age (a lost end costs <= 3x the job's age)
-    assert [t for t, _ in svc.status_calls] == [1800.0, 7200.0]
+    # one channel: 2 x event_fallback_seconds, then 4 x the job's age (a lost end costs <= 4x the job's age)
+    assert [t for t, _ in svc.status_calls] == [1800.0, 9000.0]
 
 
 def test_completed_claim_that_the_status_call_denies_is_not_acted_on(sim):
@@ -448,5 +448,5 @@ def test_an_early_output_hint_costs_one_call_and_no_wrong_answer(sim):
     assert out["outcome"] == "Succeeded" and svc.detected_at >= 5000   # never taken for the end
     early = [c for c in svc.status_calls if c[0] < 1800]
     assert early == [(605.0, "Running")]                 # one call, then the normal schedule resumes
-    assert svc.status_calls[1] == (2420.0, "Running")    # the safety poll: 3 x the job's age after it
+    assert svc.status_calls[1] == (3025.0, "Running")    # the safety poll: 4 x the job's age after it
     assert svc.detected_at - 5000 <= 5

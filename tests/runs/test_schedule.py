@@ -52,8 +52,9 @@ def test_finalizing_recheck_and_events():
     ev = PollPolicy(events=True)
     assert plan_next_poll(ev, MonitorView(100, 1, "Running")).delay == 1800      # 2 x event_fallback_seconds
     assert plan_next_poll(ev, MonitorView(100, 1, "Finalizing", est)).delay == 120
-    assert plan_next_poll(ev, MonitorView(3000, 1, "Running", est)).delay == 810   # at the window's end
-    assert plan_next_poll(ev, MonitorView(5000, 1, "Running", est)).delay == 15000  # then 3 x the job's age
+    assert plan_next_poll(ev, MonitorView(3000, 1, "Running", est)).delay == 610   # at the expected end
+    assert plan_next_poll(ev, MonitorView(3700, 1, "Running", est)).delay == 110   # at the window's end
+    assert plan_next_poll(ev, MonitorView(5000, 1, "Running", est)).delay == 20000  # then 4 x the job's age
 
 
 def test_two_channels_stretch_the_safety_poll():
