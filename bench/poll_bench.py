@@ -1,16 +1,25 @@
-"""Poll benchmark: how soon each poll policy notices a finished job, and how many status calls it spends.
+"""Poll benchmark: how soon each policy notices a finished job, and what a run costs, next to Data Factory.
 
 Runs the real run orchestration (shared/runs/orchestrator.py) through the real Durable SDK replay engine on
 tests/support's DurableTestHost with a *simulated* clock. The batch service is simulated: each job follows
 Queued → Running → Finalizing → Completed; the status activity answers from that timeline at the simulated
-time; Event Grid delivery (for the event policies) raises ``job_status`` events 1–4 s after each transition.
+time. Two signal channels, each delivered 1–4 s late: Azure ML ``job_status`` events at every transition, and
+the output event (shared/output_events: the job's output blob is committed in the last 5 s before Completed).
+A lossy policy loses each event of each channel with probability 1/5.
 
 Jobs: six lengths (2 min … 6 h), ``--jobs`` per length. A job's input has 50–150 % of the route's nominal
 file count; its duration is a start-up cost plus a per-file share of the nominal length, times a ±10 %
-noise. The route's history (for the duration-aware policy) is 20 earlier jobs drawn the same way.
+noise. The route's history is 20 earlier jobs drawn the same way; the deployment's prior is 10 jobs each of
+two other routes of the same deployment, whose per-file cost differs by up to ±20 %.
 
-    python -m bench.poll_bench            # about 3 minutes
-    python -m bench.poll_bench --jobs 2   # quicker
+Cost per run: status calls; Durable actions (activities, timers, external events, orchestration episodes,
+counted in the history); history events; the app's own storage transactions (per call, ``APP_STORAGE``).
+Data Factory's loop is billed per activity run: one submitting Web activity, then per poll a Web activity,
+a Wait and an Until iteration.
+
+    python -m bench.poll_bench            # about 5 minutes
+    python -m bench.poll_bench --jobs 3   # quicker
+    python -m bench.poll_bench --smoke    # one job per length (CI: scripts/bench-smoke.sh)
 
 Speed-up: the SDK parses every history timestamp with dateutil on every replay; the benchmark memoises
 that pure function (same results, ~20x faster). Nothing else in the SDK is touched.
