@@ -149,12 +149,12 @@ class Storage:
         except ResourceExistsError:
             pass
         try:
-            written = cc.upload_blob(loc.path, data, overwrite=False)
+            written = cc.get_blob_client(loc.path).upload_blob(data, overwrite=False)   # its properties
         except ResourceExistsError as exc:
             raise PathExistsError(str(loc)) from exc
         if self.on_created:   # e.g. the BlobCreated events of outputs (emulator/events.py); never fails the job
             try:
-                etag = str(written.get_blob_properties().etag or "")
+                etag = str(written.get("etag") or "")
                 for hook in self.on_created:
                     hook(f"{cc.url.rstrip('/')}/{loc.path}", etag, len(data), loc.container, loc.path)
             except Exception:  # noqa: BLE001 - a lost event, as Event Grid may lose one
