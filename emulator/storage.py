@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -141,17 +141,25 @@ class Storage:
             raise StorageError(f"Input '{loc.account}/{loc.container}/{blob_name}' does not exist.") from exc
         dest.write_bytes(data)
 
-    def upload_new(self, loc: BlobLocation, data: bytes) -> None:
-        """Create the blob; an existing one fails the job (outputs must be new, contract §1.6)."""
+    def upload_new(self, loc: BlobLocation, data: bytes, *, owner: str | None = None) -> None:
+        """Create the blob; an existing one fails the job (outputs must be new, contract §1.6).
+
+        ``owner`` (the writing job's name) is kept in the blob's metadata: when the storage SDK's own retry of
+        a slow create finds the blob that same create wrote, the job's write succeeded and must not fail the
+        job. A blob written by any other job still fails it."""
         cc = self.container(loc)
         try:
             cc.create_container()
         except ResourceExistsError:
             pass
+        metadata = {"emulator_job": owner} if owner else None
         try:
-            written = cc.get_blob_client(loc.path).upload_blob(data, overwrite=False)   # its properties
+            written = cc.get_blob_client(loc.path).upload_blob(data, overwrite=False, metadata=metadata)
         except ResourceExistsError as exc:
-            raise PathExistsError(str(loc)) from exc
+            if not (owner and _written_by(cc, loc.path, owner)):
+                raise PathExistsError(str(loc)) from exc
+            # this job's own earlier create (its answer was lost): Event Grid announced that create
+            written = {"etag": cc.get_blob_client(loc.path).get_blob_properties().etag}
         if self.on_created:   # e.g. the BlobCreated events of outputs (emulator/events.py); never fails the job
             try:
                 etag = str(written.get("etag") or "")
@@ -159,6 +167,13 @@ class Storage:
                     hook(f"{cc.url.rstrip('/')}/{loc.path}", etag, len(data), loc.container, loc.path)
             except Exception:  # noqa: BLE001 - a lost event, as Event Grid may lose one
                 log.warning("could not announce output blob %s", loc, exc_info=True)
+
+
+def _written_by(cc: Any, name: str, owner: str) -> bool:
+    try:
+        return (cc.get_blob_client(name).get_blob_properties().metadata or {}).get("emulator_job") == owner
+    except ResourceNotFoundError:
+        return False
 
 
 def _sas_of(query: str) -> str | None:
