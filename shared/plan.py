@@ -212,6 +212,11 @@ def build_plan(settings: AppSettings, route: Route, location: BlobLocation, list
         "sinks": _sinks(route, run, outputs, listing),
         "completion": completion(route, location, listing, now),
     }
+    from .output_events.rules import signal_note
+
+    note = signal_note(route)
+    if note is not None:
+        plan["output_events"] = note
     if route.deprecated:
         plan["deprecated"] = route.deprecated
     return redact_data(plan)  # type: ignore[return-value]

@@ -248,9 +248,12 @@ class PollPolicy:
     Adaptive: short first intervals that grow to ``max_seconds``; an overall deadline. Duration-aware
     (``duration_aware``, once the route has ``min_history`` finished jobs): sparse polls until the
     expected end's window, ``near_seconds``..``dense_seconds`` inside it. ``events``: an Azure ML Event
-    Grid subscription delivers this route's job events, so polling is only a fallback every
-    ``event_fallback_seconds``. ``near_seconds``, ``dense_seconds`` and ``event_fallback_seconds`` default
-    to values that follow ``max_seconds`` (a route that only shortens ``max_seconds`` stays consistent).
+    Grid subscription delivers this route's job events; ``output_events``: BlobCreated events of the job's
+    own outputs say it is about to end. With either, polling is only a safety net that starts at a multiple
+    of ``event_fallback_seconds`` and grows with the job's age (shared/runs/schedule.py).
+
+    ``near_seconds``, ``dense_seconds`` and ``event_fallback_seconds`` default to values that follow
+    ``max_seconds`` (so a route that only shortens ``max_seconds`` stays consistent).
     """
 
     __pydantic_config__ = STRICT
@@ -284,6 +287,11 @@ class PollPolicy:
     event_fallback_seconds: Annotated[Optional[Float], Field(ge=60, le=6 * DAY, description="Fallback polling"
                                                              " interval when events is true (default: max(900,"
                                                              " max_seconds)).")] = None
+    output_events: Annotated[Bool, Field(description="A BlobCreated subscription on the route's output locations"
+                                                     " (infra creates it) tells the run its job is about to end: a"
+                                                     " hint that one status call confirms. Not for summary_only"
+                                                     " outputs or the deployment's default output location (they"
+                                                     " cannot signal).")] = False
 
     def __post_init__(self) -> None:
         # Derived defaults, decided here once (a constructor call and a document get the same values).
