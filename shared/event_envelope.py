@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
+from .redact import shown
+
 EVENT_GRID = "eventgrid"
 CLOUD_EVENTS = "cloudevents"
 
@@ -52,12 +54,6 @@ class SkipEvent(Exception):
         self.detail = detail
         self.where = where
 
-
-def shown(value: Any, limit: int = 120) -> str:
-    """A value safe for a log line or a skip detail: control characters escaped, long values cut."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text if len(text) <= limit else text[:limit] + "…"
-    return text.encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,7 @@ def _text(value: Any, name: str, limit: int) -> Optional[str]:
     if len(value) > limit:
         raise SkipEvent("malformed", f"{name} is {len(value)} characters; the limit is {limit}")
     if _CONTROL.search(value):
-        raise SkipEvent("malformed", f"{name} holds control characters: {shown(value)}")
+        raise SkipEvent("malformed", f"{name} holds control characters: {shown(value, 120)}")
     return value
 
 
@@ -131,11 +127,11 @@ def read_event(event: Any) -> EventEnvelope:
             "data": event.get("data"),
         }
         if cloud and event.get("specversion") not in (None, "1.0"):
-            raise SkipEvent("malformed", f"CloudEvents specversion {shown(event.get('specversion'))} is not 1.0")
+            raise SkipEvent("malformed", f"CloudEvents specversion {shown(event.get('specversion'), 120)} is not 1.0")
     elif hasattr(event, "specversion") or (hasattr(event, "type") and not hasattr(event, "event_type")):
         cloud = True
         if getattr(event, "specversion", "1.0") not in (None, "1.0"):
-            raise SkipEvent("malformed", f"CloudEvents specversion {shown(getattr(event, 'specversion'))} is not 1.0")
+            raise SkipEvent("malformed", f"CloudEvents specversion {shown(getattr(event, 'specversion'), 120)} is not 1.0")
         raw = {"id": getattr(event, "id", None), "type": getattr(event, "type", None),
                "subject": getattr(event, "subject", None), "time": getattr(event, "time", None),
                "source": getattr(event, "source", None), "data": _data_of(event)}

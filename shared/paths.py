@@ -34,6 +34,8 @@ import unicodedata
 from typing import NamedTuple
 from urllib.parse import unquote
 
+from .redact import shown
+
 MAX_PATH_CHARS = 1024
 MAX_SEGMENT_CHARS = 255
 MAX_ID_CHARS = 128
@@ -53,15 +55,6 @@ class InvalidName(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-def _shown(value: str, limit: int = 60) -> str:
-    """A value safe to echo in an error: credentials masked, control characters escaped, long values cut."""
-    from .redact import redact
-
-    text = redact(value)
-    text = text if len(text) <= limit else text[:limit] + "..."
-    return text.encode("unicode_escape").decode("ascii")
 
 
 def _is_dot_segment(segment: str) -> bool:
@@ -106,20 +99,20 @@ def check_relative_path(value: str, *, field: str, allow_query_chars: bool = Fal
     if len(text) > MAX_PATH_CHARS:
         raise InvalidName(field, f"is {len(text)} characters; the limit is {MAX_PATH_CHARS}")
     if _CONTROL.search(text):
-        raise InvalidName(field, f"must not contain control characters: {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain control characters: {shown(text)!r}")
     if "\\" in text:
-        raise InvalidName(field, f"must not contain a backslash: {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain a backslash: {shown(text)!r}")
     if not allow_query_chars and _QUERY_OR_FRAGMENT.search(text):
-        raise InvalidName(field, f"must not contain '?' or '#': {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain '?' or '#': {shown(text)!r}")
     if text.startswith("/"):
-        raise InvalidName(field, f"must be relative (no leading '/'): {_shown(text)!r}")
+        raise InvalidName(field, f"must be relative (no leading '/'): {shown(text)!r}")
     segments = text.split("/")
     body = segments[:-1] if text.endswith("/") else segments
     for segment in body:
         if segment == "":
-            raise InvalidName(field, f"must not contain an empty segment ('//'): {_shown(text)!r}")
+            raise InvalidName(field, f"must not contain an empty segment ('//'): {shown(text)!r}")
         if _is_dot_segment(segment):
-            raise InvalidName(field, f"must not contain a '.' or '..' segment: {_shown(text)!r}")
+            raise InvalidName(field, f"must not contain a '.' or '..' segment: {shown(text)!r}")
         if len(segment) > MAX_SEGMENT_CHARS:
             raise InvalidName(field, f"has a segment of {len(segment)} characters; the limit is {MAX_SEGMENT_CHARS}")
     return text
@@ -140,7 +133,7 @@ def _check_id(value: object, *, field: str, grammar: re.Pattern, what: str) -> s
         raise InvalidName(field, f"must be a string, got {type(value).__name__}")
     # fullmatch: with match, "$" also matches before a trailing newline ("heart-1\n" would pass)
     if not grammar.fullmatch(value) or value in (".", ".."):
-        raise InvalidName(field, f"is not a valid {what}: {_shown(value)!r}")
+        raise InvalidName(field, f"is not a valid {what}: {shown(value)!r}")
     return value
 
 
@@ -179,7 +172,7 @@ def check_container_name(value: object, *, field: str = "container") -> str:
     if not isinstance(value, str):
         raise InvalidName(field, f"must be a string, got {type(value).__name__}")
     if not _CONTAINER.match(value):
-        raise InvalidName(field, f"is not a valid container name: {_shown(value)!r}")
+        raise InvalidName(field, f"is not a valid container name: {shown(value)!r}")
     return value
 
 
@@ -225,7 +218,7 @@ def abfss_to_blob_url(uri: str) -> str:
     """``abfss://fs@acct.dfs.core.windows.net/p`` → ``https://acct.blob.core.windows.net/fs/p`` (path kept as is)."""
     match = _ABFS.match(uri.strip())
     if not match:
-        raise InvalidName("url", f"not an abfs(s):// URI: {_shown(uri)!r}")
+        raise InvalidName("url", f"not an abfs(s):// URI: {shown(uri)!r}")
     return f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}/{match['fs']}{match['path'] or ''}"
 
 
@@ -271,41 +264,41 @@ def split_storage_url(url: object, *, field: str = "url") -> StorageUrl:
         raise InvalidName(field, f"is {len(url)} characters; the limit is {MAX_URL_CHARS}")
     text = url.strip()
     if _CONTROL.search(text):
-        raise InvalidName(field, f"must not contain control characters: {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain control characters: {shown(text)!r}")
     scheme, sep, remainder = text.partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise InvalidName(field, f"is not a URL: {_shown(text)!r}")
+        raise InvalidName(field, f"is not a URL: {shown(text)!r}")
     if scheme in ("abfs", "abfss"):
         match = _ABFS.match(text)
         if not match:
-            raise InvalidName(field, f"is not an abfs(s)://<filesystem>@<account>.dfs.<suffix>/ URI: {_shown(text)!r}")
+            raise InvalidName(field, f"is not an abfs(s)://<filesystem>@<account>.dfs.<suffix>/ URI: {shown(text)!r}")
         account = f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}"
         container = check_container_name(match["fs"], field=field)
         return StorageUrl(account, container, (match["path"] or "/")[1:])
     if scheme not in ("http", "https"):
-        raise InvalidName(field, f"must be an http(s) or abfs(s) URL: {_shown(text)!r}")
+        raise InvalidName(field, f"must be an http(s) or abfs(s) URL: {shown(text)!r}")
     authority, slash, path = remainder.partition("/")
     # The authority ends at the first '/', or at a '?'/'#' when there is no path at all.
     authority = re.split(r"[?#]", authority, maxsplit=1)[0]
     auth = _AUTHORITY.match(authority)
     if not auth:
-        raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {_shown(text)!r}")
+        raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {shown(text)!r}")
     host = auth["host"].lower()
     if auth["port"] and not 0 < int(auth["port"]) < 65536:
-        raise InvalidName(field, f"has an invalid port: {_shown(text)!r}")
+        raise InvalidName(field, f"has an invalid port: {shown(text)!r}")
     segments = path.split("/", 2) if slash else []
     if is_path_style_host(host):
         if len(segments) < 2 or not segments[0] or not segments[1]:
-            raise InvalidName(field, f"has no account and container: {_shown(text)!r}")
+            raise InvalidName(field, f"has no account and container: {shown(text)!r}")
         if not _ACCOUNT_NAME.match(segments[0]):
-            raise InvalidName(field, f"has no valid account name (lower-case letters and digits): {_shown(text)!r}")
+            raise InvalidName(field, f"has no valid account name (lower-case letters and digits): {shown(text)!r}")
         account = canonical_account_url(f"{scheme}://{authority}/{segments[0]}")
         container, rest = segments[1], (segments[2] if len(segments) > 2 else "")
     else:
         segments = path.split("/", 1) if slash else []
         if not segments or not segments[0]:
-            raise InvalidName(field, f"has no container: {_shown(text)!r}")
+            raise InvalidName(field, f"has no container: {shown(text)!r}")
         account = canonical_account_url(f"{scheme}://{authority}")
         container, rest = segments[0], (segments[1] if len(segments) > 1 else "")
     return StorageUrl(account, check_container_name(container, field=field), rest)
@@ -324,11 +317,11 @@ def split_blob_subject(subject: object, *, field: str = "subject") -> tuple[str,
     if len(subject) > MAX_URL_CHARS:
         raise InvalidName(field, f"is {len(subject)} characters; the limit is {MAX_URL_CHARS}")
     if not subject.lower().startswith(_SUBJECT_PREFIX):
-        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {_shown(subject)!r}")
+        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {shown(subject)!r}")
     rest = subject[len(_SUBJECT_PREFIX):]
     container, sep, name = rest.partition("/")
     if not sep or not name.lower().startswith("blobs/"):
-        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {_shown(subject)!r}")
+        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {shown(subject)!r}")
     return check_container_name(container, field=field), name[len("blobs/"):]
 
 
@@ -360,7 +353,7 @@ def render_under(template: str, values: dict, *, field: str) -> str:
 
     tail = template[len(prefix):]
     if "{" in _PLACEHOLDER.sub("", tail) or "}" in _PLACEHOLDER.sub("", tail):
-        raise InvalidName(field, f"has a stray '{{' or '}}': {_shown(template)!r}")
+        raise InvalidName(field, f"has a stray '{{' or '}}': {shown(template)!r}")
     rest = _PLACEHOLDER.sub(value_of, tail)
     rest = re.sub(r"/{2,}", "/", rest).lstrip("/")
     return join_under(prefix, rest, field=field)
@@ -420,21 +413,21 @@ def parse_job_input_uri(value: object, *, field: str = "path") -> JobInputUri:
         if not match:
             raise InvalidName(field, "an ARM id must be a data asset's (/subscriptions/…/workspaces/<ws>/data/<name>/"
                                      "versions/<v>) or a datastore's with a path (/subscriptions/…/workspaces/<ws>/"
-                                     f"datastores/<ds>/paths/<path>), got {_shown(value)!r}")
+                                     f"datastores/<ds>/paths/<path>), got {shown(value)!r}")
         check_relative_path(match["path"].rstrip("/"), field=field, decode=True)
         return JobInputUri("datastore", value, match["ds"], "", match["path"], long=True)
     if value.lower().startswith("azureml:") and not value.lower().startswith("azureml://"):
         match = _AML_ASSET.match(value)
         if not match:
             raise InvalidName(field, f"must be a data asset as azureml:<name>:<version> or azureml:<name>@latest,"
-                                     f" got {_shown(value)!r}")
+                                     f" got {shown(value)!r}")
         return JobInputUri("asset", value, match["name"], match["version"] or "latest")
     if value.lower().startswith("azureml://"):
         match = _AML_DATASTORE.match(value)
         if not match:
             raise InvalidName(field, "must be azureml://datastores/<datastore>/paths/<path> (or the long"
                                      " azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/"
-                                     f"... form), got {_shown(value)!r}")
+                                     f"... form), got {shown(value)!r}")
         path = match["path"]
         check_relative_path(path.rstrip("/"), field=field, decode=True)
         return JobInputUri("datastore", value, match["ds"], "", path, long=bool(match["sub"]))
@@ -447,7 +440,7 @@ def parse_job_input_uri(value: object, *, field: str = "path") -> JobInputUri:
     elif not (lowered.startswith("https://") or (lowered.startswith("http://") and _is_loopback_url(value))):
         raise InvalidName(field, "must be azureml:<asset>:<version>, azureml:<asset>@latest, a data asset's ARM id,"
                                  " azureml://datastores/<ds>/paths/<path> (or its long or $DATASTORE_ID/paths/"
-                                 f"forms), or an https:// (or abfss://) storage URL, got {_shown(value)!r}")
+                                 f"forms), or an https:// (or abfss://) storage URL, got {shown(value)!r}")
     authority = value.split("://", 1)[1].split("/", 1)[0]
     if "@" in authority and not lowered.startswith(("abfss://", "abfs://")):
         raise InvalidName(field, "must not carry credentials (user@host)")

@@ -25,7 +25,7 @@ import logging
 from collections import Counter
 from typing import Any, Optional
 
-from ..event_envelope import shown
+from ..redact import shown
 from ..paths import is_valid_run_id
 from ..redact import redact
 from ..runs.models import JOB_STATUS_EVENT

@@ -8,14 +8,14 @@ Grammars of names and relative paths come from :mod:`shared.paths`; this module 
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from typing import Any, Iterable, Optional
 from urllib.parse import SplitResult, urlsplit
 
 from .. import addresses, paths
-from ..redact import has_credential, redact
+from ..redact import has_credential
+from ..redact import quoted as shown  # noqa: F401 - configuration problems quote the values they name
 
 #: Containers the app writes to or reads from (sinks, datastores): one literal segment of lowercase letters,
 #: digits and '-' (or ``$web``/``$root``), so a URL built from it stays in that container. Landing containers
@@ -28,23 +28,6 @@ SINK_PLACEHOLDERS = frozenset({"route", "folder", "run_id", "date", "file"})
 #: Values a template is rendered with before its path is checked for '..' and friends.
 _SAMPLE = {"run_id": "run", "route": "route", "date": "2024-01-01", "attempt": "1", "folder": "folder",
            "file": "file.csv"}
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """A value safe to put in a problem message: scalars as ``repr`` (redacted, shortened), containers by kind.
-
-    Containers are never rendered: a deeply nested one would exhaust the recursion limit in ``repr``.
-    """
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
-        return f"a {len(str(abs(value)))}-digit number"
-    text = redact(repr(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…'"
 
 
 def is_loopback_url(url: str) -> bool:
