@@ -20,7 +20,7 @@ The rules, decided once (README, "Event intake rules"):
   lands what it finds exactly as if it had been uploaded there.
 * **Accounts.** ``data.url`` names the account: its blob endpoint, its dfs endpoint
   (``https://<acct>.dfs.core.windows.net/<fs>/<path>``) and ``abfss://<fs>@<acct>.dfs...`` are one account,
-  keyed by its canonical blob endpoint (:func:`shared.paths.canonical_account_url`).
+  keyed by its canonical blob endpoint (:func:`shared.blob_urls.canonical_account_url`).
 * **Names.** The ``subject`` (``/blobServices/default/containers/<c>/blobs/<name>``) names the container and
   the blob, verbatim: it is never percent-encoded, and a raw ``#``, ``?``, ``%`` or space in it is part of
   the name. ``data.url`` is only cross-checked: its container must be the subject's, and its text after the
@@ -45,7 +45,8 @@ from urllib.parse import unquote
 from ..event_envelope import (EventEnvelope, SkipEvent, decode_queue_message, read_event,  # noqa: F401 - re-exported
                               safe_event_id)
 from ..redact import has_credential, has_secret, shown
-from ..paths import InvalidName, split_blob_subject, split_storage_url
+from ..paths import InvalidName, split_blob_subject
+from ..blob_urls import split_storage_url
 from ..storage.uris import BlobLocation
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"

@@ -185,7 +185,7 @@ def _where(location: Any) -> tuple[str, str, str]:
 
 def _routes_under(ctx: LandingContext, location: Any) -> list[Route]:
     """Routes that may take a blob somewhere under the folder ``location`` (its prefix and the folder overlap)."""
-    from ..paths import canonical_account_url
+    from ..blob_urls import canonical_account_url
 
     folder = location.path + "/"
     key = (canonical_account_url(location.account_url), location.container)

@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping, Optional
 
 from ..config.models import AppSettings, Route
 from ..redact import shown
-from ..paths import InvalidName, canonical_account_url, check_relative_path, static_prefix
+from ..paths import InvalidName, check_relative_path, static_prefix
+from ..blob_urls import canonical_account_url
 from ..runs.ids import derived_run_id, landing_run_id
 from ..storage.uris import BlobLocation, parse_blob_url
 from .events import BENIGN_SKIPS, BlobCreated
