@@ -21,11 +21,11 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from .redact import shown
+from .timefmt import normalized
 
 EVENT_GRID = "eventgrid"
 CLOUD_EVENTS = "cloudevents"
@@ -70,27 +70,7 @@ class EventEnvelope:
 def iso_time(value: Any) -> Optional[str]:
     """An event time as ISO-8601 UTC (``...T12:00:05.123Z``), or ``None`` when absent or unreadable.
     Event Grid writes 7 fractional digits, which ``fromisoformat`` (3.11) does not read."""
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        try:
-            return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        except (OverflowError, ValueError):
-            return None
-    if isinstance(value, str) and value.strip() and len(value) <= 64:
-        text = value.strip()
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            match = re.match(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$", text)
-            if not match:
-                return None
-            try:
-                parsed = datetime.fromisoformat(match[1] + (f".{match[2][:6]}" if match[2] else "")
-                                                + (match[3] or "Z").replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        return iso_time(parsed)
-    return None
+    return normalized(value, "milliseconds")
 
 
 def _text(value: Any, name: str, limit: int) -> Optional[str]:

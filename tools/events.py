@@ -10,17 +10,17 @@ events) or percent-encoded. ``run_status_changed_event`` builds an Azure ML run 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import quote
 
 from shared.blob_urls import account_name, split_storage_url
+from shared.timefmt import now_text
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return now_text("milliseconds")
 
 
 def subject_of(url: str, *, encoded: bool = False) -> str:

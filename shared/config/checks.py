@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 from urllib.parse import SplitResult, urlsplit
 
 from .. import addresses, paths, blob_urls
