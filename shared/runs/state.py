@@ -65,10 +65,10 @@ class CancelRequest:
 
     @classmethod
     def from_value(cls, value: Any) -> "CancelRequest":
-        from ..redact import redact
+        from ..redact import shown
 
         reason = value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None
-        return cls(reason=redact(str(reason))[:500] if reason else None)
+        return cls(reason=shown(str(reason), 499) if reason else None)
 
 
 @dataclass
