@@ -33,6 +33,8 @@ _DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-
 _ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
                    r"(?P<path>/.*)?$", re.IGNORECASE | re.DOTALL)
 _AUTHORITY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
+#: A configuration template's authority: ``{placeholders}`` kept, so the caller can say they belong in the path.
+_TEMPLATE_AUTHORITY = re.compile(r"^(?P<host>[A-Za-z0-9.{}_-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{1,24}$")
 
@@ -158,7 +160,7 @@ def split_storage_url(url: object, *, field: str = "url", check_names: bool = Tr
     authority, slash, path = remainder.partition("/")
     # The authority ends at the first '/', or at a '?'/'#' when there is no path at all.
     authority = re.split(r"[?#]", authority, maxsplit=1)[0]
-    auth = _AUTHORITY.match(authority)
+    auth = (_AUTHORITY if check_names else _TEMPLATE_AUTHORITY).match(authority)
     if not auth:
         raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {shown(text)!r}")
     host = auth["host"].lower()

@@ -67,6 +67,9 @@ def test_the_blob_and_dfs_endpoints_are_one_account():
 
 def test_a_template_splits_without_name_checks_but_a_real_url_is_checked():
     assert try_split_storage_url("https://acct.blob.core.windows.net/{route}/x").container == "{route}"
+    assert "{route}" in try_split_storage_url("https://{route}.blob.core.windows.net/c/x").account_url
+    with pytest.raises(InvalidName, match="host"):
+        split_storage_url("https://{route}.blob.core.windows.net/c/x")
     with pytest.raises(InvalidName, match="container"):
         split_storage_url("https://acct.blob.core.windows.net/{route}/x")
     assert try_split_storage_url("http://10.0.0.5:10000/acct") is None  # no container
