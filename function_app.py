@@ -55,6 +55,14 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return await runs_api.list_runs(req, client)
 
 
+@app.route(route="runs/stats", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def run_stats(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import stats
+
+    return await stats.stats(req, client)
+
+
 @app.route(route="runs/{run_id}", methods=["GET"])
 @app.durable_client_input(client_name="client")
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
@@ -286,6 +294,37 @@ async def backfill(req: func.HttpRequest, client: df.DurableOrchestrationClient)
     from shared.reconcile.api import backfill_http
 
     return await backfill_http(req, client)
+
+
+@app.route(route="backfill/{operation_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def backfill_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import backfill_status_http
+
+    return await backfill_status_http(req, client)
+
+
+@app.route(route="backfill/{operation_id}/cancel", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def backfill_cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.reconcile.api import backfill_cancel_http
+
+    return await backfill_cancel_http(req, client)
+
+
+@app.orchestration_trigger(context_name="context")
+def backfill_orchestrator(context: df.DurableOrchestrationContext):
+    from shared.reconcile.operation import backfill_orchestrator as run
+
+    return (yield from run(context))
+
+
+@app.activity_trigger(input_name="payload")
+@app.durable_client_input(client_name="client")
+async def backfill_step(payload: dict, client: df.DurableOrchestrationClient) -> dict:
+    from shared.reconcile.operation import backfill_step as step
+
+    return await step(payload, client)
 
 
 @app.route(route="landing/poison/redrive", methods=["POST"])
