@@ -21,9 +21,11 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any, Optional, Union
+
+from .redact import shown
+from .timefmt import normalized
 
 EVENT_GRID = "eventgrid"
 CLOUD_EVENTS = "cloudevents"
@@ -53,12 +55,6 @@ class SkipEvent(Exception):
         self.where = where
 
 
-def shown(value: Any, limit: int = 120) -> str:
-    """A value safe for a log line or a skip detail: control characters escaped, long values cut."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text if len(text) <= limit else text[:limit] + "…"
-    return text.encode("unicode_escape").decode("ascii")
-
 
 @dataclass(frozen=True)
 class EventEnvelope:
@@ -74,27 +70,7 @@ class EventEnvelope:
 def iso_time(value: Any) -> Optional[str]:
     """An event time as ISO-8601 UTC (``...T12:00:05.123Z``), or ``None`` when absent or unreadable.
     Event Grid writes 7 fractional digits, which ``fromisoformat`` (3.11) does not read."""
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        try:
-            return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        except (OverflowError, ValueError):
-            return None
-    if isinstance(value, str) and value.strip() and len(value) <= 64:
-        text = value.strip()
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            match = re.match(r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$", text)
-            if not match:
-                return None
-            try:
-                parsed = datetime.fromisoformat(match[1] + (f".{match[2][:6]}" if match[2] else "")
-                                                + (match[3] or "Z").replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        return iso_time(parsed)
-    return None
+    return normalized(value, "milliseconds")
 
 
 def _text(value: Any, name: str, limit: int) -> Optional[str]:
@@ -105,7 +81,7 @@ def _text(value: Any, name: str, limit: int) -> Optional[str]:
     if len(value) > limit:
         raise SkipEvent("malformed", f"{name} is {len(value)} characters; the limit is {limit}")
     if _CONTROL.search(value):
-        raise SkipEvent("malformed", f"{name} holds control characters: {shown(value)}")
+        raise SkipEvent("malformed", f"{name} holds control characters: {shown(value, 120)}")
     return value
 
 
@@ -131,11 +107,11 @@ def read_event(event: Any) -> EventEnvelope:
             "data": event.get("data"),
         }
         if cloud and event.get("specversion") not in (None, "1.0"):
-            raise SkipEvent("malformed", f"CloudEvents specversion {shown(event.get('specversion'))} is not 1.0")
+            raise SkipEvent("malformed", f"CloudEvents specversion {shown(event.get('specversion'), 120)} is not 1.0")
     elif hasattr(event, "specversion") or (hasattr(event, "type") and not hasattr(event, "event_type")):
         cloud = True
         if getattr(event, "specversion", "1.0") not in (None, "1.0"):
-            raise SkipEvent("malformed", f"CloudEvents specversion {shown(getattr(event, 'specversion'))} is not 1.0")
+            raise SkipEvent("malformed", f"CloudEvents specversion {shown(getattr(event, 'specversion'), 120)} is not 1.0")
         raw = {"id": getattr(event, "id", None), "type": getattr(event, "type", None),
                "subject": getattr(event, "subject", None), "time": getattr(event, "time", None),
                "source": getattr(event, "source", None), "data": _data_of(event)}

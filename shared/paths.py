@@ -16,9 +16,7 @@ The rules, decided once:
 * An **id** (run id, job name, route name) matches a closed grammar: letters, digits, ``-`` and ``_``
   (a job name also ``.``), bounded in length, never ``.`` or ``..``.
 * A **container** (or ADLS file system) name: lower-case letters, digits and ``-`` (``$root``, ``$web``).
-* **Storage URLs** are split by hand (:func:`split_storage_url`), never with ``urlsplit``: a blob name in an
-  event may hold a raw ``#`` or ``?``, which ``urlsplit`` would cut off as a fragment or query. The blob and
-  dfs endpoints (and ``abfss://``) of an account are one account: :func:`canonical_account_url`.
+* **Storage URLs** are split and joined in :mod:`shared.blob_urls` (which applies the container grammar here).
 * **Templates** (sink paths) are rendered from their static prefix, and the rendered rest is checked with
   :func:`join_under`; nothing is decoded after the check (:func:`render_under`).
 
@@ -28,11 +26,12 @@ and an event handler can count a skip with it.
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from typing import NamedTuple
 from urllib.parse import unquote
+
+from .redact import shown
 
 MAX_PATH_CHARS = 1024
 MAX_SEGMENT_CHARS = 255
@@ -53,15 +52,6 @@ class InvalidName(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-def _shown(value: str, limit: int = 60) -> str:
-    """A value safe to echo in an error: credentials masked, control characters escaped, long values cut."""
-    from .redact import redact
-
-    text = redact(value)
-    text = text if len(text) <= limit else text[:limit] + "..."
-    return text.encode("unicode_escape").decode("ascii")
 
 
 def _is_dot_segment(segment: str) -> bool:
@@ -106,20 +96,20 @@ def check_relative_path(value: str, *, field: str, allow_query_chars: bool = Fal
     if len(text) > MAX_PATH_CHARS:
         raise InvalidName(field, f"is {len(text)} characters; the limit is {MAX_PATH_CHARS}")
     if _CONTROL.search(text):
-        raise InvalidName(field, f"must not contain control characters: {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain control characters: {shown(text)!r}")
     if "\\" in text:
-        raise InvalidName(field, f"must not contain a backslash: {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain a backslash: {shown(text)!r}")
     if not allow_query_chars and _QUERY_OR_FRAGMENT.search(text):
-        raise InvalidName(field, f"must not contain '?' or '#': {_shown(text)!r}")
+        raise InvalidName(field, f"must not contain '?' or '#': {shown(text)!r}")
     if text.startswith("/"):
-        raise InvalidName(field, f"must be relative (no leading '/'): {_shown(text)!r}")
+        raise InvalidName(field, f"must be relative (no leading '/'): {shown(text)!r}")
     segments = text.split("/")
     body = segments[:-1] if text.endswith("/") else segments
     for segment in body:
         if segment == "":
-            raise InvalidName(field, f"must not contain an empty segment ('//'): {_shown(text)!r}")
+            raise InvalidName(field, f"must not contain an empty segment ('//'): {shown(text)!r}")
         if _is_dot_segment(segment):
-            raise InvalidName(field, f"must not contain a '.' or '..' segment: {_shown(text)!r}")
+            raise InvalidName(field, f"must not contain a '.' or '..' segment: {shown(text)!r}")
         if len(segment) > MAX_SEGMENT_CHARS:
             raise InvalidName(field, f"has a segment of {len(segment)} characters; the limit is {MAX_SEGMENT_CHARS}")
     return text
@@ -140,7 +130,7 @@ def _check_id(value: object, *, field: str, grammar: re.Pattern, what: str) -> s
         raise InvalidName(field, f"must be a string, got {type(value).__name__}")
     # fullmatch: with match, "$" also matches before a trailing newline ("heart-1\n" would pass)
     if not grammar.fullmatch(value) or value in (".", ".."):
-        raise InvalidName(field, f"is not a valid {what}: {_shown(value)!r}")
+        raise InvalidName(field, f"is not a valid {what}: {shown(value)!r}")
     return value
 
 
@@ -179,54 +169,12 @@ def check_container_name(value: object, *, field: str = "container") -> str:
     if not isinstance(value, str):
         raise InvalidName(field, f"must be a string, got {type(value).__name__}")
     if not _CONTAINER.match(value):
-        raise InvalidName(field, f"is not a valid container name: {_shown(value)!r}")
+        raise InvalidName(field, f"is not a valid container name: {shown(value)!r}")
     return value
 
 
-# --- storage accounts: the blob and dfs endpoints of one account are one account --------------------------
-
+#: The longest URL or Event Grid subject read (the Blob service's name limit is 1,024 characters).
 MAX_URL_CHARS = 8192
-
-_DFS_HOST = re.compile(r"^(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)$", re.IGNORECASE)
-_ABFS = re.compile(r"^abfss?://(?P<fs>[^@/]+)@(?P<account>[a-z0-9]{1,24})\.dfs\.(?P<suffix>core\.[a-z0-9.]+)"
-                   r"(?P<path>/.*)?$", re.IGNORECASE | re.DOTALL)
-_AUTHORITY = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
-_PATH_STYLE_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[[0-9a-f:.]+\])$", re.IGNORECASE)
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{1,24}$")
-
-
-@functools.lru_cache(maxsize=4096)
-def canonical_account_url(url: str) -> str:
-    """The account's blob endpoint for any endpoint of it: ``https://acct.dfs.core.windows.net`` →
-    ``https://acct.blob.core.windows.net``; lower-cased scheme and host, no default port, no trailing slash.
-    Path-style (Azurite) URLs keep their account segment."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    match = _DFS_HOST.match(host)
-    if match:
-        host = f"{match['account'].lower()}.blob.{match['suffix'].lower()}"
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:  # out of range: keep the text, so it can never equal a real account
-        port = parts.netloc.rsplit(":", 1)[-1]
-    port = port if port and port != _DEFAULT_PORTS.get(scheme) else None
-    netloc = host + (f":{port}" if port else "")
-    path = parts.path.rstrip("/")
-    return f"{scheme}://{netloc}{path}"
-
-
-def abfss_to_blob_url(uri: str) -> str:
-    """``abfss://fs@acct.dfs.core.windows.net/p`` → ``https://acct.blob.core.windows.net/fs/p`` (path kept as is)."""
-    match = _ABFS.match(uri.strip())
-    if not match:
-        raise InvalidName("url", f"not an abfs(s):// URI: {_shown(uri)!r}")
-    return f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}/{match['fs']}{match['path'] or ''}"
 
 
 # --- storage names ------------------------------------------------------------------------------------------
@@ -243,73 +191,6 @@ ROUTE_NAME_PATTERN = _ROUTE_NAME.pattern
 
 def is_container_name(value: object) -> bool:
     return isinstance(value, str) and bool(_CONTAINER_NAME.match(value))
-def is_path_style_host(host: str) -> bool:
-    """Azurite and other emulators (an IP address or localhost) put the account name in the path."""
-    return bool(_PATH_STYLE_HOST.match(host))
-
-
-class StorageUrl(NamedTuple):
-    """A blob or dfs URL in parts. ``account_url`` is canonical (the blob endpoint); ``rest`` is the text after
-    ``<container>/`` exactly as it was in the URL: *not* decoded, and with any ``?`` or ``#`` still in it (the
-    caller decides what they mean)."""
-
-    account_url: str
-    container: str
-    rest: str
-
-
-def split_storage_url(url: object, *, field: str = "url") -> StorageUrl:
-    """Split ``https://acct.blob|dfs.<suffix>/<container>/<rest>``, Azurite's path style
-    ``http://127.0.0.1:10000/<account>/<container>/<rest>`` or ``abfs[s]://<fs>@acct.dfs.<suffix>/<rest>``.
-
-    By hand, not with ``urlsplit``: a raw ``#`` or ``?`` in ``rest`` is part of a blob name in an event. The
-    container is checked against its grammar; ``rest`` is returned as is. Credentials in the authority
-    (``user:pass@``) are refused."""
-    if not isinstance(url, str):
-        raise InvalidName(field, f"must be a string, got {type(url).__name__}")
-    if len(url) > MAX_URL_CHARS:
-        raise InvalidName(field, f"is {len(url)} characters; the limit is {MAX_URL_CHARS}")
-    text = url.strip()
-    if _CONTROL.search(text):
-        raise InvalidName(field, f"must not contain control characters: {_shown(text)!r}")
-    scheme, sep, remainder = text.partition("://")
-    scheme = scheme.lower()
-    if not sep:
-        raise InvalidName(field, f"is not a URL: {_shown(text)!r}")
-    if scheme in ("abfs", "abfss"):
-        match = _ABFS.match(text)
-        if not match:
-            raise InvalidName(field, f"is not an abfs(s)://<filesystem>@<account>.dfs.<suffix>/ URI: {_shown(text)!r}")
-        account = f"https://{match['account'].lower()}.blob.{match['suffix'].lower()}"
-        container = check_container_name(match["fs"], field=field)
-        return StorageUrl(account, container, (match["path"] or "/")[1:])
-    if scheme not in ("http", "https"):
-        raise InvalidName(field, f"must be an http(s) or abfs(s) URL: {_shown(text)!r}")
-    authority, slash, path = remainder.partition("/")
-    # The authority ends at the first '/', or at a '?'/'#' when there is no path at all.
-    authority = re.split(r"[?#]", authority, maxsplit=1)[0]
-    auth = _AUTHORITY.match(authority)
-    if not auth:
-        raise InvalidName(field, f"has no valid host (credentials in a URL are refused): {_shown(text)!r}")
-    host = auth["host"].lower()
-    if auth["port"] and not 0 < int(auth["port"]) < 65536:
-        raise InvalidName(field, f"has an invalid port: {_shown(text)!r}")
-    segments = path.split("/", 2) if slash else []
-    if is_path_style_host(host):
-        if len(segments) < 2 or not segments[0] or not segments[1]:
-            raise InvalidName(field, f"has no account and container: {_shown(text)!r}")
-        if not _ACCOUNT_NAME.match(segments[0]):
-            raise InvalidName(field, f"has no valid account name (lower-case letters and digits): {_shown(text)!r}")
-        account = canonical_account_url(f"{scheme}://{authority}/{segments[0]}")
-        container, rest = segments[1], (segments[2] if len(segments) > 2 else "")
-    else:
-        segments = path.split("/", 1) if slash else []
-        if not segments or not segments[0]:
-            raise InvalidName(field, f"has no container: {_shown(text)!r}")
-        account = canonical_account_url(f"{scheme}://{authority}")
-        container, rest = segments[0], (segments[1] if len(segments) > 1 else "")
-    return StorageUrl(account, check_container_name(container, field=field), rest)
-
 
 # --- Event Grid blob subjects --------------------------------------------------------------------------------
 
@@ -324,11 +205,11 @@ def split_blob_subject(subject: object, *, field: str = "subject") -> tuple[str,
     if len(subject) > MAX_URL_CHARS:
         raise InvalidName(field, f"is {len(subject)} characters; the limit is {MAX_URL_CHARS}")
     if not subject.lower().startswith(_SUBJECT_PREFIX):
-        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {_shown(subject)!r}")
+        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {shown(subject)!r}")
     rest = subject[len(_SUBJECT_PREFIX):]
     container, sep, name = rest.partition("/")
     if not sep or not name.lower().startswith("blobs/"):
-        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {_shown(subject)!r}")
+        raise InvalidName(field, f"is not /blobServices/default/containers/<container>/blobs/<name>: {shown(subject)!r}")
     return check_container_name(container, field=field), name[len("blobs/"):]
 
 
@@ -360,7 +241,7 @@ def render_under(template: str, values: dict, *, field: str) -> str:
 
     tail = template[len(prefix):]
     if "{" in _PLACEHOLDER.sub("", tail) or "}" in _PLACEHOLDER.sub("", tail):
-        raise InvalidName(field, f"has a stray '{{' or '}}': {_shown(template)!r}")
+        raise InvalidName(field, f"has a stray '{{' or '}}': {shown(template)!r}")
     rest = _PLACEHOLDER.sub(value_of, tail)
     rest = re.sub(r"/{2,}", "/", rest).lstrip("/")
     return join_under(prefix, rest, field=field)
@@ -420,21 +301,21 @@ def parse_job_input_uri(value: object, *, field: str = "path") -> JobInputUri:
         if not match:
             raise InvalidName(field, "an ARM id must be a data asset's (/subscriptions/…/workspaces/<ws>/data/<name>/"
                                      "versions/<v>) or a datastore's with a path (/subscriptions/…/workspaces/<ws>/"
-                                     f"datastores/<ds>/paths/<path>), got {_shown(value)!r}")
+                                     f"datastores/<ds>/paths/<path>), got {shown(value)!r}")
         check_relative_path(match["path"].rstrip("/"), field=field, decode=True)
         return JobInputUri("datastore", value, match["ds"], "", match["path"], long=True)
     if value.lower().startswith("azureml:") and not value.lower().startswith("azureml://"):
         match = _AML_ASSET.match(value)
         if not match:
             raise InvalidName(field, f"must be a data asset as azureml:<name>:<version> or azureml:<name>@latest,"
-                                     f" got {_shown(value)!r}")
+                                     f" got {shown(value)!r}")
         return JobInputUri("asset", value, match["name"], match["version"] or "latest")
     if value.lower().startswith("azureml://"):
         match = _AML_DATASTORE.match(value)
         if not match:
             raise InvalidName(field, "must be azureml://datastores/<datastore>/paths/<path> (or the long"
                                      " azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>/datastores/"
-                                     f"... form), got {_shown(value)!r}")
+                                     f"... form), got {shown(value)!r}")
         path = match["path"]
         check_relative_path(path.rstrip("/"), field=field, decode=True)
         return JobInputUri("datastore", value, match["ds"], "", path, long=bool(match["sub"]))
@@ -443,11 +324,13 @@ def parse_job_input_uri(value: object, *, field: str = "path") -> JobInputUri:
                                  " compute's identity read access instead)")
     lowered = value.lower()
     if lowered.startswith(("abfss://", "abfs://")):
+        from .blob_urls import abfss_to_blob_url
+
         abfss_to_blob_url(value)
     elif not (lowered.startswith("https://") or (lowered.startswith("http://") and _is_loopback_url(value))):
         raise InvalidName(field, "must be azureml:<asset>:<version>, azureml:<asset>@latest, a data asset's ARM id,"
                                  " azureml://datastores/<ds>/paths/<path> (or its long or $DATASTORE_ID/paths/"
-                                 f"forms), or an https:// (or abfss://) storage URL, got {_shown(value)!r}")
+                                 f"forms), or an https:// (or abfss://) storage URL, got {shown(value)!r}")
     authority = value.split("://", 1)[1].split("/", 1)[0]
     if "@" in authority and not lowered.startswith(("abfss://", "abfs://")):
         raise InvalidName(field, "must not carry credentials (user@host)")

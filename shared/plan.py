@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from .config.models import AppSettings, Route
-from .redact import redact, redact_data
+from .redact import redact, redact_data, shown
 from .storage.uris import BlobLocation
 
 NOT_CHECKED = "not checked"
@@ -267,7 +267,7 @@ def read_listing(route: Route, location: BlobLocation, environ: Mapping[str, str
                 manifest = None
         return Listing(tuple(files), True, manifest=manifest, manifest_raw=raw, prefix=prefix)
     except Exception as exc:  # unreachable storage: the plan still answers
-        return Listing(why_not=redact(f"the folder could not be read: {type(exc).__name__}: {str(exc)[:200]}"))
+        return Listing(why_not="the folder could not be read: " + shown(f"{type(exc).__name__}: {exc}", 200))
 
 
 def plan_request(data: dict, settings: AppSettings, environ: Mapping[str, str],

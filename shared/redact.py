@@ -168,3 +168,33 @@ def redact_data(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [redact_data(v) for v in value]
     return value
+
+
+# --- echoing a value in a message -------------------------------------------------------------------------
+# The one way a value from outside (a name, a URL, a field, an exception's text) enters an error message, a
+# problem answer, a skip detail or a log line: redacted first (a cut could hide a token's shape from the
+# patterns above), then escaped (control characters and invisible overrides cannot rewrite the line), then cut.
+
+def _described(value: object) -> str:
+    """A non-string value as text; containers by kind only (a deeply nested one would exhaust ``repr``)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
+        return f"a {len(str(abs(value)))}-digit number"
+    return repr(value)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``value`` safe to echo: a string as its text, another value by :func:`repr` (containers by kind),
+    redacted, escaped (``unicode_escape``: no control, bidirectional or other invisible character survives)
+    and cut to ``limit`` characters with a trailing ``…``."""
+    text = redact(value if isinstance(value, str) else _described(value)).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """:func:`shown` as configuration problems name a value: a string in single quotes, anything else bare
+    (``'abc'``, ``5``, ``an object``)."""
+    return f"'{shown(value, limit)}'" if isinstance(value, str) else shown(value, limit)

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.paths import (InvalidName, canonical_account_url, check_container_name, check_relative_path, join_under,
-                          render_under, split_blob_subject, split_storage_url, static_prefix)
+from shared.paths import (InvalidName, check_container_name, check_relative_path, join_under, render_under,
+                          split_blob_subject, static_prefix)
+from shared.blob_urls import canonical_account_url, split_storage_url
 from shared.storage.uris import BlobLocation, parse_blob_url
 
 # Names as they really come: raw '#', '?', '%', spaces, unicode (also astral), dots and slashes.
@@ -31,7 +32,7 @@ def _escapes(prefix: str, path: str) -> bool:
     return False
 
 
-def test_storage_urls_are_split_by_hand_so_raw_hash_and_query_stay_in_the_name():
+def test_blob_urls_are_split_by_hand_so_raw_hash_and_query_stay_in_the_name():
     assert split_storage_url("https://acct.blob.core.windows.net/c/a#b/_SUCCESS") == \
         ("https://acct.blob.core.windows.net", "c", "a#b/_SUCCESS")
     assert split_storage_url("https://acct.dfs.core.windows.net/fs/x?y/z") == \
@@ -47,7 +48,7 @@ def test_storage_urls_are_split_by_hand_so_raw_hash_and_query_stay_in_the_name()
                                  "https://acct.blob.core.windows.net/c%2f/x", "http://127.0.0.1:1/acct",
                                  "https://a\nb.blob.core.windows.net/c/x", 42, "https://x/" + "c" * 9000,
                                  "http://127.0.0.1:10000/../landing/x", "http://127.0.0.1:10000/%2e%2e/c/x"])
-def test_bad_storage_urls_are_refused_with_the_field(url):
+def test_bad_blob_urls_are_refused_with_the_field(url):
     with pytest.raises(InvalidName) as info:
         split_storage_url(url, field="data.url")
     assert info.value.field == "data.url"

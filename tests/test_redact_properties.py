@@ -94,7 +94,7 @@ def test_text_without_urls_or_assignments_is_left_alone(text):
 @settings(max_examples=100, deadline=None)
 @given(path=st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=12),
                      min_size=1, max_size=5))
-def test_storage_urls_without_query_keep_their_path(path):
+def test_blob_urls_without_query_keep_their_path(path):
     url = "https://acct.blob.core.windows.net/" + "/".join(path)
     assert redact(url) == url
 

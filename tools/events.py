@@ -10,17 +10,17 @@ events) or percent-encoded. ``run_status_changed_event`` builds an Azure ML run 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import quote
 
-from shared.paths import is_path_style_host, split_storage_url
+from shared.blob_urls import account_name, split_storage_url
+from shared.timefmt import now_text
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return now_text("milliseconds")
 
 
 def subject_of(url: str, *, encoded: bool = False) -> str:
@@ -33,9 +33,7 @@ def subject_of(url: str, *, encoded: bool = False) -> str:
 
 
 def _account_of(url: str) -> str:
-    parts = split_storage_url(url)
-    host = parts.account_url.split("://", 1)[1]
-    return host.split("/", 1)[1] if is_path_style_host(host.split("/", 1)[0].rsplit(":", 1)[0]) else host.split(".")[0]
+    return account_name(split_storage_url(url).account_url)
 
 
 def to_cloud_event(event: dict) -> dict:

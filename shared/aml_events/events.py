@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional, Union
 
 from ..batch_endpoint.status import JobStatus, is_terminal, normalise
-from ..event_envelope import SkipEvent, iso_time, read_event, shown
+from ..event_envelope import SkipEvent, iso_time, read_event
+from ..redact import shown
 from ..paths import InvalidName, check_job_name
 
 RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
@@ -78,7 +79,7 @@ def parse_job_event(event: Any) -> JobEvent:
     if event_type is None and isinstance(data, dict) and "runId" in data and "runStatus" in data:
         event_type = RUN_STATUS_CHANGED  # the type was lost on the way (an old worker decoding a CloudEvent)
     if event_type not in RUN_EVENT_TYPES:
-        raise NotAJobEvent("not_a_run_event", f"event type {shown(event_type)} is not an Azure ML run event")
+        raise NotAJobEvent("not_a_run_event", f"event type {shown(event_type, 120)} is not an Azure ML run event")
     if not isinstance(data, dict):
         raise NotAJobEvent("malformed", "the event has no data object")
     job_name = data.get("runId")

@@ -25,9 +25,8 @@ import logging
 from collections import Counter
 from typing import Any, Optional
 
-from ..event_envelope import shown
 from ..paths import is_valid_run_id
-from ..redact import redact
+from ..redact import shown
 from ..runs.models import JOB_STATUS_EVENT
 from .events import JobEvent, NotAJobEvent, parse_job_event
 from .rules import FORWARD, PARK, decide, take_parked
@@ -97,7 +96,7 @@ async def handle_job_event(event: Any, client: Any, *, ledger: Any, store: Any, 
     try:
         await client.raise_event(run_id, JOB_STATUS_EVENT, job_event.to_payload())
     except Exception as exc:  # the run has finished or was purged: nothing is waiting any more
-        return _count("run_not_running", job_event, redact(f"{type(exc).__name__}: {str(exc)[:200]}"))
+        return _count("run_not_running", job_event, shown(f"{type(exc).__name__}: {exc}", 200))
     return _count("forwarded", job_event, f"run {run_id}")
 
 

@@ -16,7 +16,7 @@ import logging
 from typing import Any, Callable, Optional
 
 from ..config.models import AppSettings, EndpointConfig
-from ..redact import redact
+from ..redact import shown
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ class ParentLookup:
             with factory(endpoint.scoring_uri) as client:
                 return find_parent_job(client, endpoint, run_id) or NO_PARENT
         except errors.TransientError as exc:
-            log.info("aml event: run %s: its parent could not be looked up now (%s)", run_id, redact(str(exc))[:200])
+            log.info("aml event: run %s: its parent could not be looked up now (%s)", run_id, shown(str(exc), 200))
             return None
         except errors.PermanentError as exc:
-            log.info("aml event: run %s: Run History refused the look-up (%s)", run_id, redact(str(exc))[:200])
+            log.info("aml event: run %s: Run History refused the look-up (%s)", run_id, shown(str(exc), 200))
             return NO_PARENT

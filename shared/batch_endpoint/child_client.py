@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ..config.models import EndpointConfig
-from ..redact import redact
+from ..redact import shown
 from . import exceptions as errors
 from .child_runs import CHILD_RUN_OUTPUT_NAME, children_call, parent_of, run_call, run_history_url, scoring_child
 
@@ -58,7 +58,7 @@ def find_outputs(client: Any, endpoint: EndpointConfig, job_name: str, managemen
             outputs = client.get_job(endpoint, child, management_url, api_version).outputs
         except errors.PermanentError as exc:
             log.info("job %s: its child run %s could not be read (%s); using the job's own outputs", job_name,
-                     child, redact(str(exc))[:200])
+                     child, shown(str(exc), 200))
             outputs = {}
         uri = outputs.get(CHILD_RUN_OUTPUT_NAME) or next(iter(outputs.values()), None)
         if uri:
@@ -77,7 +77,7 @@ def _scoring_child(client: Any, endpoint: EndpointConfig, job_name: str) -> Opti
         return scoring_child(response.json())
     except errors.PermanentError as exc:   # no Run History here (404/405) or no role on it: the parent answers
         log.info("job %s: its child runs could not be listed (%s); using the job's own outputs", job_name,
-                 redact(str(exc))[:200])
+                 shown(str(exc), 200))
         return None
     except ValueError:
         return None

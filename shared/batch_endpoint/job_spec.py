@@ -6,7 +6,7 @@
   carries a placeholder until :func:`resolve_latest` fills it in at submit (``plan`` shows it unresolved).
   A data asset's ARM id (or ``azureml://locations/…`` URI), datastore URIs (short, long and
   ``$DATASTORE_ID/paths/…``) and https storage URLs go as written. An ``abfss://`` URL, which the SDK's
-  ``invoke()`` refuses, is sent as the same location's https blob URL (:func:`shared.paths.abfss_to_blob_url`):
+  ``invoke()`` refuses, is sent as the same location's https blob URL (:func:`shared.blob_urls.abfss_to_blob_url`):
   the app sends only forms the SDK sends.
 * Literal inputs: the JSON value; strings rendered with ``{date}``, ``{folder}``, ``{run_id}``, ``{route}``
   through :func:`shared.paths.render_text` (no ``str.format``).
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from .. import paths
+from .. import paths, blob_urls
 from ..config.models import Route
 from ..storage.uris import azureml_uri
 from ..config.outputs import render_final_path
@@ -66,7 +66,7 @@ def input_uri(route: Route, raw: str) -> tuple[str, Optional[str]]:
     """``(uri to send, asset name whose latest version is needed or None)`` for a fixed input's ``path``."""
     parsed = paths.parse_job_input_uri(raw)
     if parsed.kind == "url" and raw.lower().startswith(("abfss://", "abfs://")):
-        return paths.abfss_to_blob_url(raw), None
+        return blob_urls.abfss_to_blob_url(raw), None
     if parsed.kind != "asset":
         return raw, None
     workspace = route.endpoint.workspace if route.endpoint is not None else None

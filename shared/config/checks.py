@@ -8,14 +8,14 @@ Grammars of names and relative paths come from :mod:`shared.paths`; this module 
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from typing import Any, Iterable, Optional
 from urllib.parse import SplitResult, urlsplit
 
-from .. import addresses, paths
-from ..redact import has_credential, redact
+from .. import addresses, paths, blob_urls
+from ..redact import has_credential
+from ..redact import quoted as shown  # noqa: F401 - configuration problems quote the values they name
 
 #: Containers the app writes to or reads from (sinks, datastores): one literal segment of lowercase letters,
 #: digits and '-' (or ``$web``/``$root``), so a URL built from it stays in that container. Landing containers
@@ -28,23 +28,6 @@ SINK_PLACEHOLDERS = frozenset({"route", "folder", "run_id", "date", "file"})
 #: Values a template is rendered with before its path is checked for '..' and friends.
 _SAMPLE = {"run_id": "run", "route": "route", "date": "2024-01-01", "attempt": "1", "folder": "folder",
            "file": "file.csv"}
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """A value safe to put in a problem message: scalars as ``repr`` (redacted, shortened), containers by kind.
-
-    Containers are never rendered: a deeply nested one would exhaust the recursion limit in ``repr``.
-    """
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10 ** 30:
-        return f"a {len(str(abs(value)))}-digit number"
-    text = redact(repr(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…'"
 
 
 def is_loopback_url(url: str) -> bool:
@@ -223,33 +206,6 @@ def output_path(template: str) -> list[str]:
 
 # --- storage URLs ----------------------------------------------------------------------------------------
 
-def split_storage_url(url: str) -> Optional[tuple[str, str, str]]:
-    """``(canonical account URL, container, path)`` of a blob, dfs, abfss or loopback path-style URL, or ``None``.
-
-    The account is canonical (:func:`shared.paths.canonical_account_url`: the dfs endpoint is the blob endpoint,
-    lower-case host); ``container`` and ``path`` are as written (not decoded).
-    """
-    text = url.strip()
-    if text.lower().startswith(("abfss://", "abfs://")):
-        try:
-            text = paths.abfss_to_blob_url(text)
-        except paths.InvalidName:
-            return None
-    parts = _split(text)
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    segments = parts.path.lstrip("/").split("/")
-    host = parts.netloc.rpartition("@")[2]
-    if (parts.hostname or "") in LOOPBACK_HOSTS:
-        if len(segments) < 2:
-            return None
-        account = paths.canonical_account_url(f"{parts.scheme}://{host}/{segments[0]}")
-        segments = segments[1:]
-    else:
-        account = paths.canonical_account_url(f"{parts.scheme}://{host}")
-    return account, segments[0], "/".join(segments[1:])
-
-
 def sink_url(url: str) -> list[str]:
     """A sink URL template: blob, dfs or abfss; placeholders only in the path; nothing that escapes it."""
     problems = _bad_characters(url)
@@ -260,7 +216,7 @@ def sink_url(url: str) -> list[str]:
     problems += address_problems(parts)
     if parts.scheme in ("abfss", "abfs"):
         problems += _credential_problems(parts, url, remedy=remedy)
-        if not problems and (parts.scheme == "abfs" or split_storage_url(url) is None):
+        if not problems and (parts.scheme == "abfs" or blob_urls.try_split_storage_url(url) is None):
             problems.append("an abfss:// URL must look like abfss://<filesystem>@<account>.dfs.core.windows.net"
                             f"/<path>, got {shown(url)}")
         if problems:
@@ -274,7 +230,7 @@ def sink_url(url: str) -> list[str]:
         return problems
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return ["must not have a query string or fragment (a SAS belongs in the sink's connection, not its URL)"]
-    split = split_storage_url(url)
+    split = blob_urls.try_split_storage_url(url)
     if split is None or not split[1]:
         return ["must name a container after the account, like https://<account>.blob.core.windows.net/"
                 f"<container>/<path>, got {shown(url)}"]

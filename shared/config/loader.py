@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import unquote
 
+from .. import blob_urls
 from . import checks
 from .connections import StorageConnectionError, account_url_of
 from .exceptions import ConfigError
@@ -34,13 +35,10 @@ _APP_DEFAULTS = {f.name: f.default for f in dataclasses.fields(AppSettings)}
 
 def sink_default_name(url: str) -> str:
     """``<account>/<container>`` of a sink URL (pure; used when a sink has no ``name``)."""
-    split = checks.split_storage_url(url)
+    split = blob_urls.try_split_storage_url(url)
     if split is None:
         return url
-    account, container, _ = split
-    account_name = account.rstrip("/").rsplit("/", 1)[-1] if checks.is_loopback_url(account) \
-        else account.split("://", 1)[-1].split(".")[0]
-    return f"{account_name}/{container}"
+    return f"{blob_urls.account_name(split.account_url)}/{split.container}"
 
 
 _adapters: dict[int, Any] = {}
@@ -208,7 +206,7 @@ def _check_v1_datastore_accounts(problems: Problems, routes: list[Route], datast
         landing = _landing_account(route, environ) if store is not None else None
         if store is None or landing is None or store.container != route.match.container:
             continue
-        theirs = checks.split_storage_url(store.account_url + "/c")
+        theirs = blob_urls.try_split_storage_url(store.account_url + "/c")
         if theirs is not None and theirs[0] != landing:
             problems.add(Where(f"route {route.name!r}").key("pipeline_endpoint").key("datastore"),
                          landed_datastore_mismatch(store.name, f"account {theirs[0]}", f"account {landing}"))
@@ -216,7 +214,7 @@ def _check_v1_datastore_accounts(problems: Problems, routes: list[Route], datast
 
 def _landing_account(route: Route, environ: Mapping[str, str]) -> Optional[str]:
     try:
-        return checks.split_storage_url(account_url_of(route.match.connection, environ) + "/c")[0]
+        return blob_urls.try_split_storage_url(account_url_of(route.match.connection, environ) + "/c")[0]
     except (StorageConnectionError, TypeError):
         return None
 
@@ -281,12 +279,12 @@ def _check_landing_overlaps(problems: Problems, routes: list[Route], datastores:
         for output in route.job_outputs:
             datastore = datastores.get(output.datastore)
             if datastore is not None:
-                split = checks.split_storage_url(datastore.account_url + "/" + datastore.container)
+                split = blob_urls.try_split_storage_url(datastore.account_url + "/" + datastore.container)
                 if split:
                     targets.append((Where(f"route {route.name!r}").key("outputs" if route.outputs else "output"),
                                     (split[0], datastore.container, _static_prefix(output.path))))
         for n, sink in enumerate(route.sinks):
-            split = checks.split_storage_url(sink.url)
+            split = blob_urls.try_split_storage_url(sink.url)
             if split:
                 targets.append((Where(f"route {route.name!r}").key("sinks").index(n).key("url"),
                                 (split[0], split[1], _static_prefix(split[2]))))

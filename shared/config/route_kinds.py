@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from .. import paths
+from .. import paths, blob_urls
 from . import checks
 from .models import Datastore, JobOverrides, Route
 from .outputs import outputs_shared_between_runs
@@ -171,6 +171,6 @@ def landed_datastore(route: Route, datastores: dict[str, Datastore], account_url
         return None
     for store in datastores.values():
         if store.container == route.match.container and \
-                paths.canonical_account_url(store.account_url) == paths.canonical_account_url(account_url):
+                blob_urls.same_account(store.account_url, account_url):
             return store
     return None

@@ -127,7 +127,7 @@ class StorageClients:
 
     def account_url(self, connection: str) -> str:
         """The connection's account, canonical and without credentials (a client's ``url`` carries a SAS)."""
-        from ..paths import canonical_account_url
+        from ..blob_urls import canonical_account_url
         from ..storage.connections import StorageConnectionError, account_url_of
 
         try:
@@ -137,7 +137,7 @@ class StorageClients:
 
     def check_account(self, connection: str, location: BlobLocation) -> None:
         """The connection must reach ``location``'s account (no client is built)."""
-        from ..paths import canonical_account_url
+        from ..blob_urls import canonical_account_url
 
         reaches = self.account_url(connection)
         if reaches != canonical_account_url(location.account_url):

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from .. import telemetry
 from ..config import AppSettings, load_settings
 from ..config.models import QueueNotification, WebhookNotification
-from ..redact import redact, redact_data
+from ..redact import redact_data, shown
 from .signing import secrets_of, signature_headers, webhook_id
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def send_notification(payload: dict, settings: Optional[AppSettings] = None,
             senders[name](target, summary, environ)
             sent.append(name)
         except Exception as exc:
-            reason = redact(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")[:500]
+            reason = shown(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 499)
             failed[name] = reason
             log.warning("run %s: %s notification failed: %s", summary.get("run_id"), name, reason)
     return {"sent": sent, "failed": failed}

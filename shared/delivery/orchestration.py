@@ -18,6 +18,8 @@ import logging
 from datetime import timedelta
 from typing import Any, Generator, Optional
 
+from ..timefmt import format_time
+
 import azure.durable_functions as df
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,7 @@ class DeliveryFailed(Exception):
 
 
 def _iso(context: df.DurableOrchestrationContext) -> str:
-    moment = context.current_utc_datetime
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(context.current_utc_datetime)
 
 
 def pending_wait(round_index: int) -> int:

@@ -13,8 +13,8 @@ from typing import Iterable
 from urllib.parse import unquote
 
 from ..config.models import SinkConfig
-from ..paths import (InvalidName, abfss_to_blob_url, check_relative_path, check_route_name, check_run_id, join_under,
-                     render_under, split_storage_url)
+from ..paths import InvalidName, check_relative_path, check_route_name, check_run_id, join_under, render_under
+from ..blob_urls import abfss_to_blob_url, split_storage_url
 from ..storage.uris import BlobLocation
 
 RECEIPT_NAME = "_RESULT.json"
@@ -24,8 +24,7 @@ def blob_endpoint_url(url: str) -> str:
     """ADLS Gen2 URL forms → the blob endpoint form; blob URLs unchanged (only the account part is rewritten)."""
     if url.strip().lower().startswith(("abfs://", "abfss://")):
         return abfss_to_blob_url(url)
-    parts = split_storage_url(url)
-    return f"{parts.account_url}/{parts.container}/{parts.rest}"
+    return split_storage_url(url).url
 
 
 def sink_location(sink: SinkConfig, *, route: str, folder: str, run_id: str, date: str,

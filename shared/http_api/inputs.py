@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
 from ..paths import InvalidName, check_route_name, check_run_id
-from ..redact import redact
+from ..redact import redact, shown
 from .problems import HttpProblem
 
 MAX_BODY_BYTES = 64 * 1024
@@ -45,12 +45,6 @@ _ECHOABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
 # C0, DEL, C1 controls, and the invisible bidirectional overrides that make a text read differently than it is
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
-
-def shown(value: str, limit: int = 60) -> str:
-    """A caller's value safe to echo in an error: redacted first (a cut could hide a token's shape), then
-    escaped and cut."""
-    text = redact(value).encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # --- bodies ----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 import azure.functions as func
 
 from ..batch_endpoint.status import is_terminal, normalise
+from ..timefmt import format_time
 from ..redact import redact
 from .inputs import run_id_param
 from .runs import HttpProblem, accepted, describe, find_run, guarded, no_input, problem_response
@@ -84,8 +85,7 @@ def redelivery_input(status: Any, fresh: Optional[dict] = None, *, now: Optional
     monitor.setdefault("started_at", custom.get("started_at"))
     if not is_terminal(job_status):  # still running: watch it again, with a whole deadline from now
         hours = float((original["run"].get("poll") or {}).get("deadline_hours", 24.0))
-        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
-        monitor["deadline"] = (moment + timedelta(hours=hours)).isoformat(timespec="seconds") + "Z"
+        monitor["deadline"] = format_time((now or datetime.now(timezone.utc)) + timedelta(hours=hours))
         monitor["phase"] = "monitoring"
     else:
         monitor.setdefault("deadline", custom.get("started_at"))

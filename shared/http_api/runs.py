@@ -22,6 +22,7 @@ import azure.functions as func
 from .. import __version__
 from ..config import AppSettings, ConfigError, UnknownRouteError, load_settings
 from ..paths import InvalidName, check_relative_path, check_route_name
+from ..timefmt import normalized
 from ..redact import redact, redact_data
 from ..storage.uris import BlobLocation
 from .inputs import (MAX_BODY_BYTES, check_content_encoding, check_query, choice_param, int_param,
@@ -185,8 +186,8 @@ def describe(status: Any) -> Optional[dict]:
         view["status"] = "Failed"
         view["error"] = view.get("error") or f"the orchestration failed: {status.output}"
     view.pop("outcome", None)
-    view["created_at"] = status.created_time
-    view["updated_at"] = status.last_updated_time
+    view["created_at"] = normalized(status.created_time)
+    view["updated_at"] = normalized(status.last_updated_time)
     return redact_data(view)
 
 

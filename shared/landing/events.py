@@ -20,7 +20,7 @@ The rules, decided once (README, "Event intake rules"):
   lands what it finds exactly as if it had been uploaded there.
 * **Accounts.** ``data.url`` names the account: its blob endpoint, its dfs endpoint
   (``https://<acct>.dfs.core.windows.net/<fs>/<path>``) and ``abfss://<fs>@<acct>.dfs...`` are one account,
-  keyed by its canonical blob endpoint (:func:`shared.paths.canonical_account_url`).
+  keyed by its canonical blob endpoint (:func:`shared.blob_urls.canonical_account_url`).
 * **Names.** The ``subject`` (``/blobServices/default/containers/<c>/blobs/<name>``) names the container and
   the blob, verbatim: it is never percent-encoded, and a raw ``#``, ``?``, ``%`` or space in it is part of
   the name. ``data.url`` is only cross-checked: its container must be the subject's, and its text after the
@@ -43,9 +43,10 @@ from typing import Any, Optional
 from urllib.parse import unquote
 
 from ..event_envelope import (EventEnvelope, SkipEvent, decode_queue_message, read_event,  # noqa: F401 - re-exported
-                              safe_event_id, shown)
-from ..redact import has_credential, has_secret
-from ..paths import InvalidName, split_blob_subject, split_storage_url
+                              safe_event_id)
+from ..redact import has_credential, has_secret, shown
+from ..paths import InvalidName, split_blob_subject
+from ..blob_urls import split_storage_url
 from ..storage.uris import BlobLocation
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
@@ -124,11 +125,11 @@ def recover_name(url: Any, subject: Optional[str]) -> tuple[str, str, str]:
     if "\ufffd" in name and parts.rest != name and unquote(parts.rest) != name:
         recovered = _name_from_mangled_subject(name, parts.rest)
         if recovered is None:
-            raise SkipEvent("name_mismatch", f"subject {shown(subject)} has lost characters and data.url does"
+            raise SkipEvent("name_mismatch", f"subject {shown(subject, 120)} has lost characters and data.url does"
                                              f" not match it", where)
         return parts.account_url, container, recovered
     if parts.rest != name and unquote(parts.rest) != name:
-        raise SkipEvent("name_mismatch", f"subject names blob {shown(name)}, data.url {shown(parts.rest)}", where)
+        raise SkipEvent("name_mismatch", f"subject names blob {shown(name, 120)}, data.url {shown(parts.rest, 120)}", where)
     return parts.account_url, container, name
 
 
@@ -148,7 +149,7 @@ def _event_id(event_id: Any, where: Optional[tuple[str, str, str]]) -> str:
     if event_id is not None and not isinstance(event_id, str):
         event_id = str(event_id) if isinstance(event_id, int) and not isinstance(event_id, bool) else None
     if event_id is not None and (len(event_id) > 256 or re.search(r"[\x00-\x1f\x7f-\x9f]", event_id)):
-        raise SkipEvent("malformed", f"id is not a printable string of at most 256 characters: {shown(event_id)}",
+        raise SkipEvent("malformed", f"id is not a printable string of at most 256 characters: {shown(event_id, 120)}",
                         where)
     return event_id or ""
 
@@ -159,7 +160,7 @@ def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Op
     if event_type is None and isinstance(data, Mapping) and _committed(data.get("api")):
         event_type = BLOB_CREATED  # the type was lost on the way (an old worker decoding a CloudEvent)
     if not isinstance(event_type, str) or event_type != BLOB_CREATED:
-        raise SkipEvent("wrong_event_type", shown(event_type))
+        raise SkipEvent("wrong_event_type", shown(event_type, 120))
     if not isinstance(data, Mapping):
         raise SkipEvent("malformed", "data is not an object")
     if subject is not None and not isinstance(subject, str):
@@ -171,13 +172,13 @@ def parse_blob_created(event_id: Any, event_type: Any, data: Any, *, subject: Op
             where = recover_name(data.get("url"), subject)
         except SkipEvent:
             pass
-        detail = shown(api) + (" (ADLS Gen2 creates the file empty; its FlushWithClose commits it)"
+        detail = shown(api, 120) + (" (ADLS Gen2 creates the file empty; its FlushWithClose commits it)"
                                if api == "CreateFile" else "")
         raise SkipEvent("uncommitted_api", detail, where)
     account_url, container, name = recover_name(data.get("url"), subject)
     where = (account_url, container, name)
     if not name or name.endswith("/"):
-        raise SkipEvent("not_a_blob", shown(data.get("url")), where)
+        raise SkipEvent("not_a_blob", shown(data.get("url"), 120), where)
     try:  # a BlobLocation checks its path (shared.paths.check_relative_path) when it is made
         location = BlobLocation(account_url, container, name)
     except InvalidName as exc:
@@ -216,7 +217,7 @@ def parse_renamed(event_id: Any, event_type: Any, data: Any, *, subject: Optiona
     """A ``BlobRenamed`` / ``DirectoryRenamed`` event's new location, or :class:`SkipEvent` with the reason."""
     kind = renamed_type(event_type, data)
     if kind is None:
-        raise SkipEvent("wrong_event_type", shown(event_type))
+        raise SkipEvent("wrong_event_type", shown(event_type, 120))
     if not isinstance(data, Mapping):
         raise SkipEvent("malformed", "data is not an object")
     if subject is not None and not isinstance(subject, str):
@@ -225,7 +226,7 @@ def parse_renamed(event_id: Any, event_type: Any, data: Any, *, subject: Optiona
     where = (account_url, container, name)
     name = name.rstrip("/") if kind == DIRECTORY_RENAMED else name
     if not name or name.endswith("/"):
-        raise SkipEvent("not_a_blob", shown(data.get("destinationUrl")), where)
+        raise SkipEvent("not_a_blob", shown(data.get("destinationUrl"), 120), where)
     try:
         location = BlobLocation(account_url, container, name)
     except InvalidName as exc:

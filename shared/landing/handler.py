@@ -19,7 +19,8 @@ from .. import telemetry
 from ..config.models import AppSettings, Route
 from ..runs.claims import claim_etag
 from . import rules
-from .events import BlobCreated, Renamed, SkipEvent, parse_blob_created, parse_renamed, renamed_type, shown
+from ..redact import shown
+from .events import BlobCreated, Renamed, SkipEvent, parse_blob_created, parse_renamed, renamed_type
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +137,14 @@ async def handle_blob_created(event_id: Any, event_type: Any, data: Any, client:
         try:
             renamed = parse_renamed(event_id, event_type, data, subject=subject, event_time=event_time)
         except SkipEvent as exc:
-            return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
+            return skip_event(exc.reason, exc.detail, shown(event_id, 120), ctx.index.skip_level(exc.reason, exc.where))
         if renamed.directory:
             return await _land_renamed_folder(ctx, client, renamed)
         return await _land_renamed_file(ctx, client, renamed)
     try:
         created = parse_blob_created(event_id, event_type, data, subject=subject, event_time=event_time)
     except SkipEvent as exc:
-        return skip_event(exc.reason, exc.detail, shown(event_id), ctx.index.skip_level(exc.reason, exc.where))
+        return skip_event(exc.reason, exc.detail, shown(event_id, 120), ctx.index.skip_level(exc.reason, exc.where))
     return await _land(ctx, client, created)
 
 
@@ -194,7 +195,7 @@ def _where(location: Any) -> tuple[str, str, str]:
 
 def _routes_under(ctx: LandingContext, location: Any) -> list[Route]:
     """Routes that may take a blob somewhere under the folder ``location`` (its prefix and the folder overlap)."""
-    from ..paths import canonical_account_url
+    from ..blob_urls import canonical_account_url
 
     folder = location.path + "/"
     key = (canonical_account_url(location.account_url), location.container)

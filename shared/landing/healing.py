@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from ..runs import claims
+from ..timefmt import format_time, try_parse_time
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def _take_restart(book: Any, waiter_id: str, seen: dict, execution: str, now: da
             return TAKEN, None
         restarts = int(current.get("restarts") or 0)
         if current.get("restarted_from") == execution:
-            at = claims.parse_time(current.get("restarted_at"))
+            at = try_parse_time(current.get("restarted_at"), naive=now.tzinfo is None)
             if at is not None and now - at < timedelta(seconds=RESTART_LEASE_SECONDS):
                 return TAKEN, None  # someone restarts this very failure now
         elif restarts != seen_restarts:
@@ -145,6 +146,6 @@ def _take_restart(book: Any, waiter_id: str, seen: dict, execution: str, now: da
         if restarts >= MAX_WAITER_RESTARTS:
             return GIVEN_UP, None
         return RESTARTED, {**current, "restarts": restarts + 1, "restarted_from": execution,
-                           "restarted_at": claims.iso(now)}
+                           "restarted_at": format_time(now, "milliseconds")}
 
     return book.store.update(book.name(waiter_id), change)

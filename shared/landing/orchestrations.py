@@ -19,6 +19,7 @@ from typing import Any, Generator, Optional
 import azure.durable_functions as df
 
 from ..durable.waiting import ActivityFailed, Arrival, StandingWaits
+from ..timefmt import format_time, parse_time
 from ..runs import fencing
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,12 @@ def _info(context: Any, message: str, *args: Any) -> None:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+    return format_time(moment, "milliseconds")
+
+
+def _parse(text: str, clock: datetime) -> datetime:
+    """A time this orchestration wrote (also an earlier version's ``+00:00`` form), comparable with ``clock``."""
+    return parse_time(text, naive=clock.tzinfo is None)
 
 
 def _job(job: dict) -> dict:
@@ -83,7 +89,7 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
             return stale
     progress = dict(given.get("progress") or {"started_at": _iso(context.current_utc_datetime), "checks": 0,
                                                "delay": MANIFEST_FIRST_RECHECK_SECONDS})
-    deadline = datetime.fromisoformat(progress["started_at"]) + timedelta(minutes=job["wait_minutes"])
+    deadline = _parse(progress["started_at"], context.current_utc_datetime) + timedelta(minutes=job["wait_minutes"])
     for _ in range(CHECKS_PER_EXECUTION):
         check = yield context.call_activity_with_retry(CHECK_MANIFEST_ACTIVITY, ACTIVITY_RETRY, job)
         progress["checks"] += 1
@@ -98,7 +104,7 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                                    "missing_count": int(check.get("missing_count", len(missing))),
                                    "mismatched": mismatched[:NAMES_KEPT],
                                    "mismatched_count": int(check.get("mismatched_count", len(mismatched))),
-                                   "deadline": deadline.isoformat()})
+                                   "deadline": _iso(deadline)})
         if now >= deadline:
             raise FolderVerdict(f"folder {job['folder_url']} is still incomplete {job['wait_minutes']} minute(s) after"
                                 f" its manifest landed ({progress['checks']} checks): {check.get('summary', '')}")
@@ -147,7 +153,7 @@ class _Files:
         collected = collected or {"events": 1, "last_at": _iso(context.current_utc_datetime),
                                   "first_names": [first["name"]] if first.get("name") else []}
         self.events: int = int(collected["events"])
-        self.last_at = datetime.fromisoformat(collected["last_at"])
+        self.last_at = _parse(collected["last_at"], self.context.current_utc_datetime)
         self.first_names: list = list(collected["first_names"])[:NAMES_KEPT]
         self.here = 0   # file events taken in this execution
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from ..config.models import AppSettings, Route
-from ..event_envelope import shown
-from ..paths import InvalidName, canonical_account_url, check_relative_path, static_prefix
+from ..redact import shown
+from ..paths import InvalidName, check_relative_path, static_prefix
+from ..blob_urls import canonical_account_url
 from ..runs.ids import derived_run_id, landing_run_id
 from ..storage.uris import BlobLocation, parse_blob_url
 from .events import BENIGN_SKIPS, BlobCreated
@@ -270,7 +271,7 @@ class ManifestEntry:
 
 def _md5_bytes(value: Any, name: str) -> bytes:
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"file {shown(name)!r}: md5 must be a hex or base64 string")
+        raise ManifestError(f"file {shown(name, 120)!r}: md5 must be a hex or base64 string")
     text = value.strip()
     if len(text) == 32:
         try:
@@ -282,7 +283,7 @@ def _md5_bytes(value: Any, name: str) -> bytes:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != 16:
-        raise ManifestError(f"file {shown(name)!r}: md5 {shown(value, 60)!r} is neither 32 hex digits nor base64"
+        raise ManifestError(f"file {shown(name, 120)!r}: md5 {shown(value, 60)!r} is neither 32 hex digits nor base64"
                             f" of 16 bytes")
     return raw
 
@@ -310,7 +311,7 @@ def parse_manifest(raw: bytes) -> tuple[ManifestEntry, ...]:
         except InvalidName as exc:
             raise ManifestError(f"{exc} (a plain file name in the folder)") from None
         if "/" in name:
-            raise ManifestError(f"files[{n}]: {shown(name)!r} is not a plain file name in the folder (no sub-folders)")
+            raise ManifestError(f"files[{n}]: {shown(name, 120)!r} is not a plain file name in the folder (no sub-folders)")
         size = item.get("size")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise ManifestError(f"files[{n}]: size must be a non-negative integer, got {size!r}")

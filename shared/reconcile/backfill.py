@@ -14,10 +14,11 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Awaitable, Callable, Optional
 
 from ..config.models import AppSettings, Route
+from ..timefmt import format_time, try_parse_time
 from .scan import landings
 from .sweep import REPAIRED, STARTED, WOULD_START, listed_items, ensure_landing
 
@@ -74,13 +75,9 @@ def parse_backfill(body: dict, settings: AppSettings) -> BackfillRequest:
         raise BadField("prefix", f"must start with route {route.name!r}'s prefix {route.match.prefix!r}")
     since = body.get("since")
     if since is not None:
-        if not isinstance(since, str) or len(since) > 64:
+        since = try_parse_time(since)
+        if since is None:
             raise BadField("since", "must be an ISO-8601 time such as 2026-01-31T00:00:00Z")
-        try:
-            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadField("since", "must be an ISO-8601 time such as 2026-01-31T00:00:00Z") from None
-        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
         raise BadField("dry_run", "must be true or false")
@@ -127,5 +124,5 @@ async def backfill(ctx: Any, client: Any, request: BackfillRequest, *,
              else "", dict(counts))
     key = "would_start" if request.dry_run else "started"
     return {"route": route.name, "prefix": request.prefix, "dry_run": request.dry_run,
-            "since": request.since.isoformat() if request.since else None, key: runs,
+            "since": format_time(request.since) if request.since else None, key: runs,
             "counts": dict(sorted(counts.items())), "complete": complete}

@@ -17,18 +17,15 @@ blob back without the ``parked/`` prefix) re-drives it on the next tick.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
+
+from ..timefmt import now_text
 
 PARK_AFTER_ATTEMPTS = 5
 PARKED_PREFIX = "parked/"
 PARKED_QUEUE_SUFFIX = "-parked"
 ATTEMPTS_METADATA = "redrive_attempts"
 REASON_METADATA = "parked_reason"
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def reason_of(exc: BaseException) -> str:
@@ -57,7 +54,7 @@ def park_message(parked: Any, poison_queue_name: str, message: Any, reason: str)
     from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
     document = json.dumps({"parked_from": poison_queue_name, "reason": reason,
-                           "attempts": int(message.dequeue_count or 0), "parked_at": now_iso(),
+                           "attempts": int(message.dequeue_count or 0), "parked_at": now_text(),
                            "content": message.content if isinstance(message.content, str) else str(message.content)})
     try:
         parked.send_message(document)
@@ -76,7 +73,7 @@ def park_blob(container: Any, name: str, reason: str, attempts: int) -> str:
     target = f"{PARKED_PREFIX}{name}"
     body = container.download_blob(name).readall()
     container.upload_blob(target, body, overwrite=True,
-                          metadata={REASON_METADATA: reason, ATTEMPTS_METADATA: str(attempts), "parked_at": now_iso()})
+                          metadata={REASON_METADATA: reason, ATTEMPTS_METADATA: str(attempts), "parked_at": now_text()})
     try:
         container.delete_blob(name)
     except ResourceNotFoundError:

@@ -15,10 +15,10 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Optional
 
 from ..config.models import Route
+from ..timefmt import now_text
 from ..landing import rules
 from ..runs import claims
 from .scan import Landing, Listed, landings
@@ -59,7 +59,7 @@ class Cursors:
 
     def put(self, name: str, continuation: Optional[str], **info: Any) -> None:
         self.store.write(f"{CURSOR_PREFIX}{name}.json", {
-            "continuation": continuation, "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "continuation": continuation, "updated_at": now_text(),
             **info})
 
 

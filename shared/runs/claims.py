@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
+from ..timefmt import format_time, try_parse_time
+
 CLAIMED = "claimed"
 STARTED = "started"
 RELEASED = "released"
@@ -79,16 +81,8 @@ def claim_etag(etag: Any) -> str:
 
 
 def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds")
-
-
-def parse_time(text: Any) -> Optional[datetime]:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    """A claim record's time: :func:`shared.timefmt.format_time` to the millisecond."""
+    return format_time(moment, "milliseconds")
 
 
 def new_claim(record: Mapping[str, Any], *, token: str, fingerprint_: str, now: datetime,
@@ -112,12 +106,11 @@ def state_of(record: Mapping[str, Any]) -> str:
 
 def expired(record: Mapping[str, Any], now: datetime, grace_seconds: float) -> bool:
     """A claim with no (readable) lease counts from ``claimed_at``; with neither it is expired."""
-    until = parse_time(record.get("expires_at"))
+    naive = now.tzinfo is None
+    until = try_parse_time(record.get("expires_at"), naive=naive)
     if until is None:
-        claimed = parse_time(record.get("claimed_at"))
+        claimed = try_parse_time(record.get("claimed_at"), naive=naive)
         until = claimed + timedelta(seconds=grace_seconds) if claimed else None
-    if until is not None and until.tzinfo is None and now.tzinfo is not None:
-        until = until.replace(tzinfo=now.tzinfo)
     return until is None or now >= until
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from ..storage.state import StateStore
+from ..timefmt import now_text
 from . import claims
 
 RECORD_PREFIX = "runs/"
@@ -62,7 +63,7 @@ class ClaimBook:
             if claims.state_of(current) == claims.STARTED:
                 return current, None
             started = {**current, **extra, "state": claims.STARTED,
-                       "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+                       "started_at": now_text("milliseconds")}
             return started, started
 
         return self.store.update(self.name(key), change)
@@ -75,7 +76,7 @@ class ClaimBook:
                     or claims.state_of(current) != claims.CLAIMED:
                 return False, None
             return True, {**current, "state": claims.RELEASED,
-                          "released_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+                          "released_at": now_text("milliseconds")}
 
         return self.store.update(self.name(key), change)
 
@@ -120,7 +121,7 @@ class RunLedger(StateStore):
         owned claims through :attr:`claims`)."""
         return self.create(record_name(run_id), {
             **record, "run_id": run_id, "state": claims.CLAIMED,
-            "claimed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            "claimed_at": now_text()})
 
     def get(self, run_id: str) -> Optional[dict]:
         return self.read(record_name(run_id))
@@ -151,7 +152,7 @@ class RunLedger(StateStore):
             submits = dict(record.get("submits") or {})
             if submits.get(str(attempt)):
                 return False, None
-            submits[str(attempt)] = {"posting": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            submits[str(attempt)] = {"posting": now_text()}
             return True, {**record, "submits": submits}
 
         return self.change(run_id, change, True)
@@ -183,7 +184,7 @@ class RunLedger(StateStore):
     def note_uncertain(self, run_id: str, attempt: int, reason: str) -> None:
         """List the run under ``uncertain/`` for the sweep (``shared/reconcile/sweep.py``)."""
         self.write(f"{UNCERTAIN_PREFIX}{run_id}.json", {"run_id": run_id, "attempt": attempt, "reason": reason[:500],
-                                                        "since": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                                                        "since": now_text()})
 
     def settle_uncertain(self, run_id: str) -> None:
         self.delete(f"{UNCERTAIN_PREFIX}{run_id}.json")

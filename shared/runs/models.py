@@ -6,10 +6,11 @@ a key or a SAS.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Optional
 
 from ..config.models import AppSettings, Route
+from ..timefmt import format_time, parse_time
 from ..storage.uris import BlobLocation, input_uri_for
 from .pinning import pin
 
@@ -22,17 +23,9 @@ SUBMIT_UNCERTAIN = "SubmitUncertain"  # the phase of a run waiting for it
 OUTCOMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
 
 
-def iso(moment: datetime) -> str:
-    """UTC ISO-8601 with a trailing Z (a naive time is taken to be UTC)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + "Z"
-
-
-def parse_iso(text: str) -> datetime:
-    """Back to an aware UTC datetime, comparable with ``context.current_utc_datetime``."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+# The run's times, in the one format (shared.timefmt); the orchestrator imports them under these names.
+iso = format_time
+parse_iso = parse_time
 
 
 def render_output_path(route: Route, run_id: str, attempt: int, now: datetime) -> str:

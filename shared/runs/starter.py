@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from ..config.models import AppSettings, Route
 from ..storage.uris import BlobLocation
+from ..timefmt import try_parse_time
 from . import claims
 from .claims import ClaimMismatch  # noqa: F401  (re-exported: callers catch it from here)
 from .fencing import RUNS_BOOK, fence_for
@@ -127,8 +128,9 @@ async def start_once(client: Any, book: ClaimBook, key: str, orchestrator: str, 
                 break
             continue
         # WAIT: another caller's fresh claim; give its start_new time, but look again once the lease expires
-        until = claims.parse_time(current.get("expires_at"))
-        left = (until - policy.clock()).total_seconds() if until is not None and until.tzinfo else wait
+        now = policy.clock()
+        until = try_parse_time(current.get("expires_at"), naive=now.tzinfo is None)
+        left = (until - now).total_seconds() if until is not None else wait
         await policy.sleep(max(policy.first_wait_seconds, min(wait, left + policy.first_wait_seconds)))
         wait = min(wait * 2, max(policy.grace_seconds, policy.first_wait_seconds))
     else:

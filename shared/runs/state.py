@@ -13,8 +13,9 @@ without ``claim``, ``cancel`` and ``attempt``; unknown keys are ignored, missing
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
 from typing import Any, Optional
+
+from ..timefmt import try_parse_time
 
 VERSION = 2
 EVENT_IDS_KEPT = 20
@@ -34,11 +35,7 @@ def clean_event_id(value: Any) -> Optional[str]:
 
 def clean_event_time(value: Any) -> Optional[str]:
     """An event time from outside: kept only when it is an ISO-8601 time (then it cannot hold a secret)."""
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    if not isinstance(value, str) or len(value) > 40 or try_parse_time(value) is None:
         return None
     return value
 
@@ -68,10 +65,10 @@ class CancelRequest:
 
     @classmethod
     def from_value(cls, value: Any) -> "CancelRequest":
-        from ..redact import redact
+        from ..redact import shown
 
         reason = value.get("reason") if isinstance(value, dict) else value if isinstance(value, str) else None
-        return cls(reason=redact(str(reason))[:500] if reason else None)
+        return cls(reason=shown(str(reason), 499) if reason else None)
 
 
 @dataclass

@@ -91,7 +91,7 @@ def key_credential(name: str, environ: Mapping[str, str] = os.environ) -> Option
     except StorageConnectionError:
         return None
     if connection.kind == "development":
-        from .uris import account_name
+        from ..blob_urls import account_name
 
         return account_name(connection.url), DEVSTORE_KEY
     if connection.kind == "key" and connection.account_name and connection.account_key:

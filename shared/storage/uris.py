@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from ..config.models import Datastore
-from ..paths import InvalidName, canonical_account_url, check_container_name, check_relative_path, split_storage_url
+from ..paths import InvalidName, check_container_name, check_relative_path
+from ..blob_urls import account_name, join_storage_url, same_account, split_storage_url
 
 _AZUREML = re.compile(r"^azureml://datastores/(?P<ds>[^/]+)/paths/(?P<path>.*)$")
-_IP_HOST = re.compile(r"^(\d{1,3}(\.\d{1,3}){3}|localhost|\[?::1\]?)$")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class BlobLocation:
 
     @property
     def url(self) -> str:
-        return f"{self.account_url}/{self.container}/{quote(self.path, safe='/')}"
+        return join_storage_url(self.account_url, self.container, quote(self.path, safe='/'))
 
     @property
     def account_name(self) -> str:
@@ -43,18 +43,6 @@ class BlobLocation:
     def child(self, name: str) -> "BlobLocation":
         folder = self.path if not self.path or self.path.endswith("/") else self.path + "/"
         return BlobLocation(self.account_url, self.container, folder + name)
-
-
-def is_path_style(host: str) -> bool:
-    """Azurite and other emulators put the account name in the path, not the host."""
-    return bool(_IP_HOST.match(host.split(":")[0] if not host.startswith("[") else host))
-
-
-def account_name(account_url: str) -> str:
-    parts = urlsplit(account_url)
-    if is_path_style(parts.netloc):
-        return parts.path.strip("/").split("/")[0]
-    return (parts.hostname or "").split(".")[0]
 
 
 def parse_blob_url(url: str) -> BlobLocation:
@@ -83,11 +71,6 @@ def parse_azureml_uri(uri: str) -> tuple[str, str]:
     if not match:
         raise ValueError(f"not an azureml://datastores/<name>/paths/<path> URI: {uri!r}")
     return match["ds"], unquote(match["path"])
-
-
-def same_account(a: str, b: str) -> bool:
-    """One account, whichever endpoint (blob or dfs), case or trailing slash names it."""
-    return canonical_account_url(a) == canonical_account_url(b)
 
 
 def datastore_for(location: BlobLocation, datastores: Mapping[str, Datastore]) -> Optional[Datastore]:

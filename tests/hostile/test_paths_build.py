@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from shared.aml_events.store import state_path
 from shared.config.models import SinkConfig
 from shared.delivery.sinks import sink_location
-from shared.paths import InvalidName, split_storage_url
+from shared.paths import InvalidName
+from shared.blob_urls import split_storage_url
 from shared.storage.uris import BlobLocation, parse_blob_url
 
 SINK = SinkConfig("https://sinkacct.blob.core.windows.net/scores/{route}/{folder}/{run_id}/", "SINK")

@@ -1,8 +1,8 @@
 import pytest
 
 from shared.config.models import Datastore
-from shared.storage.uris import (BlobLocation, account_name, input_uri_for, parse_azureml_uri, parse_blob_url,
-                                 resolve_azureml_uri)
+from shared.storage.uris import BlobLocation, input_uri_for, parse_azureml_uri, parse_blob_url, resolve_azureml_uri
+from shared.blob_urls import account_name
 
 DATASTORES = {"landingstore": Datastore("landingstore", "https://landing.blob.core.windows.net", "landing"),
               "local": Datastore("local", "http://127.0.0.1:10000/devstoreaccount1", "azureml-blobstore")}
