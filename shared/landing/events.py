@@ -44,7 +44,7 @@ from urllib.parse import unquote
 
 from ..event_envelope import (EventEnvelope, SkipEvent, decode_queue_message, read_event,  # noqa: F401 - re-exported
                               safe_event_id, shown)
-from ..redact import has_credential
+from ..redact import has_credential, has_secret
 from ..paths import InvalidName, split_blob_subject, split_storage_url
 from ..storage.uris import BlobLocation
 

@@ -136,3 +136,25 @@ def test_a_route_with_no_output_of_its_own_makes_one_job_even_with_a_workspace(s
     summary = finish(host, run_id)
     assert summary["outcome"] == "Succeeded" and summary["job_name"] == job.name, summary
     assert len(stack.jobs_since(before)) == 1
+
+
+def test_a_submit_activity_run_twice_adopts_the_job_its_first_call_recorded(stack, host):
+    """Nothing to search (no workspace, no list) and the worker died after the POST: the activity runs again.
+    The first call recorded its job in the ledger (the write-ahead mark), so the second adopts it: one job."""
+    stack.configure(endpoint={"workspace": None})
+    stack.emulator.emulator.faults.apply({"http": [no_list(2)]})  # the first call's look: GET by name + list
+    real = host.activities["submit_job"]
+    results = []
+
+    def redelivered(payload):
+        results.append(real(payload))
+        results.append(real(payload))
+        return results[-1]
+
+    host.activities["submit_job"] = redelivered
+    before = stack.job_names()
+    run_id, _ = land_sample(stack, host)
+    summary = finish(host, run_id)
+    assert results[1].get("adopted") is True and results[1].get("found_by") == "ledger", results
+    assert results[0]["job_name"] == results[1]["job_name"] == summary["job_name"]
+    assert len(stack.jobs_since(before)) == 1 and summary["outcome"] == "Succeeded", summary

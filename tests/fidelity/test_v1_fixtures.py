@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.batch_endpoint.status import normalise
 from shared.config import parse_settings
 from shared.pipeline_v1 import requests as v1
 
@@ -28,8 +27,12 @@ SUB = "00000000-0000-0000-0000-000000000000"
 WS = {"subscription_id": SUB, "resource_group": "rg-local", "name": "ws-local"}
 API = "https://eastus2.api.azureml.ms"
 ENDPOINT_ID = "a275bc5d-0000-4000-8000-000000000001"
-CASE_5 = pytest.mark.xfail(strict=True, reason="issue 17 case 5 (v1 wire): fixed on branch `fidelity`; remove this "
-                                               "mark when that is merged")
+#: Until issue 17 case 5 (branch ``fidelity``) is merged the app sends the older v1 wire; its builders then carry
+#: the SDK's content type (``JSON_PATCH``), and these comparisons must pass.
+CASE_5 = pytest.mark.xfail(condition=not hasattr(v1, "JSON_PATCH"), strict=True,
+                           reason="issue 17 case 5 (v1 wire): fixed on branch `fidelity`")
+#: Differences that remain after it: each XPASSes (and fails the run) once fixed, so its mark goes with it.
+STILL_DIFFERENT = pytest.mark.xfail(strict=True, reason="a difference from azureml-core's wire that the app keeps")
 
 
 def fixture(name: str) -> dict:
@@ -66,7 +69,8 @@ def comparable(body: dict, *, app: bool) -> dict:
     body = copy.deepcopy(body)
     body.pop("Description", None)
     if app:
-        body.pop("Tags", None)
+        body.pop("Tags", None)  # the attempt's labels, in either spelling of the key
+        body.pop("tags", None)
     else:
         assert body.pop("DataSetDefinitionValueAssignments") == {} and body.pop("Properties") == {}
     return body
@@ -140,12 +144,26 @@ def test_the_apps_cancel_is_the_sdks():
 
 
 @CASE_5
+@STILL_DIFFERENT
 def test_the_apps_run_search_is_the_sdks():
+    """``top`` is each caller's page size (``get_runs`` asks for 500); the filter must match. azureml-core adds
+    ``(ParentRunId eq null)`` (top-level runs only): UNCONFIRMED whether a pipeline's step runs carry its tags."""
     call = v1.query_call(route(), "batchrun.attempt_id", "a-1")
     request = fixture("query_by_tag")["request"]
-    assert (call.method, call.url, call.body) == (request["method"], request["url"], request["body"])
+    app, sdk = dict(call.body), dict(request["body"])
+    app.pop("top"), sdk.pop("top")
+    assert (call.method, call.url, app) == (request["method"], request["url"], sdk)
 
 
 @CASE_5
 def test_finished_is_success_for_the_app_too():
-    assert normalise(fixture("status")["returned"]) == "Completed"
+    assert v1.parse_run(route(), {"runId": "run-1", "status": fixture("status")["returned"]}).status == "Completed"
+
+
+@STILL_DIFFERENT
+def test_the_apps_status_read_is_the_sdks():
+    """``PipelineRun.get_status`` reads the pipelines service's run (``Status.StatusCode``); the app reads Run
+    History's run (``status``), as ADF's activity is believed to: UNCONFIRMED which statuses each reports."""
+    call = v1.run_call(route(), "run-1")
+    request = fixture("status")["request"]
+    assert (call.method, call.url) == (request["method"], request["url"])

@@ -35,6 +35,7 @@ OPTIONAL_IN_AZURE = {
     "BATCH_CONFIG_JSON": "the routes document inline; Azure deploys the file config/routes.json (BATCH_CONFIG_PATH)",
     "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "only to let the Python worker configure Azure Monitor instead"
                                                    " of shared/telemetry.py",
+    "RUN_FENCING": "on unless set; 'off' is the crash bench's control (shared/runs/fencing.py), never for Azure",
 }
 
 # Set in Azure for code that another area is writing now: remove an entry once the code reads it.
