@@ -2,6 +2,7 @@
 stalls or races.
 
     python -m bench.crash_bench                         # every point, five fault kinds, five start kinds, both profiles
+    python -m bench.crash_bench --parallel              # the same, one child process per profile
     python -m bench.crash_bench --smoke                 # CI: strict profile, marker + http, 1 point per fault kind
     python -m bench.crash_bench --starts marker --faults stall,race --profile kind      # a subset
     python -m bench.crash_bench --control fencing-off   # the control: must show re-executed runs > 0

@@ -212,9 +212,24 @@ def run_async(coro):
         try:
             return await coro
         finally:
-            await http_utils._close_session()
+            await _close_own_session(http_utils)
 
     return asyncio.run(_wrapped())
+
+
+async def _close_own_session(http_utils) -> None:
+    """Close the SDK's module-global session only if this event loop opened it.
+
+    With activities on threads (clock="scaled"), a coroutine activity's loop and a test's client call run at
+    once: closing the other loop's session would cut its request mid-way (ServerDisconnectedError) or fail the
+    activity (a session bound to another loop).
+    """
+    session = http_utils._client_session  # noqa: SLF001 - the SDK's module-global session
+    if session is None or session.closed or getattr(session, "_loop", None) is not asyncio.get_running_loop():
+        return
+    await session.close()
+    if http_utils._client_session is session:  # noqa: SLF001
+        http_utils._client_session = None
 
 
 

@@ -457,13 +457,13 @@ async def _upload_outputs(emu: Any, job: PipelineJob, job_dir: Path) -> None:
             if wire == "UriFolder":
                 for path in sorted(p for p in local.rglob("*") if p.is_file()):
                     rel = path.relative_to(local).as_posix()
-                    await asyncio.to_thread(storage.upload_new, loc.child(rel), path.read_bytes())
+                    await asyncio.to_thread(storage.upload_new, loc.child(rel), path.read_bytes(), owner=job.name)
                 job.log(f"output {name}: folder uploaded to {uri}")
             else:
                 path = local / (loc.basename or name)
                 if not path.is_file():
                     raise JobFailure(f"The step wrote no file for output '{name}' ({uri}).")
-                await asyncio.to_thread(storage.upload_new, loc, path.read_bytes())
+                await asyncio.to_thread(storage.upload_new, loc, path.read_bytes(), owner=job.name)
                 job.log(f"output {name}: file uploaded to {uri}")
         except PathExistsError as exc:
             raise JobFailure(f"Cannot write output '{exc}': the path already exists.") from exc

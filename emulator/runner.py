@@ -166,14 +166,15 @@ class JobRunner:
         try:
             if job.settings.output_action == "append_row":
                 data = "".join(line + "\n" for line in result.lines).encode("utf-8")
-                await asyncio.to_thread(self._storage.upload_new, prepared.output, data)
+                await asyncio.to_thread(self._storage.upload_new, prepared.output, data, owner=job.name)
                 job.log(f"append_row: {len(result.lines)} lines written to {job.output_uri}")
             folder = prepared.output.parent
             for path in sorted(p for p in prepared.bi_output.rglob("*") if p.is_file()):
                 rel = path.relative_to(prepared.bi_output).as_posix()
                 if folder.child(rel) == prepared.output and job.settings.output_action == "append_row":
                     continue  # the merged file wins over a same-named file the script wrote
-                await asyncio.to_thread(self._storage.upload_new, folder.child(rel), path.read_bytes())
+                await asyncio.to_thread(self._storage.upload_new, folder.child(rel), path.read_bytes(),
+                                        owner=job.name)
                 job.log(f"output file {rel} uploaded to {folder.child(rel)}")
         except PathExistsError as exc:
             raise JobFailure(_exists_message(str(exc))) from exc

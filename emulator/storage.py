@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -137,17 +137,31 @@ class Storage:
             raise StorageError(f"Input '{loc.account}/{loc.container}/{blob_name}' does not exist.") from exc
         dest.write_bytes(data)
 
-    def upload_new(self, loc: BlobLocation, data: bytes) -> None:
-        """Create the blob; an existing one fails the job (outputs must be new, contract §1.6)."""
+    def upload_new(self, loc: BlobLocation, data: bytes, *, owner: str | None = None) -> None:
+        """Create the blob; an existing one fails the job (outputs must be new, contract §1.6).
+
+        ``owner`` (the writing job's name) is kept in the blob's metadata: when the storage SDK's own retry of
+        a slow create finds the blob that same create wrote, the job's write succeeded and must not fail the
+        job. A blob written by any other job still fails it."""
         cc = self.container(loc)
         try:
             cc.create_container()
         except ResourceExistsError:
             pass
+        metadata = {"emulator_job": owner} if owner else None
         try:
-            cc.upload_blob(loc.path, data, overwrite=False)
+            cc.upload_blob(loc.path, data, overwrite=False, metadata=metadata)
         except ResourceExistsError as exc:
+            if owner and _written_by(cc, loc.path, owner):
+                return
             raise PathExistsError(str(loc)) from exc
+
+
+def _written_by(cc: Any, name: str, owner: str) -> bool:
+    try:
+        return (cc.get_blob_client(name).get_blob_properties().metadata or {}).get("emulator_job") == owner
+    except ResourceNotFoundError:
+        return False
 
 
 def _sas_of(query: str) -> str | None:

@@ -72,12 +72,22 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
 _URL = re.compile(r"(?i)\b(?:https?|wss?|ftps?)://[^\s\"'<>]+")
 #: ``name=value`` pairs of a query: separators ``&``, ``;`` and JSON-escaped ``\u0026``.
 _QUERY_PAIR = re.compile(r"(?i)((?:^|&|;|\\u0026)[^=&;#]*?(?:=|%3D|\\u003d))((?:(?!\\u0026)[^&;#])+)")
-#: Query values shown as they are: Azure protocol parameters whose value has a fixed, non-secret shape.
+#: Query values shown as they are: Azure protocol parameters whose value has a fixed, non-secret shape (an
+#: ``sp=`` holding anything but permission letters is masked like any other value).
 _READABLE_QUERY = {
     "api-version": re.compile(r"^\d{4}-\d{2}-\d{2}(?:-preview)?$"),
     "comp": re.compile(r"^[a-z]{1,20}$"),
     "restype": re.compile(r"^[a-z]{1,20}$"),
     "pipelineversion": re.compile(r"^[A-Za-z0-9._-]{1,64}$"),
+    # a SAS's readable parts (what it grants, until when); its signature ``sig`` never is
+    "sv": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+    "se": re.compile(r"^\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?$|^\d{4}-\d{2}-\d{2}T\d{2}(?:%3A\d{2}){1,2}Z$"),
+    "st": re.compile(r"^\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?$|^\d{4}-\d{2}-\d{2}T\d{2}(?:%3A\d{2}){1,2}Z$"),
+    "sp": re.compile(r"^[racwdxyltmeopif]{1,16}$"),
+    "sr": re.compile(r"^(?:b|c|d|bs|bv|f|s)$"),
+    "ss": re.compile(r"^[bfqt]{1,4}$"),
+    "srt": re.compile(r"^[sco]{1,3}$"),
+    "spr": re.compile(r"^https(?:,http)?$"),
 }
 #: Path prefixes after which every segment is a credential (Slack ``/services/T<team>/B<bot>/<secret>``,
 #: Office/Teams ``/webhook/…`` and ``/webhookb2/…``, Discord ``/api/webhooks/<id>/<token>``, Zapier

@@ -493,7 +493,7 @@ def test_scaled_clock_cancel_via_client_function_while_pumping(jobs):
                                   body=json.dumps({"by": "carol"}).encode())
         assert run_async(client_fn("http_cancel")(req=cancel, client=h.client_binding())).status_code == 202
         st = h.run_until_complete(iid, timeout_s=20)
-        assert st["output"]["status"] == "Canceled"
+        assert isinstance(st["output"], dict) and st["output"]["status"] == "Canceled", st
         assert st["output"]["cancel"] == '{"by": "carol"}'
         assert st["output"]["polls"] >= 2
         assert not h.pump_errors

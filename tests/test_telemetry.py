@@ -29,10 +29,12 @@ _reader = InMemoryMetricReader()
 @pytest.fixture(scope="module", autouse=True)
 def sdk():
     """The SDK as the exporter would install it (the global providers can be set once per process)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # another module may have set it first (tests/hostile)
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_exporter))
         trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(_exporter))
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
         metrics.set_meter_provider(MeterProvider(metric_readers=[_reader]))
     yield
 

@@ -58,7 +58,7 @@ class Outcome:
                 f"{self.expected.lower()}={self.succeeded} runs={self.runs} jobs={self.jobs} "
                 f"lost={self.lost_outputs} stuck={self.stuck} executions={self.executions} {self.seconds:.1f}s"
                 + (f" swept={self.swept}" if self.swept else ""))
-        return text + ("" if self.exactly_once else "  " + "; ".join(self.violations + self.notes)[:600])
+        return text + ("" if self.exactly_once else "  " + "; ".join(self.violations + self.notes)[:1500])
 
 
 def _sample_files() -> list[tuple[str, bytes]]:

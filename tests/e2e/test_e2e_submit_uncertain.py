@@ -94,6 +94,9 @@ def test_the_sweep_hands_the_run_its_job_where_it_can_look_again(stack, host):
     """No workspace, and the data plane's list unavailable while the submit looked: the run waits. When the
     sweep looks, the list answers and holds the attempt's output path: the run gets its job, and finishes."""
     stack.configure(endpoint={"workspace": None})
+    # a data plane that serves a job list (UNCONFIRMED on Azure; the strict profile serves none), down for a while
+    emulator = stack.emulator.emulator
+    emulator.behaviour = emulator.behaviour.updated({"data_plane_list": "serve"})
     stack.emulator.emulator.faults.apply({"http": [LOST, no_list(6)]})
     before = stack.job_names()
     run_id, _ = land_sample(stack, host)

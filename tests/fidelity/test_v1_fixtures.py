@@ -54,7 +54,8 @@ def route(version: str | None = "2", parameters: dict | None = None):
                             "match": {"container": "landing", "prefix": "sales/"}, "pipeline_endpoint": spec,
                             "outputs": [{"name": "scores", "type": "uri_folder", "datastore": "workspaceblobstore",
                                          "path": "v1/{run_id}/scores"}]}]}
-    return parse_settings(document, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}).routes[0]
+    # the landing connection is on the landing datastore's account, as the v1 datastore rule requires
+    return parse_settings(document, {"AzureWebJobsStorage__accountName": "acct"}).routes[0]
 
 
 def run(outputs: dict | None = None) -> dict:

@@ -35,7 +35,8 @@ def route():
                                                          "label": "run-{date}"}},
                     "outputs": [{"name": "scores", "type": "uri_folder", "datastore": "workspaceblobstore",
                                  "path": "v1/{run_id}/scores"}]}]}
-    return parse_settings(document, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}).routes[0]
+    # the landing connection is on the datastore's account, as the v1 datastore rule requires
+    return parse_settings(document, {"AzureWebJobsStorage__blobServiceUri": ACCOUNT}).routes[0]
 
 
 RUN = {"run_id": "r1", "route": "sales-v1", "requested_at": "2024-06-01T10:00:00Z",

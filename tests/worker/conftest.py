@@ -48,11 +48,15 @@ def local(stack, worker) -> Iterator[tuple[object, Recorded]]:
                 recorded.episodes.append((_name, body, answer))
                 return answer
             durable.orchestrators[name] = episode
+        from devhost.durable import DURABLE_CLIENT_ARG
+
         for name, call in list(durable.activities.items()):
-            def activity(value, _name=name, _call=call):
-                result = _call(value)
+            def activity(value, *client, _name=name, _call=call):
+                result = _call(value, *client)
                 recorded.activities.append((_name, value, result))
                 return result
+            # the host passes its client binding to an activity that declares one (landing_start_run)
+            setattr(activity, DURABLE_CLIENT_ARG, getattr(call, DURABLE_CLIENT_ARG, None))
             durable.activities[name] = activity
         worker.loop_of_host = host.loop   # the Durable SDK's one HTTP session lives on the worker's loop
         yield host, recorded
