@@ -86,7 +86,8 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
     (``partial``) is called again at once and resumes from its staged blocks; server-side copies still
     running in storage (``pending``) are asked again after a durable timer."""
     started_at = _iso(context)
-    plan = yield context.call_activity_with_retry(Activity.PLAN_DELIVERY, PLAN_RETRY, {"run": run, "job_name": job_name})
+    plan = yield context.call_activity_with_retry(Activity.PLAN_DELIVERY, PLAN_RETRY,
+                                                  {"run": run, "job_name": job_name})
     if plan.get("error"):
         raise DeliveryFailed(plan["error"])
     if not plan["copies"]:

@@ -121,6 +121,6 @@ def end(context: Any, fence: Optional[dict], outcome: Optional[str],
                             max_number_of_attempts=FENCE_ATTEMPTS)
     try:
         yield context.call_activity_with_retry(Activity.FENCE_RUN, retry, {"op": "end", "fence": fence,
-                                                                      "outcome": outcome, "summary": summary})
+                                                                           "outcome": outcome, "summary": summary})
     except Exception:  # noqa: BLE001 - the run has ended either way; the begin mark still fences it
         pass

@@ -325,7 +325,8 @@ def _submitted(run: _Run, submitted: dict) -> Generator[Any, Any, Optional[dict]
     # What helps watching it, best effort: the route's expected duration, and events that beat the ledger.
     if run.policy.duration_aware and not run.policy.events:
         try:
-            arrival, result = yield from run.waits.call(Activity.ESTIMATE_JOB_DURATION, {"run": run.run}, run.cancel_requested)
+            arrival, result = yield from run.waits.call(Activity.ESTIMATE_JOB_DURATION, {"run": run.run},
+                                                        run.cancel_requested)
         except Exception as exc:  # no estimate: the adaptive schedule
             run.info("no duration estimate: %s", error_text(exc))
             arrival, result = None, None
@@ -417,7 +418,8 @@ def _poll(run: _Run, *, raced: bool = True) -> Generator[Any, Any, None]:
     claim = s.claim
     try:
         if raced:
-            arrival, result = yield from run.waits.call(Activity.GET_JOB_STATUS, run.job_payload(), run.cancel_requested)
+            arrival, result = yield from run.waits.call(Activity.GET_JOB_STATUS, run.job_payload(),
+                                                        run.cancel_requested)
             if arrival is not None:  # a cancel: the monitor acts on it next
                 return
         else:
@@ -496,7 +498,7 @@ def _record_duration(run: _Run) -> Generator[Any, Any, None]:
         return
     try:
         yield run.context.call_activity(Activity.RECORD_JOB_DURATION, {"run": run.run, "job_name": s.job_name,
-                                                          "seconds": seconds, "at": iso(end)})
+                                                                       "seconds": seconds, "at": iso(end)})
     except Exception as exc:
         run.info("could not record the job duration: %s", error_text(exc))
 
