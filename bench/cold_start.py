@@ -3,7 +3,9 @@
 Each sample is a fresh interpreter (what a cold worker pays); the kinds alternate so that machine noise
 hits all alike. Prints medians, the spread, and the ratios. ``function_app`` is measured twice: as is, and
 with telemetry configured (``APPLICATIONINSIGHTS_CONNECTION_STRING`` set, as in Azure: the exporter must
-load only at the first span, not at import). The first span's one-off cost is shown for information.
+load only at the first span, not at import). The first span's one-off cost is shown for information, and so
+is the first config load (in a fresh process after ``import function_app``: pydantic's import, the routes
+document's validator build and the validation of config/routes.local.json, which the first call pays).
 
     python -m bench.cold_start [--runs 15]
 """
@@ -44,6 +46,20 @@ def sample(code: str, env: dict) -> float:
     return time.perf_counter() - started
 
 
+# Run after `import function_app` in a fresh process; prints the first load_settings call's time in ms.
+FIRST_CONFIG_LOAD = ("import function_app, time\n"
+                     "from shared.config import load_settings\n"
+                     "started = time.perf_counter()\n"
+                     "load_settings({'BATCH_CONFIG_PATH': 'config/routes.local.json',"
+                     " 'AzureWebJobsStorage': 'UseDevelopmentStorage=true'})\n"
+                     "print((time.perf_counter() - started) * 1000)")
+
+
+def first_config_load_ms(runs: int) -> list[float]:
+    return [float(subprocess.run([sys.executable, "-c", FIRST_CONFIG_LOAD], cwd=ROOT, check=True, text=True,
+                                 capture_output=True).stdout) for _ in range(runs)]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
@@ -65,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
         extra = medians[app] - medians[BASE]
         print(f"  {app} / durable alone: {medians[app] / medians[BASE]:.2f}x"
               f" (+{extra * 1000:.1f} ms for the app's own modules)")
+    loads = first_config_load_ms(args.runs)
+    print(f"first config load: {statistics.median(loads):.1f} ms (median of {args.runs} fresh processes,"
+          f" {min(loads):.1f}-{max(loads):.1f}; pydantic import, validator build and validation of"
+          " config/routes.local.json)")
 
 
 if __name__ == "__main__":

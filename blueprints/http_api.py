@@ -43,6 +43,14 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return await runs_api.list_runs(req, client)
 
 
+@bp.route(route="runs/stats", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def run_stats(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from shared.http_api import stats
+
+    return await stats.stats(req, client)
+
+
 @bp.route(route="runs/{run_id}", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:

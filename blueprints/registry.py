@@ -13,6 +13,7 @@ class Orchestrator:
     RUN = "run_orchestrator"
     LANDING_MANIFEST = "landing_manifest_orchestrator"
     LANDING_QUIET = "landing_quiet_orchestrator"
+    BACKFILL = "backfill_orchestrator"
 
 
 class Activity:
@@ -34,6 +35,8 @@ class Activity:
     LANDING_CHECK_MANIFEST = "landing_check_manifest"
     LANDING_START_RUN = "landing_start_run"
     LANDING_REPORT_LATE = "landing_report_late"
+    # a backfill operation (shared/reconcile/operation.py)
+    BACKFILL_STEP = "backfill_step"
 
 
 def names(table: type) -> dict[str, str]:

@@ -117,6 +117,9 @@ class EventsConfig:
     drop_next: int = 0  # drop the next N events
     drop_statuses: tuple[str, ...] = ()
     duplicate: bool = False  # deliver every event twice (Event Grid is at-least-once)
+    # where Microsoft.Storage.BlobCreated events for the outputs a job writes are posted (the app's Event Grid
+    # webhook, as a subscription on the datastore's account would): local runs get output events
+    blob_url: str | None = None
 
 
 JOB_NAME_MODES = ("honour", "ignore")
@@ -251,7 +254,8 @@ def _parse(raw: Mapping[str, Any], base: Path) -> EmulatorConfig:
     timings = Timings(**{k: float(v) for k, v in (raw.get("timings") or {}).items() if k in Timings.__dataclass_fields__})
     ev = raw.get("events") or {}
     events = EventsConfig(url=ev.get("url"), drop_next=int(ev.get("drop_next", 0)),
-                          drop_statuses=tuple(ev.get("drop_statuses") or ()), duplicate=bool(ev.get("duplicate", False)))
+                          drop_statuses=tuple(ev.get("drop_statuses") or ()), duplicate=bool(ev.get("duplicate", False)),
+                          blob_url=ev.get("blob_url"))
     prefix = "/" + str(raw.get("management_prefix", "/management")).strip("/")
     work_dir = raw.get("work_dir")
     return EmulatorConfig(workspace=workspace, management_prefix=prefix, storage_accounts=accounts,

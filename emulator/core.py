@@ -35,6 +35,7 @@ class Emulator:
         self.runner = JobRunner(config, self.store, self.storage, self.work_root)
         self.events = EventPublisher(config.events, config.workspace)
         self.store.listeners.append(self.events.on_status)
+        self.storage.on_created.append(self.events.on_blob_created)
         from .children import rewrite_event
 
         self.events.rewrite = lambda job, event: rewrite_event(self, job, event)

@@ -28,6 +28,25 @@ class EventSwitches:
     drop_next: int = 0
     drop_statuses: list[str] = field(default_factory=list)
     duplicate: bool = False
+    blob_url: str | None = None   # BlobCreated events of the outputs jobs write (None: not sent)
+
+
+def blob_created(url: str, etag: str, size: int, container: str, path: str) -> dict[str, Any]:
+    """``Microsoft.Storage.BlobCreated`` for an output blob, as a datastore account's subscription sends it."""
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-local/providers"
+                 "/Microsoft.Storage/storageAccounts/emulator",
+        "subject": f"/blobServices/default/containers/{container}/blobs/{path}",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "data": {"api": "PutBlob", "clientRequestId": str(uuid.uuid4()), "requestId": str(uuid.uuid4()),
+                 "eTag": etag, "contentType": "application/octet-stream", "contentLength": size,
+                 "blobType": "BlockBlob", "url": url, "sequencer": f"{uuid.uuid4().int:032d}"[:32],
+                 "storageDiagnostics": {"batchId": str(uuid.uuid4())}},
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
 
 
 def run_status_changed(job: Job, status: JobStatus, ws: Workspace) -> dict[str, Any]:
@@ -52,7 +71,8 @@ def run_status_changed(job: Job, status: JobStatus, ws: Workspace) -> dict[str, 
 
 class EventPublisher:
     def __init__(self, config: EventsConfig, ws: Workspace) -> None:
-        self.switches = EventSwitches(config.url, config.drop_next, list(config.drop_statuses), config.duplicate)
+        self.switches = EventSwitches(config.url, config.drop_next, list(config.drop_statuses), config.duplicate,
+                                      config.blob_url)
         self._ws = ws
         self._loop: asyncio.AbstractEventLoop | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -62,7 +82,7 @@ class EventPublisher:
         self.rewrite: Any = None  # (job, event) -> [events]: children.rewrite_event, set by the emulator
 
     def update(self, spec: Mapping[str, Any]) -> None:
-        for key in ("url", "drop_next", "drop_statuses", "duplicate"):
+        for key in ("url", "drop_next", "drop_statuses", "duplicate", "blob_url"):
             if key in spec:
                 setattr(self.switches, key, spec[key])
 
@@ -71,6 +91,7 @@ class EventPublisher:
 
     def on_status(self, job: Job, old: JobStatus | None, new: JobStatus) -> None:
         """JobStore listener; runs on the server loop."""
+        self._loop = asyncio.get_running_loop()   # output blobs are written from worker threads (on_blob_created)
         if not self.switches.url:
             return
         event = run_status_changed(job, new, self._ws)
@@ -84,6 +105,20 @@ class EventPublisher:
                 task = asyncio.get_running_loop().create_task(self._post(self.switches.url, one))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
+
+    def on_blob_created(self, url: str, etag: str, size: int, container: str, path: str) -> None:
+        """Storage hook, called from the thread that wrote an output blob: post its BlobCreated event."""
+        target, loop = self.switches.blob_url, self._loop
+        if not target or loop is None:
+            return
+        event = blob_created(url, etag, size, container, path)
+
+        def spawn() -> None:
+            task = loop.create_task(self._post(target, event))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        loop.call_soon_threadsafe(spawn)
 
     async def _post(self, url: str, event: dict[str, Any]) -> None:
         if self._session is None:

@@ -8,6 +8,7 @@ batch service's compute. A refusal becomes a :class:`StorageAccessError` naming 
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class StorageAccessError(StorageError):
 
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Storage:
     def __init__(self, config: EmulatorConfig) -> None:
         self._config = config
         self._services: dict[str, BlobServiceClient] = {}
+        # called after each blob a job writes: (url, etag, size, container, path), from the writing thread
+        self.on_created: list[Callable[[str, str, int, str, str], None]] = []
 
     def resolve(self, uri: str) -> BlobLocation:
         from .assets import expand  # data-asset ids and abfss:// inputs (emulator/assets.py)
@@ -150,11 +154,19 @@ class Storage:
             pass
         metadata = {"emulator_job": owner} if owner else None
         try:
-            cc.upload_blob(loc.path, data, overwrite=False, metadata=metadata)
+            written = cc.get_blob_client(loc.path).upload_blob(data, overwrite=False, metadata=metadata)
         except ResourceExistsError as exc:
-            if owner and _written_by(cc, loc.path, owner):
-                return
-            raise PathExistsError(str(loc)) from exc
+            if not (owner and _written_by(cc, loc.path, owner)):
+                raise PathExistsError(str(loc)) from exc
+            # this job's own earlier create (its answer was lost): Event Grid announced that create
+            written = {"etag": cc.get_blob_client(loc.path).get_blob_properties().etag}
+        if self.on_created:   # e.g. the BlobCreated events of outputs (emulator/events.py); never fails the job
+            try:
+                etag = str(written.get("etag") or "")
+                for hook in self.on_created:
+                    hook(f"{cc.url.rstrip('/')}/{loc.path}", etag, len(data), loc.container, loc.path)
+            except Exception:  # noqa: BLE001 - a lost event, as Event Grid may lose one
+                log.warning("could not announce output blob %s", loc, exc_info=True)
 
 
 def _written_by(cc: Any, name: str, owner: str) -> bool:

@@ -107,6 +107,9 @@ param subscribeAmlRunEvents bool = false
 @description('Name of a system topic that already exists on the workspace.')
 param amlExistingTopicName string = ''
 
+@description('Name of a system topic that already exists on the datastore account (output events); empty creates one when a route opts in.')
+param amlDatastoreExistingTopicName string = ''
+
 // --- sinks -----------------------------------------------------------------------------------------
 @description('Existing account the CURATED connection (route sinks) writes to; empty: the landing account, in containers of their own.')
 param curatedStorageAccountName string = ''
@@ -147,6 +150,15 @@ var curatedSinkUrls = flatten(map(routes, route => map(filter(route.?sinks ?? []
 var curatedContainers = union(map(curatedSinkUrls, url => startsWith(toLower(url), 'abfss://') ? split(split(url, '/')[2], '@')[0] : split(url, '/')[3]), [])
 // Notification queues on the host account (notify.queue with the AzureWebJobsStorage connection).
 var hostNotifyQueues = union(map(filter(routes, route => ((route.?notify.?queue.?name ?? '') != '') && ((route.?notify.?queue.?connection ?? 'AzureWebJobsStorage') == 'AzureWebJobsStorage')), route => route.notify.queue.name), [])
+// Outputs that signal their job's end (routes with poll.output_events; not summary_only; shared/output_events):
+// the datastore container and the output path up to the folder of its first placeholder.
+var outputEventRoutes = filter(routes, route => route.?poll.?output_events ?? false)
+var outputEventOutputs = flatten(map(outputEventRoutes, route => map(filter(empty(route.?outputs ?? []) ? (route.?output == null ? [] : [route.output]) : route.outputs, output => (output.?action ?? 'append_row') != 'summary_only'), output => {
+  route: route.name
+  output: output.?name ?? 'score'
+  container: amlDatastoreContainerName
+  prefix: substring(split(output.path, '{')[0], 0, lastIndexOf(split(output.path, '{')[0], '/') + 1)
+})))
 var curatedOnLanding = (curatedName == landingName) && (curatedGroup == landingGroup)
 // On the landing account the sinks have containers of their own: a landing container never gets a write role.
 var curatedWritableContainers = curatedOnLanding ? filter(curatedContainers, container => !contains(landingContainers, container)) : curatedContainers
@@ -329,6 +341,20 @@ module landingSubscriptions 'modules/landing-subscriptions.bicep' = {
   dependsOn: [
     eventGridAccess
   ]
+}
+
+module outputSubscriptions 'modules/output-subscriptions.bicep' = {
+  name: 'output-subscriptions'
+  scope: resourceGroup(datastoreGroup)
+  params: {
+    datastoreAccountName: amlDatastoreStorageAccountName
+    topicName: 'evgt-outputs-${resourceToken}'
+    existingTopicName: amlDatastoreExistingTopicName
+    outputs: outputEventOutputs
+    functionAppId: functionApp.outputs.id
+    functionsDeployed: functionsDeployed
+    tags: tags
+  }
 }
 
 // --- the app identity's data roles outside its own storage (README, "Deploy": the roles table) --------

@@ -37,6 +37,7 @@ class Listed:
     etag: str
     size: int
     last_modified: Optional[datetime] = None
+    md5: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Listing:
     checked: bool = False
     why_not: str = ""  # why the folder was not read ("not checked" answers)
     manifest: Optional[Any] = None  # the manifest's JSON when mode is manifest and it was read
+    manifest_raw: Optional[bytes] = None  # its bytes (what the pre-flight parses)
+    prefix: str = ""  # what was listed (the files' names are relative to it)
 
 
 def _call(method: str, url: str, scope: str, headers: Mapping[str, str], body: Any) -> dict:
@@ -209,6 +212,11 @@ def build_plan(settings: AppSettings, route: Route, location: BlobLocation, list
         "sinks": _sinks(route, run, outputs, listing),
         "completion": completion(route, location, listing, now),
     }
+    from .output_events.rules import signal_note
+
+    note = signal_note(route)
+    if note is not None:
+        plan["output_events"] = note
     if route.deprecated:
         plan["deprecated"] = route.deprecated
     return redact_data(plan)  # type: ignore[return-value]
@@ -238,10 +246,13 @@ def read_listing(route: Route, location: BlobLocation, environ: Mapping[str, str
                 return blob_service_client(name, environ)
         container = service_factory(route.match.connection).get_container_client(location.container)
         files = []
-        manifest = None
+        manifest = raw = None
         for item in container.list_blobs(name_starts_with=prefix):
             name = item.name[len(prefix):]
-            files.append(Listed(name, str(item.etag), int(item.size or 0), item.last_modified))
+            settings = getattr(item, "content_settings", None)
+            md5 = getattr(settings, "content_md5", None) if settings is not None else None
+            files.append(Listed(name, str(item.etag), int(item.size or 0), item.last_modified,
+                                bytes(md5) if md5 else None))
             if len(files) >= 5000:
                 break
         if route.landing.mode == "manifest" and any(f.name == route.landing.manifest_name for f in files):
@@ -254,7 +265,7 @@ def read_listing(route: Route, location: BlobLocation, environ: Mapping[str, str
                 manifest = json.loads(raw) if len(raw) <= 1_000_000 else None
             except ValueError:
                 manifest = None
-        return Listing(tuple(files), True, manifest=manifest)
+        return Listing(tuple(files), True, manifest=manifest, manifest_raw=raw, prefix=prefix)
     except Exception as exc:  # unreachable storage: the plan still answers
         return Listing(why_not=redact(f"the folder could not be read: {type(exc).__name__}: {str(exc)[:200]}"))
 
@@ -264,6 +275,30 @@ def plan_request(data: dict, settings: AppSettings, environ: Mapping[str, str],
     """``{route, path[, container]}`` → the plan; raises ``HttpProblem`` like a real start."""
     from .http_api.runs import parse_start
 
+    from .http_api.runs import force_field
+
+    data = dict(data)
+    force = force_field(data)
     route, location = parse_start(data, settings)
     listing = read_listing(route, location, environ)
-    return build_plan(settings, route, location, listing, now or datetime.now(timezone.utc))
+    now = now or datetime.now(timezone.utc)
+    plan = build_plan(settings, route, location, listing, now)
+    plan["preflight"] = preflight_verdict(route, location, listing, now, force)
+    return plan
+
+
+def preflight_verdict(route: Route, location: BlobLocation, listing: Listing, now: datetime, force: bool) -> dict:
+    """What ``POST /api/runs`` with this body would answer before claiming anything (pure, from plan's own
+    listing): the same :func:`shared.landing.preflight.check_input` on the same names."""
+    from .landing.preflight import InputListing, check_input
+    from .reconcile.scan import Listed as ScanListed
+
+    if not listing.checked:
+        return {"checked": False, "status": NOT_CHECKED, "why": listing.why_not, "force": force}
+    items = [ScanListed(listing.prefix + f.name, f.etag, f.size, f.last_modified) for f in listing.files]
+    md5s = {listing.prefix + f.name: f.md5 for f in listing.files}
+    verdict = check_input(route, location, InputListing(items, md5s, listing.manifest_raw), now).as_dict()
+    verdict.update(checked=True, force=force)
+    if force and not verdict["ok"]:
+        verdict["note"] = "\"force\": true: a start would skip this check and submit anyway"
+    return redact_data(verdict)  # type: ignore[return-value]

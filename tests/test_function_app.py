@@ -40,6 +40,11 @@ EXPECTED_TRIGGERS = {
     "on_aml_run_event": ("eventGridTrigger", None, None, None),
     "reconcile_sweep": ("timerTrigger", None, None, None),
     "backfill": ("httpTrigger", "backfill", ["POST"], "FUNCTION"),
+    "run_stats": ("httpTrigger", "runs/stats", ["GET"], "FUNCTION"),
+    "backfill_status": ("httpTrigger", "backfill/{operation_id}", ["GET"], "FUNCTION"),
+    "backfill_cancel": ("httpTrigger", "backfill/{operation_id}/cancel", ["POST"], "FUNCTION"),
+    "backfill_orchestrator": ("orchestrationTrigger", None, None, None),
+    "backfill_step": ("activityTrigger", None, None, None),
     "redrive_landing_poison": ("httpTrigger", "landing/poison/redrive", ["POST"], "FUNCTION"),
 }
 
@@ -112,7 +117,7 @@ def test_local_settings_sample_names_every_setting_the_app_reads():
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
 
 
-@pytest.mark.parametrize("module", ["httpx", "azure.identity", "azure.storage.blob", "shared"])
+@pytest.mark.parametrize("module", ["httpx", "azure.identity", "azure.storage.blob", "shared", "pydantic"])
 def test_importing_the_app_does_not_load_heavy_adapters(module):
     """Cold start: these load on first use inside a function, not when the worker imports the app."""
     code = f"import sys, function_app; print({module!r} in sys.modules)"

@@ -66,3 +66,22 @@ def test_not_checked_without_a_token_free_connection():
     assert out["status"] == "not checked" and out["complete"] is None
     missing = read_listing(r, FOLDER, {})
     assert not missing.checked and missing.why_not
+
+
+def _plan_for(route_doc: dict) -> dict:
+    settings = parse_settings({**DOC, "routes": [route_doc]}, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    return build_plan(settings, settings.routes[0], FOLDER, listed("a.csv", "_SUCCESS"), NOW)
+
+
+def test_plan_says_which_outputs_signal_the_job_end_and_when_none_can():
+    base = {**DOC["routes"][0], "poll": {"output_events": True}}
+    assert "hints the job's end" in _plan_for(base)["output_events"]
+    assert "output_events" not in _plan_for(DOC["routes"][0])          # not asked for: nothing said
+    no_output = {k: v for k, v in base.items() if k not in ("output", "sinks")}
+    note = _plan_for(no_output)["output_events"]
+    assert note.startswith("output events cannot signal") and "default output location" in note
+    assert "falls back to polling" in note
+    summary = {**base, "output": {"datastore": "ws", "path": "o/{run_id}/p.csv",
+                                  "action": "summary_only"}}
+    note = _plan_for(summary)["output_events"]
+    assert note.startswith("output events cannot signal") and "summary_only" in note

@@ -34,6 +34,21 @@ CORE_TOOLS_NOTE = ("== Core Tools (`func`) is not installed: running the app on 
                    " (python -m devhost), same port and paths")
 
 
+def _announce_outputs_to_the_app() -> None:
+    """The emulator posts a BlobCreated for every output a job writes to the app's Event Grid webhook (the same
+    path as landing events), as an Event Grid subscription on the datastore account would: routes with
+    ``poll.output_events`` learn their job's end from it (emulator/README.md, "Output events")."""
+    import httpx
+
+    webhook = f"http://127.0.0.1:{FUNC_PORT}/runtime/webhooks/eventgrid?functionName=on_blob_created"
+    try:
+        httpx.post(f"http://127.0.0.1:{EMULATOR_PORT}/_emulator/faults", json={"events": {"blob_url": webhook}},
+                   timeout=10).raise_for_status()
+        print(f"== the emulator posts output BlobCreated events to {webhook}")
+    except httpx.HTTPError as exc:
+        print(f"== output events not set up ({type(exc).__name__}): routes with poll.output_events only poll")
+
+
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
@@ -124,6 +139,7 @@ def up(args: argparse.Namespace) -> int:
             _wait_for(EMULATOR_PORT, "the emulator", process)
             print(f"== batch-endpoint emulator on http://127.0.0.1:{EMULATOR_PORT}"
                   f" (endpoint 'heart', log in .local/emulator.log)")
+        _announce_outputs_to_the_app()
 
         func = shutil.which("func")
         env = dict(os.environ, VIRTUAL_ENV=str(Path(sys.executable).parents[1]),

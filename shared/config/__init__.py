@@ -5,11 +5,13 @@ Imports nothing from ``shared.storage`` or ``shared.identity`` (they import from
 
 from .exceptions import ConfigError, UnknownRouteError
 from .loader import load_settings, parse_settings, read_document
-from .models import (AppSettings, Datastore, DeliveryPolicy, EndpointConfig, NotifyConfig, QueueNotification,
-                     WebhookNotification, InputSpec, JobOverrides, LandingRule, MatchRule,
-                     OutputSpec, PollPolicy, Route, RoutesDocument, SinkConfig, StateStore, Workspace)
+from .models import (AppSettings, BatchEndpointRoute, Datastore, DeliveryPolicy, EndpointConfig, InputSpec,
+                     JobOverrides, LandingRule, MatchRule, NotifyConfig, OutputSpec, PipelineEndpointV1Route,
+                     PollPolicy, QueueNotification, Route, RoutesDocument, SinkConfig, StateStore,
+                     WebhookNotification, Workspace)
 
-__all__ = ["AppSettings", "ConfigError", "Datastore", "DeliveryPolicy", "NotifyConfig", "QueueNotification",
-           "WebhookNotification", "EndpointConfig", "InputSpec", "JobOverrides",
-           "LandingRule", "MatchRule", "OutputSpec", "PollPolicy", "Route", "RoutesDocument", "SinkConfig",
-           "StateStore", "UnknownRouteError", "Workspace", "load_settings", "parse_settings", "read_document"]
+__all__ = ["AppSettings", "BatchEndpointRoute", "ConfigError", "Datastore", "DeliveryPolicy", "EndpointConfig",
+           "InputSpec", "JobOverrides", "LandingRule", "MatchRule", "NotifyConfig", "OutputSpec",
+           "PipelineEndpointV1Route", "PollPolicy", "QueueNotification", "Route", "RoutesDocument", "SinkConfig",
+           "StateStore", "UnknownRouteError", "WebhookNotification", "Workspace", "load_settings", "parse_settings",
+           "read_document"]

@@ -349,3 +349,10 @@ def literal_value(value: str) -> list[str]:
     if "{" not in value and "}" not in value:
         return []
     return template_problems(value, LITERAL_PLACEHOLDERS)
+
+
+def kind_of(value: Any) -> str:
+    """What a wrong value is, in a problem message: containers and null by kind, scalars :func:`shown`."""
+    if value is None:
+        return "null"
+    return "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else shown(value)

@@ -1,9 +1,10 @@
-"""Read the routes document and turn it into :class:`AppSettings`: the generic walk plus the cross-field rules.
+"""Read the routes document and turn it into :class:`AppSettings`: one pydantic call plus the cross-field rules.
 
-Field types, defaults, bounds and grammars live in :mod:`.models` (walked by :mod:`.validate`); this module
-holds only what spans fields: landing mode vs input type, datastore references, sink names, the poll policy's
-orderings, unique routes, and outputs or sinks that would land in a route's own landing location. Every
-problem is collected and each names the route and the field, e.g.
+Field types, defaults, bounds and grammars live in :mod:`.models` (validated by pydantic, which loads with this
+module, never at ``function_app`` import); this module holds what spans fields: landing mode vs input type,
+datastore references, sink names, the poll policy's orderings, unique routes, and outputs or sinks that would
+land in a route's own landing location. It also writes the JSON Schema (``python -m shared.config``). Every
+problem is collected and each names the route and the field (:mod:`.problems`), e.g.
 ``route 'heart': endpoint.scoring_uri: must be an https:// URL``. No problem echoes a credential.
 """
 
@@ -12,25 +13,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import unquote
 
 from . import checks
 from .connections import StorageConnectionError, account_url_of
 from .exceptions import ConfigError
-from .models import AppSettings, Datastore, PollPolicy, Route, RoutesDocument
-from .validate import Problems, Where, build
+from .models import AnyRoute, AppSettings, Datastore, PollPolicy, Route, RoutesDocument, StateStore
+from .problems import Problems, Where, check_fields, datastore_where, describe, route_where
 
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "routes.schema.json"
 CONFIG_PATH_SETTING = "BATCH_CONFIG_PATH"
 CONFIG_JSON_SETTING = "BATCH_CONFIG_JSON"
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
-
-# Kept for the modules that import them from here.
-is_loopback_url = checks.is_loopback_url
-OUTPUT_PLACEHOLDERS = set(checks.OUTPUT_PLACEHOLDERS)
-SINK_PLACEHOLDERS = set(checks.SINK_PLACEHOLDERS)
-OUTCOME_NAMES = ("Succeeded", "Failed", "Canceled", "TimedOut")
-POLL_FIELDS = {f.name for f in dataclasses.fields(PollPolicy)}
 
 _APP_DEFAULTS = {f.name: f.default for f in dataclasses.fields(AppSettings)}
 
@@ -46,10 +43,71 @@ def sink_default_name(url: str) -> str:
     return f"{account_name}/{container}"
 
 
+_adapters: dict[int, Any] = {}
+
+
+def adapter(tp: Any) -> Any:
+    """pydantic's validator (and JSON Schema) of a model, built once per process."""
+    if id(tp) not in _adapters:
+        from pydantic import TypeAdapter
+
+        _adapters[id(tp)] = TypeAdapter(tp)
+    return _adapters[id(tp)]
+
+
+def validated(tp: Any, data: Any, at: Where, problems: Problems) -> Any:
+    """``data`` as a ``tp`` (one pydantic call), or ``None`` with every problem added, located under ``at``."""
+    from pydantic import ValidationError
+
+    try:
+        return adapter(tp).validate_python(data)
+    except ValidationError as exc:
+        for described in filter(None, (describe(error, tp, data) for error in exc.errors(include_url=False))):
+            where, message = described
+            problems.add(Where(at.label or where.label, at.path + where.path), message)
+        return None
+    except RecursionError:
+        problems.add(at, "is nested too deeply")
+        return None
+
+
+def _without_nulls(value: Any, depth: int = 0) -> Any:
+    """A member given as null takes its default, as if it were left out."""
+    if isinstance(value, dict) and depth < 64:
+        return {k: _without_nulls(v, depth + 1) for k, v in value.items() if v is not None}
+    if isinstance(value, list) and depth < 64:
+        return [_without_nulls(v, depth + 1) for v in value]
+    return value
+
+
+def _valid_parts(data: Any) -> Optional[RoutesDocument]:
+    """After a refused document, the routes and datastores that are valid on their own: their cross-field rules
+    still run, so that one pass reports every problem (the ones above are already reported)."""
+    if not isinstance(data, dict):
+        return None
+    quiet = Problems()
+    routes = data.get("routes") if isinstance(data.get("routes"), list) else []
+    stores = data.get("datastores") if isinstance(data.get("datastores"), dict) else {}
+    management_url = data.get("management_url")
+    return RoutesDocument(
+        routes=tuple(r for r in (validated(AnyRoute, item, Where(), quiet) for item in routes) if r is not None),
+        datastores={key: store for key, item in stores.items() if isinstance(item, dict) and
+                    (store := validated(Datastore, {**item, "name": key}, Where(), quiet)) is not None},
+        management_url=management_url if isinstance(management_url, str) else None,
+        state=validated(StateStore, data.get("state", {}), Where(), quiet) or StateStore())
+
+
 def parse_settings(document: Any, environ: Mapping[str, str] = os.environ) -> AppSettings:
     """Validate a routes document (already JSON-decoded); raise :class:`ConfigError` listing all problems."""
     problems = Problems()
-    doc: Optional[RoutesDocument] = build(RoutesDocument, document, Where(), problems)
+    data = _without_nulls(document)
+    doc: Optional[RoutesDocument] = validated(RoutesDocument, data, Where(), problems) or _valid_parts(data)
+    for n, item in enumerate(data.get("routes") if isinstance(data, dict) and isinstance(data.get("routes"), list)
+                             else ()):
+        check_fields(Route, item, route_where(item, n), problems)
+    for key, item in (data.get("datastores") if isinstance(data, dict) and isinstance(data.get("datastores"), dict)
+                      else {}).items():
+        check_fields(Datastore, item, datastore_where(key), problems)
     routes = list(doc.routes) if doc else []
     datastores = {name: dataclasses.replace(store, account_url=store.account_url.rstrip("/"))
                   for name, store in (doc.datastores if doc else {}).items()}
@@ -326,3 +384,35 @@ def load_settings(environ: Mapping[str, str] = os.environ,
     if isinstance(cached, ConfigError):
         raise ConfigError(cached.problems)
     return cached
+
+
+def _untitled(schema: Any) -> Any:
+    """pydantic's schema without the titles it derives from Python names (descriptions say what a field is)."""
+    if isinstance(schema, dict):
+        return {k: _untitled(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    return [_untitled(v) for v in schema] if isinstance(schema, list) else schema
+
+
+def routes_schema() -> dict:
+    """The routes document's JSON Schema (draft 2020-12), generated from the models."""
+    schema = _untitled(adapter(RoutesDocument).json_schema(by_alias=True))
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "batch-endpoint-functions routes document", **schema,
+            "$defs": dict(sorted(schema["$defs"].items()))}
+
+
+def render_schema() -> str:
+    return json.dumps(routes_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_main(argv: list[str]) -> int:
+    """``python -m shared.config`` writes config/routes.schema.json; ``--check`` exits 1 when it is stale."""
+    text = render_schema()
+    if "--check" in argv:
+        if (SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else "") != text:
+            print(f"{SCHEMA_PATH} is stale: run python -m shared.config", file=sys.stderr)
+            return 1
+        return 0
+    SCHEMA_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH}")
+    return 0

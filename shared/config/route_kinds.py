@@ -18,7 +18,7 @@ from .. import paths
 from . import checks
 from .models import Datastore, JobOverrides, Route
 from .outputs import outputs_shared_between_runs
-from .validate import Problems, Where
+from .problems import Problems, Where
 
 _MODEL_ONLY_OVERRIDES = tuple(f.name for f in dataclasses.fields(JobOverrides) if f.name != "experiment_name")
 

@@ -26,7 +26,7 @@ def plan(req: func.HttpRequest) -> func.HttpResponse:
     try:
         check_query(req.params, ())
         settings = _settings()
-        return json_response(200, plan_request(read_json_body(req, allowed=START_FIELDS), settings, os.environ))
+        return json_response(200, plan_request(read_json_body(req, allowed=START_FIELDS | {"force"}), settings, os.environ))
     except HttpProblem as problem:
         return problem_response(problem)
     except Exception as exc:

@@ -204,24 +204,58 @@ def wants_async(req: func.HttpRequest) -> bool:
         "respond-async" in (req.headers.get("Prefer") or "").lower()
 
 
+def force_field(data: dict) -> bool:
+    """``"force": true`` starts a run whatever the pre-flight says; removed from ``data``."""
+    force = data.pop("force", False)
+    if not isinstance(force, bool):
+        raise HttpProblem(400, "field 'force' must be true or false", field="force")
+    return force
+
+
+async def preflight(settings: AppSettings, route: Any, location: BlobLocation, store: Any = None) -> Any:
+    """One listing of the input, judged by the landing rules (:mod:`shared.landing.preflight`)."""
+    import asyncio
+
+    from ..landing.preflight import check_input
+    from ..landing.store import LandingStore
+
+    store = store or LandingStore(settings)
+    listing = await asyncio.to_thread(store.preflight_listing, route, location)
+    return check_input(route, location, listing, datetime.now(timezone.utc))
+
+
+def preflight_problem(verdict: Any) -> HttpProblem:
+    return HttpProblem(verdict.status, f"{verdict.detail}; nothing was started (send \"force\": true to start"
+                                       " anyway)", field="path", reason=verdict.reason)
+
+
 @guarded
-async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: Any = None) -> func.HttpResponse:
-    """``ledger`` and the claim ``policy`` are injectable (fault-injection tests); by default the app's run
-    ledger and the default lease. An ``Idempotency-Key`` reused with a different path on the same route
-    answers 422 (keys are scoped per route, like run ids): the key's claim keeps a fingerprint of the request
+async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: Any = None,
+                store: Any = None) -> func.HttpResponse:
+    """``ledger``, the claim ``policy`` and the landing ``store`` are injectable (fault-injection tests); by
+    default the app's run ledger, the default lease and the app's storage. Before anything is claimed, the
+    input is checked by the pre-flight (404/409/422 naming the reason) unless the body says ``"force": true``.
+    An ``Idempotency-Key`` reused with a different path on the same route answers 422 (keys are scoped per route, like run ids): the key's claim keeps a fingerprint of the request
     that made it (``shared/runs/claims.py``)."""
     from ..runs.ids import fresh_run_id, idempotent_run_id
     from ..runs.ledger import RunLedger
-    from ..runs.starter import ClaimMismatch, start_run
+    from ..runs.starter import ClaimMismatch, instance_exists, start_run
 
     try:
         check_query(req.params, ())
         settings = _settings()
-        route, location = parse_start(read_json_body(req), settings)
+        data = read_json_body(req)
+        force = force_field(data)
+        route, location = parse_start(data, settings)
         key = req.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= 200):
             raise HttpProblem(400, "header 'Idempotency-Key' must be 1 to 200 characters")
         run_id = idempotent_run_id(route.name, key) if key else fresh_run_id(route.name)
+        # a retried request (its Idempotency-Key's run exists) answers with that run whatever the folder holds now
+        if not force and not (key and await instance_exists(client, run_id)):
+            verdict = await preflight(settings, route, location, store)
+            if not verdict.ok:
+                raise preflight_problem(verdict)
         try:
             result = await start_run(client, ledger or RunLedger.from_settings(settings), settings, route,
                                      location, run_id=run_id, source="http",

@@ -77,6 +77,9 @@ class LandingContext:
         self.settings = settings
         self.account_urls = urls  # connection name → blob account URL (the sweep lists with these)
         self.index = rules.build_route_index(settings, urls, urls.get(settings.state_connection))
+        from ..output_events.rules import build_watches
+
+        self.output_watches = build_watches(settings)  # outputs whose BlobCreated hints their job's end
         self._store = store
         self.marker_names = frozenset(route.landing.marker_name for route in settings.routes
                                       if route.landing.mode == "marker")
@@ -150,6 +153,13 @@ async def _land(ctx: LandingContext, client: Any, created: BlobCreated,
     if route is None:
         excluded = ctx.index.excluded_because(created.location)
         if excluded is not None:
+            if ctx.output_watches:  # a route's job wrote its output: the run's end hint (shared/output_events)
+                from ..output_events.handler import handle_output_blob
+
+                reason = await handle_output_blob(ctx.output_watches, created.location, created.event_id,
+                                                  created.event_time, client, ctx.store.ledger)
+                if reason == "hinted":
+                    return skip_event("output_hint", f"{created.location.url}: the run was told", created.event_id)
             return skip_event("output_location", f"{created.location.url} is in {excluded}", created.event_id)
         route = ctx.index.match(created.location)
         if route is None:

@@ -77,6 +77,38 @@ class LandingStore:
         items = list(next(pages, []))
         return items, pages.continuation_token
 
+    def preflight_listing(self, route: Route, location: BlobLocation) -> Any:
+        """One flat listing under the input (at most one page of 5,000 names), and the manifest's first
+        1 MB + 1 byte when the route's mode is ``manifest`` and the folder holds one: what
+        :func:`shared.landing.preflight.check_input` judges."""
+        from ..reconcile.scan import Listed
+        from .preflight import MAX_LISTED, MAX_MANIFEST_BYTES, InputListing, input_prefix
+
+        prefix = input_prefix(route, location)
+        container = self._container(route, location.container)
+        from azure.core.exceptions import ResourceNotFoundError
+
+        pages = container.list_blobs(name_starts_with=prefix or None, results_per_page=MAX_LISTED).by_page()
+        items, md5s = [], {}
+        try:
+            page = list(next(pages, []))
+        except ResourceNotFoundError:  # no such container: nothing is stored at the path
+            return InputListing((), {})
+        for item in page:
+            settings = getattr(item, "content_settings", None)
+            md5 = getattr(settings, "content_md5", None) if settings is not None else None
+            items.append(Listed(item.name, str(item.etag or ""), int(item.size or 0), item.last_modified))
+            md5s[item.name] = bytes(md5) if md5 else None
+        manifest = None
+        manifest_name = prefix + route.landing.manifest_name
+        if route.landing.mode == "manifest" and manifest_name in md5s:
+            try:
+                manifest = container.get_blob_client(manifest_name).download_blob(
+                    offset=0, length=MAX_MANIFEST_BYTES + 1).readall()
+            except ResourceNotFoundError:
+                manifest = None
+        return InputListing(items, md5s, manifest, truncated=pages.continuation_token is not None)
+
     def blob_head(self, route: Route, location: BlobLocation) -> Optional[tuple[str, int]]:
         """``(ETag, size)`` of a blob, ``None`` when it does not exist (one HEAD)."""
         return self.blob_etag(route, location)

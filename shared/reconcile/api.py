@@ -119,11 +119,36 @@ async def _backfill(req: func.HttpRequest, client: Any, *, context: Any = None) 
     except BadField as exc:
         raise HttpProblem(400, redact(str(exc)), field=exc.field) from None
     ctx = context or landing_context(settings)
+    if not request.dry_run:  # an asynchronous operation (shared/reconcile/operation.py): 202 + Location
+        from . import operation
+
+        import asyncio
+
+        route = request.route
+        if ctx.account_urls.get(route.match.connection) is None:
+            raise HttpProblem(503, f"route {route.name!r}: its storage connection is not configured")
+        # one name listed first: a connection that cannot list is a 503 now, not a failed operation later
+        await asyncio.to_thread(ctx.store.list_page, route, route.match.container, request.prefix, None, 1)
+        return await operation.start(req, client, ctx, request)
     try:
-        result = await backfill(ctx, client, request)
+        result = await backfill(ctx, client, request)  # a dry run only lists (bounded): answered at once
     except LookupError as exc:
         raise HttpProblem(503, redact(str(exc))) from None
     return json_response(200, result)
+
+
+async def backfill_status_http(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+    """``GET /api/backfill/{operation_id}``: 202 + ``Location`` while it runs, 200 once it has ended."""
+    from .operation import status
+
+    return await _guarded(status)(req, client)
+
+
+async def backfill_cancel_http(req: func.HttpRequest, client: Any) -> func.HttpResponse:
+    """``POST /api/backfill/{operation_id}/cancel``: honoured between steps; 409 once it has ended."""
+    from .operation import cancel
+
+    return await _guarded(cancel)(req, client)
 
 
 async def redrive_poison_http(req: func.HttpRequest, client: Any, *, context: Any = None,

@@ -299,4 +299,12 @@ async def sweep(ctx: Any, client: Any, *, limits: SweepLimits = SweepLimits(), p
         + counts["poison_redriven"] + counts["deadletter_redriven"] + counts["waiter_restarted"] \
         + counts["uncertain_resolved"]
     log.info("reconcile: %s", summary)
+    try:  # the tick log feeds the dashboard's trends; a failure to write it never fails the tick
+        from datetime import datetime, timezone
+
+        from .ticks import record_tick
+
+        await asyncio.to_thread(record_tick, ctx.store.ledger, summary, datetime.now(timezone.utc))
+    except Exception as exc:
+        log.warning("reconcile: the tick log was not written: %s", type(exc).__name__)
     return summary

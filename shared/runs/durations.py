@@ -97,3 +97,21 @@ def add_sample(samples: list[dict], sample: dict, keep: int) -> list[dict]:
     kept = [s for s in samples if not (job and s.get("job_name") == job)]
     kept.append(sample)
     return kept[-max(1, keep):]
+
+
+PRIOR_WIDEN = 1.5  # another route's jobs say less about this route's: the window is this much wider
+
+
+def deployment_prior(samples: Iterable[dict], *, route: str, files: Optional[float] = None,
+                     total_bytes: Optional[float] = None, min_samples: int = 3) -> Optional[dict[str, Any]]:
+    """The prior before a route has history of its own: what the *other* routes of the same deployment took
+    (same model, scoring script and compute; other inputs), scaled to this job's input size, with a window
+    ``PRIOR_WIDEN`` times wider. ``None`` when they have fewer than ``min_samples`` finished jobs."""
+    others = [s for s in samples if s.get("route") != route]
+    found = estimate(others, files=files, total_bytes=total_bytes, min_samples=min_samples)
+    if found is None:
+        return None
+    expected = found["expected"]
+    below, above = (expected - found["low"]) * PRIOR_WIDEN, (found["high"] - expected) * PRIOR_WIDEN
+    return {**found, "low": round(max(0.0, expected - below), 3), "high": round(expected + above, 3),
+            "basis": f"deployment:{found['basis']}"}

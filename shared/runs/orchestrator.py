@@ -83,7 +83,18 @@ class _Run:
         s = self.state
         elapsed = (self.now - parse_iso(s.submitted_at)).total_seconds() if s.submitted_at else 0.0
         return MonitorView(elapsed=elapsed, polls=s.polls, status=s.status_for_schedule(), estimate=s.estimate,
-                           recheck=s.recheck, status_errors=s.status_errors)
+                           recheck=s.recheck, status_errors=s.status_errors, since_output=self.since_output())
+
+    def since_output(self) -> Optional[float]:
+        """Seconds since an output hint, while it still asks for a close watch: until a status call after it
+        shows the job is not finalizing (an early hint costs that one call), or the close watch ends."""
+        s = self.state
+        if not s.output_hint_at:
+            return None
+        polled_since = s.last_polled_at is not None and s.last_polled_at >= s.output_hint_at
+        if polled_since and s.job_status not in NEAR_STATUSES:
+            return None
+        return (self.now - parse_iso(s.output_hint_at)).total_seconds()
 
     def ended(self, outcome: str, *, error: Optional[str] = None, outputs: Optional[list] = None) -> dict:
         """The run's summary (the orchestration's output); published as the final custom status too."""
@@ -141,6 +152,12 @@ class _Run:
             s.count_event("other_job")
             return
         s.count_event("received")
+        if payload.get("signal") == "output":
+            # the job wrote its output (shared/output_events): it is about to end. A hint, never an answer:
+            # one status call a few seconds later confirms it (schedule: close watch)
+            s.count_event("output_hint")
+            s.output_hint_at = iso(self.now)
+            return
         if payload.get("child_run"):   # the event named the job's batchscoring child, mapped by the handler
             s.count_event("named_child_run")
         status = normalise(payload["status"])
@@ -323,7 +340,7 @@ def _submitted(run: _Run, submitted: dict) -> Generator[Any, Any, Optional[dict]
         return None  # the monitor cancels the job first thing
 
     # What helps watching it, best effort: the route's expected duration, and events that beat the ledger.
-    if run.policy.duration_aware and not run.policy.events:
+    if run.policy.duration_aware:  # with signals too: the safety poll waits for the expected end
         try:
             arrival, result = yield from run.waits.call(Activity.ESTIMATE_JOB_DURATION, {"run": run.run},
                                                         run.cancel_requested)
@@ -402,7 +419,7 @@ def _wait_for_next_poll(run: _Run, deadline: Any) -> Generator[Any, Any, bool]:
     def interrupts(arrival: Arrival) -> bool:
         if run.needs_attention(arrival):
             return True
-        if run.state.hint in NEAR_STATUSES:
+        if run.state.hint in NEAR_STATUSES or run.state.output_hint_at:
             sooner = run.now + timedelta(seconds=plan_next_poll(run.policy, run.view()).delay)
             return sooner < poll_at
         return False

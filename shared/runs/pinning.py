@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from ..config.fields import json_name
 from ..config.models import EndpointConfig
 
 
@@ -23,7 +22,7 @@ class PinnedEndpointError(ValueError):
 
 def _document(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
-        return {json_name(f): _document(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        return {f.name: _document(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
     return value
 
 
@@ -36,10 +35,13 @@ def endpoint_of(route: Any, pinned: Any) -> Optional[EndpointConfig]:
     """The endpoint a run's call goes to: its pinned one when it has one, else the route's current one."""
     if pinned is None:
         return route.endpoint
-    from ..config.validate import Problems, Where, build
+    from ..config.loader import validated
+    from ..config.problems import Problems, Where, check_fields
 
     problems = Problems()
-    endpoint = build(EndpointConfig, pinned, Where("the run's pinned endpoint"), problems)
+    at = Where("the run's pinned endpoint")
+    endpoint = validated(EndpointConfig, pinned, at, problems)
+    check_fields(EndpointConfig, pinned, at, problems)
     if problems.items or endpoint is None:
         raise PinnedEndpointError("; ".join(problems.items) or "the run's pinned endpoint is unusable")
     return endpoint

@@ -103,6 +103,7 @@ class MonitorState:
     # events
     hint: Optional[str] = None               # newest non-terminal status an event announced since the last poll
     hint_time: Optional[str] = None
+    output_hint_at: Optional[str] = None     # when (orchestration time) an output event said the job is ending
     events: dict = field(default_factory=dict)      # counts by outcome: received, duplicate, other_job ...
     event_ids: list = field(default_factory=list)   # the newest EVENT_IDS_KEPT ids (duplicate detection)
     # pending requests: acted on before anything else, kept across continue_as_new

@@ -71,9 +71,9 @@ def test_storage_and_identity_depend_on_config_one_way():
 
 
 def test_importing_and_using_config_loads_no_storage_identity_or_sdk_module():
-    code = ("import json, sys; from shared.config import parse_settings; from shared.config import schema;"
+    code = ("import json, sys; from shared.config import parse_settings; from shared.config import loader;"
             "doc = json.load(open('config/routes.local.json'));"
-            "parse_settings(doc, {'AzureWebJobsStorage': 'UseDevelopmentStorage=true'}); schema.render();"
+            "parse_settings(doc, {'AzureWebJobsStorage': 'UseDevelopmentStorage=true'}); loader.render_schema();"
             "bad = [m for m in sys.modules if m.startswith(('shared.storage', 'shared.identity', 'shared.landing',"
             " 'azure.storage', 'azure.identity', 'azure.core'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

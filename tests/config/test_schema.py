@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from shared.config import ConfigError, parse_settings
-from shared.config.schema import SCHEMA_PATH, main, render
+from shared.config.loader import SCHEMA_PATH, render_schema as render, schema_main as main
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "config").glob("routes*.json"))
@@ -24,7 +24,7 @@ def validator():
 
 
 def test_the_committed_schema_is_the_generated_one():
-    assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), "run: python -m shared.config.schema"
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), "run: python -m shared.config"
     assert main(["--check"]) == 0
 
 
@@ -49,7 +49,11 @@ def test_the_schema_carries_defaults_bounds_and_enums_from_the_models():
     assert schema["$defs"]["QueueNotification"]["properties"]["connection"]["default"] == "AzureWebJobsStorage"
     assert schema["required"] == ["routes"]
     # endpoint: required for kind batch_endpoint; output: null means the deployment's default location (loader rules)
-    assert set(schema["$defs"]["Route"]["required"]) == {"name", "match"}
+    assert set(schema["$defs"]["BatchEndpointRoute"]["required"]) == {"name", "match"}
+    # route kinds: one schema each, told apart by kind (a route without kind is a batch_endpoint route)
+    assert schema["properties"]["routes"]["items"]["oneOf"] == [{"$ref": "#/$defs/BatchEndpointRoute"},
+                                                                {"$ref": "#/$defs/PipelineEndpointV1Route"}]
+    assert set(schema["$defs"]["PipelineEndpointV1Route"]["required"]) == {"name", "match", "kind"}
 
 
 BASE = json.loads((ROOT / "config" / "routes.local.json").read_text(encoding="utf-8"))

@@ -2,7 +2,8 @@
 
 A succeeded run (the sample landed, BlobCreated events posted to the host's Event Grid webhook) and a failed
 run (the emulator fails the job) are shown; the filters narrow the table; the failed run's detail shows its
-error; a screenshot goes to .local/dashboard.png for people to look at.
+error; the trend charts (runs over time by status, duration per route, now/retries/sweep tiles) show both runs;
+a screenshot goes to .local/dashboard.png (and docs/dashboard.png) for people to look at.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from samples.heart.model import sample_files
 from tools.events import blob_created_event
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / ".local" / "dashboard.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 KEY = "local-dashboard-key"
 
 
@@ -80,6 +82,19 @@ def test_the_dashboard_shows_runs_of_a_real_flow(stack, devhost, browser):
     assert page.locator("tbody tr[data-run]").count() == 0
     page.fill("#f-text", "")
 
+    # trends: runs over time stacked by status, duration per route, the now/retries/sweep tiles
+    page.wait_for_selector("#chart-runs rect[data-status]")
+    assert page.locator("#chart-runs rect[data-status=Succeeded]").count() == 1
+    assert page.locator("#chart-runs rect[data-status=Failed]").count() == 1
+    assert page.locator("#chart-durations rect[data-route=heart]").count() == 1
+    assert "Succeeded 1" in page.inner_text("#trend-legend") and "Failed 1" in page.inner_text("#trend-legend")
+    assert page.inner_text("#t-running b") == "0" and page.inner_text("#t-queued b") == "0"
+    assert page.inner_text("#t-repairs b") == "0" and page.inner_text("#t-poison b") == "0"
+    stats = httpx.get(f"{devhost.base_url}/api/runs/stats", headers={"x-functions-key": KEY}, timeout=30).json()
+    assert stats["totals"]["Succeeded"] == 1 and stats["totals"]["Failed"] == 1
+    assert [(d["route"], d["runs"]) for d in stats["durations"]] == [("heart", 2)]
+    assert sum(b["Succeeded"] + b["Failed"] for b in stats["series"]) == 2
+
     # one failed run: its timeline and error text
     page.click(f"tr[data-run='{by_status['Failed']['run_id']}']")
     page.wait_for_selector("#run-error")
@@ -91,6 +106,7 @@ def test_the_dashboard_shows_runs_of_a_real_flow(stack, devhost, browser):
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+    DOCS_SCREENSHOT.write_bytes(SCREENSHOT.read_bytes())  # committed: what the README shows
     assert errors == [], errors
     page.close()
 

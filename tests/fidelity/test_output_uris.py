@@ -15,7 +15,7 @@ from shared.batch_endpoint.job_spec import job_spec
 from shared.config import ConfigError, parse_settings
 from shared.config.outputs import outputs_shared_between_runs
 from shared.config.route_kinds import kind_rules
-from shared.config.validate import Problems, Where
+from shared.config.problems import Problems, Where
 from shared.pipeline_v1.requests import submission_body
 from shared.runs.models import new_run_input
 from shared.storage.uris import BlobLocation

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.http_api.test_runs import CONFIG, ScriptedJob, body_of, call, run_until_monitoring
+from tests.http_api.test_runs import CONFIG, ScriptedJob, body_of, call, land, run_until_monitoring
 from tests.support.durable_host import DurableTestHost, split_functions
 from tests.support.history import ET
 
@@ -50,7 +50,12 @@ def ledger(azurite, monkeypatch, request):
     monkeypatch.setenv("BATCH_CONFIG_JSON", json.dumps(CONFIG))
     monkeypatch.setenv("STATE_CONTAINER", container)
     monkeypatch.delenv("BATCH_CONFIG_PATH", raising=False)
-    return BlobServiceClient.from_connection_string(azurite.connection_string()).get_container_client(container)
+    service = BlobServiceClient.from_connection_string(azurite.connection_string())
+    # complete folders, so the pre-flight of POST /api/runs lets the legal starts through (odd names included)
+    for folder in (OK["path"], "heart/\u202ex/", "heart/\u65e5\u672c/\u00e9t\u00e9 2024/", "heart/100%/",
+                   "heart/a b  c/"):
+        land(service, folder)
+    return service.get_container_client(container)
 
 
 def ledger_names(ledger) -> list[str]:
@@ -196,6 +201,11 @@ START_CASES = {
     "path_unicode_name": ({"route": "heart", "path": "heart/\u65e5\u672c/\u00e9t\u00e9 2024/"}, {}, {}, 202, None),
     "path_literal_percent": ({"route": "heart", "path": "heart/100%/"}, {}, {}, 202, None),
     "path_spaces": ({"route": "heart", "path": "heart/a b  c/"}, {}, {}, 202, None),
+    # pre-flight: a folder that is not there is refused before any claim; "force" is a boolean or refused
+    "preflight_no_such_folder": ({"route": "heart", "path": "heart/never-landed/"}, {}, {}, 404, "path"),
+    "preflight_force_not_boolean": ({**OK, "force": "true"}, {}, {}, 400, "force"),
+    "preflight_force_null": ({**OK, "force": None}, {}, {}, 400, "force"),
+    "preflight_force_with_sas": ({**OK, "force": "sig=Zm9vYmFy"}, {}, {}, 400, "force"),
     "path_without_slash": ({"route": "heart", "path": "heart/2024-06-01"}, {}, {}, 202, None),
     "code_in_query": (OK, {}, {"code": f"fn-key-{SIG}"}, 202, None),
     "content_encoding_identity": (OK, {"Content-Encoding": "identity"}, {}, 202, None),

@@ -190,3 +190,19 @@ def test_azd_hooks_exist_and_the_package_leaves_out_what_azure_does_not_run():
     ignored = set((ROOT / ".funcignore").read_text().split())
     assert {"infra", "adf", "tests", "emulator", "bench", ".azure"} <= ignored
     assert not {"config", "blueprints", "shared", "function_app.py", "host.json", "requirements.txt"} & ignored
+
+
+def test_output_subscriptions_take_committed_blobs_under_each_opted_in_output_prefix():
+    module = parse(INFRA / "modules" / "output-subscriptions.bicep")
+    props = body(module["resources"]["toFunction"])["properties"]
+    assert props["eventDeliverySchema"] == "EventGridSchema"
+    assert props["destination"]["properties"]["resourceId"] == "${functionAppId}/functions/on_blob_created"
+    assert props["filter"]["includedEventTypes"] == [BLOB_CREATED]
+    assert props["filter"]["subjectBeginsWith"] == \
+        "/blobServices/default/containers/${output.container}/blobs/${output.prefix}"
+    [api] = props["filter"]["advancedFilters"]
+    assert set(api["values"]) <= set(COMMITTED_APIS)
+    call = next(c for _, s, c, _ in module_calls() if s == "outputSubscriptions")
+    assert call["params"]["outputs"] == "outputEventOutputs"
+    variables = json.dumps(main()["variables"]["outputEventOutputs"]["value"])
+    assert "summary_only" in variables and "output_events" in json.dumps(main()["variables"]["outputEventRoutes"])

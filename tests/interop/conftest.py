@@ -103,6 +103,12 @@ def app(app_functions, job, azurite, monkeypatch, request, routes):
     monkeypatch.setenv("BATCH_CONFIG_JSON", json.dumps(routes))
     monkeypatch.setenv("STATE_CONTAINER", f"interop{abs(hash(request.node.name)) % 10**8}")
     monkeypatch.delenv("BATCH_CONFIG_PATH", raising=False)
+    from azure.storage.blob import BlobServiceClient
+
+    from tests.http_api.test_runs import land
+
+    # the pipeline's default input, landed complete: the pre-flight of POST /api/runs lets it through
+    land(BlobServiceClient.from_connection_string(azurite.connection_string()), "heart/2024-06-01/")
     orchestrators, activities = split_functions(app_functions.values())
     with DurableTestHost(orchestrators, {**activities, **job.activities()}) as host:
         host.start_server()

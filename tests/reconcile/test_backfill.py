@@ -31,6 +31,19 @@ def post(env, host, body, ctx=None):
     return response.status_code, json.loads(response.get_body())
 
 
+def direct(env, host, body):
+    """The listing-and-starting core of a backfill, called in process (the HTTP answer of a real backfill is
+    an asynchronous operation: tests/reconcile/test_backfill_operation.py)."""
+    ctx = env.context()
+    ctx.claim_policy = FakeTime().policy()
+
+    async def no_wait(_seconds):
+        return None
+
+    client = DurableOrchestrationClient(host.client_binding())
+    return 200, run_async(backfill(ctx, client, parse_backfill(body, env.settings), sleep=no_wait))
+
+
 def folders(env, n, route="a", day="2026-01"):
     for i in range(n):
         env.upload(f"{route}/{day}/f{i}/x.csv")
@@ -44,20 +57,20 @@ def test_dry_run_then_run_then_again_starts_each_folder_once(landing_env, host):
     status, dry = post(env, host, {"route": "a", "prefix": "a/2026-01/", "dry_run": True})
     assert status == 200 and dry["dry_run"] is True and len(dry["would_start"]) == 3 and dry["complete"]
     assert host.instance_ids() == []
-    status, done = post(env, host, {"route": "a", "prefix": "a/2026-01/"})
+    status, done = direct(env, host, {"route": "a", "prefix": "a/2026-01/"})
     assert status == 200 and len(done["started"]) == 3 and done["counts"]["started"] == 3
     assert sorted(host.instance_ids()) == sorted(r["run_id"] for r in done["started"])
     assert {r["run_id"] for r in done["started"]} == {r["run_id"] for r in dry["would_start"]}
-    status, again = post(env, host, {"route": "a", "prefix": "a/2026-01/"})
+    status, again = direct(env, host, {"route": "a", "prefix": "a/2026-01/"})
     assert again["started"] == [] and again["counts"]["exists"] == 3 and len(host.instance_ids()) == 3
 
 
 def test_max_runs_bounds_a_call_and_a_second_call_goes_on(landing_env, host):
     env = landing_env({"a": {"mode": "marker"}})
     folders(env, 5)
-    _, first = post(env, host, {"route": "a", "prefix": "a/", "max_runs": 2})
+    _, first = direct(env, host, {"route": "a", "prefix": "a/", "max_runs": 2})
     assert len(first["started"]) == 2 and first["complete"] is False
-    _, second = post(env, host, {"route": "a", "prefix": "a/", "max_runs": 10})
+    _, second = direct(env, host, {"route": "a", "prefix": "a/", "max_runs": 10})
     assert len(second["started"]) == 3 and second["complete"] is True and second["counts"]["exists"] == 2
     assert len(host.instance_ids()) == 5
 

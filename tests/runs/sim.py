@@ -18,9 +18,11 @@ from tests.support.durable_host import TERMINAL_STATUSES, DurableTestHost, split
 START = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def run_input(policy: PollPolicy, run_id: str = "route-a-run1", *, files: Optional[int] = None) -> dict:
+def run_input(policy: PollPolicy, run_id: str = "route-a-run1", *, files: Optional[int] = None,
+              endpoint: Optional[dict] = None) -> dict:
     details = {"file_count": files} if files is not None else {}
-    return {"run": {
+    pinned = {"endpoint": endpoint} if endpoint is not None else {}
+    return {"run": {**pinned,
         "run_id": run_id, "route": "route-a", "attempt": 1, "source": "test", "requested_at": "2024-06-01T12:00:00Z",
         "input": {"type": "uri_folder", "uri": "azureml://datastores/in/paths/x/", "url": "http://127.0.0.1/in/x/",
                   "container": "in", "path": "x/", "folder": "x", **details},
@@ -65,6 +67,7 @@ class FakeService:
     find_errors: int = 0                     # find_attempt_job raises this many times first
     status_errors: int = 0                   # the first N status calls return {"error": ...}
     history: list = field(default_factory=list)   # duration samples for estimate_job_duration
+    deployment_history: list = field(default_factory=list)   # samples of the deployment's other routes
     submitted_at: Optional[datetime] = None
     cancelled_at: Optional[float] = None
     status_calls: list = field(default_factory=list)  # (t, status)
@@ -129,7 +132,7 @@ class FakeService:
         from shared.runs.history import estimate_job_duration
 
         self.calls.append("estimate_job_duration")
-        return estimate_job_duration(payload, history=_ListHistory(self.history))
+        return estimate_job_duration(payload, history=_ListHistory(self.history, self.deployment_history))
 
     def record_job_duration(self, payload: dict) -> dict:
         self.calls.append("record_job_duration")
@@ -153,11 +156,14 @@ class FakeService:
 
 
 class _ListHistory:
-    def __init__(self, samples: list):
-        self._samples = samples
+    def __init__(self, samples: list, deployment: list = ()):
+        self._samples, self._deployment = samples, list(deployment)
 
     def samples(self, route: str) -> list:
         return list(self._samples)
+
+    def deployment_samples(self, key: str) -> list:
+        return list(self._deployment)
 
 
 def event_payload(job: str, status: str, at: datetime, event_id: str) -> dict:

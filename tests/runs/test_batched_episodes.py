@@ -86,35 +86,35 @@ def test_without_the_drain_the_batched_cancel_would_be_lost(sim, monkeypatch):
 
 
 def test_terminal_event_batched_with_the_last_poll_is_confirmed_at_once_not_a_fallback_later(sim):
-    host, svc = sim(SimJob([(0, "Running"), (2705, "Completed")]))
+    host, svc = sim(SimJob([(0, "Running"), (45005, "Completed")]))
     host.start("run_orchestrator", run_input(PollPolicy(events=True, polls_per_execution=PER_EXECUTION), RUN),
                instance_id=RUN)
-    until_status_call_scheduled(host, PER_EXECUTION)      # the third fallback poll, at 2700 s
+    until_status_call_scheduled(host, PER_EXECUTION)      # the third safety poll, at 45,000 s
     with host.hold(RUN):
         assert host.step(fire_timers=False)               # it reads Running ...
         host.clock.advance(timedelta(seconds=5))          # ... and the job ends; its event rides along
         host.raise_event(RUN, JOB_STATUS_EVENT,
-                         event_payload("job-1", "Completed", START + timedelta(seconds=2705), "ev-end"))
+                         event_payload("job-1", "Completed", START + timedelta(seconds=45005), "ev-end"))
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded"
-    assert svc.status_calls == [(900.0, "Running"), (1800.0, "Running"), (2700.0, "Running"),
-                                (2705.0, "Completed")]    # confirmed at once, not at the 3600 s fallback
+    assert svc.status_calls == [(1800.0, "Running"), (9000.0, "Running"), (45000.0, "Running"),
+                                (45005.0, "Completed")]   # confirmed at once, not at the next safety poll
     assert len(host.executions(RUN)) == 1
 
 
 def test_terminal_event_batched_with_a_poll_timer_is_taken(sim):
     host, svc = sim(SimJob(timeline(5000)))
     host.start("run_orchestrator", run_input(PollPolicy(events=True), RUN), instance_id=RUN)
-    host.run_until_idle(fire_timers=False)                 # submitted; the 900 s fallback timer is pending
+    host.run_until_idle(fire_timers=False)                 # submitted; the 1800 s safety timer is pending
     svc.job = SimJob([(0, "Running"), (800, "Completed")])
     with host.hold(RUN):
-        host.advance(900, run=False)                       # TimerFired queued ...
+        host.advance(1800, run=False)                      # TimerFired queued ...
         host.raise_event(RUN, JOB_STATUS_EVENT, event_payload("job-1", "Completed", START + timedelta(seconds=800),
                                                               "ev-end"))
         assert [e["EventType"] for e in host.inbox(RUN)] == [int(ET.TIMER_FIRED), int(ET.EVENT_RAISED)]
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded"
-    assert svc.status_calls == [(900.0, "Completed")]
+    assert svc.status_calls == [(1800.0, "Completed")]
     assert svc.recorded == [pytest.approx(800.0)]          # the event's time, not the poll's
 
 

@@ -210,8 +210,9 @@ def test_events_detect_completion_with_one_confirming_call(sim):
     start(host, EVENTS)
     status = drive(host, RUN, job_events(svc, latency=2.0))
     assert status["output"]["outcome"] == "Succeeded"
-    # one fallback poll at 900 s; the Finalizing hint (at 1492 s) brings the next forward; the event wins
-    assert svc.status_calls == [(900.0, "Running"), (1502.0, "Completed")]
+    # the first safety poll (1800 s: 2 x event_fallback_seconds with one channel) comes after the end; the
+    # Finalizing hint (at 1492 s) brings a poll forward, and the Completed event wins with one confirming call
+    assert svc.status_calls == [(1502.0, "Completed")]
     assert status["customStatus"]["events"] == {"received": 3}
 
 
@@ -233,12 +234,13 @@ def test_lost_completed_event_is_caught_by_the_fallback(sim):
     assert svc.status_calls == [(712.0, "Completed")]
 
 
-def test_all_events_lost_fallback_polls_every_event_fallback_seconds(sim):
+def test_all_events_lost_safety_polls_grow_with_the_jobs_age(sim):
     host, svc = sim(SimJob(timeline(2000)))
     start(host, EVENTS)
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded"
-    assert [t for t, _ in svc.status_calls] == [900.0, 1800.0, 2700.0]
+    # one channel: 2 x event_fallback_seconds, then 4 x the job's age (a lost end costs <= 4x the job's age)
+    assert [t for t, _ in svc.status_calls] == [1800.0, 9000.0]
 
 
 def test_completed_claim_that_the_status_call_denies_is_not_acted_on(sim):
@@ -275,7 +277,7 @@ def test_event_parked_before_the_ledger_knew_the_job_is_collected(sim):
     start(host, EVENTS)
     status = drive(host, RUN)
     assert status["output"]["outcome"] == "Succeeded"
-    assert svc.calls[:3] == ["submit_job", "take_early_job_events", "get_job_status"]
+    assert svc.calls[:4] == ["submit_job", "estimate_job_duration", "take_early_job_events", "get_job_status"]
     assert svc.status_calls == [(0.0, "Running")] or svc.status_calls[-1][1] == "Completed"
 
 
@@ -405,3 +407,46 @@ def test_a_workspace_renamed_mid_run_is_waited_out_not_a_failed_run(sim):
     assert status["customStatus"]["status_errors"] == 0 and status["customStatus"]["last_error"] is None
     unreadable = [t for t, s in svc.status_calls if s is None]
     assert len(unreadable) < 20                                           # backed off, not hammering
+
+
+# --- output events: a hint that one status call confirms ----------------------------------------------
+
+OUTPUT_ONLY = PollPolicy(events=False, output_events=True, duration_aware=False)
+
+
+def output_hint(at_seconds: float, event_id: str = "out-1") -> tuple:
+    payload = {"status": "Finalizing", "signal": "output", "output": "score", "event_id": event_id,
+               "event_time": None, "source": "output_event", "run_id": RUN}
+    return (START + timedelta(seconds=at_seconds), JOB_STATUS_EVENT, payload)
+
+
+def test_an_output_hint_at_the_end_is_confirmed_within_seconds(sim):
+    host, svc = sim(SimJob(timeline(3000, finalizing=30)))
+    start(host, OUTPUT_ONLY)
+    status = drive(host, RUN, [output_hint(2998.0)])    # the output blob's event, 2 s before Completed
+    assert status["output"]["outcome"] == "Succeeded"
+    # the safety poll at 1800 s, then the hint: confirmed 5 s later (Completed by then)
+    assert svc.status_calls == [(1800.0, "Running"), (3003.0, "Completed")]
+    assert svc.detected_at - 3000 <= 5
+    assert status["customStatus"]["events"]["output_hint"] == 1
+
+
+def test_an_output_hint_while_finalizing_brings_a_close_watch(sim):
+    host, svc = sim(SimJob(timeline(1000, finalizing=30)))
+    start(host, OUTPUT_ONLY)
+    status = drive(host, RUN, [output_hint(975.0)])
+    assert status["output"]["outcome"] == "Succeeded"
+    assert svc.status_calls == [(980.0, "Finalizing"), (985.0, "Finalizing"), (995.0, "Finalizing"),
+                                (1015.0, "Completed")]   # 5 s after the hint, then doubling with its age
+
+
+def test_an_early_output_hint_costs_one_call_and_no_wrong_answer(sim):
+    host, svc = sim(SimJob(timeline(5000, finalizing=30)))
+    start(host, OUTPUT_ONLY)
+    status = drive(host, RUN, [output_hint(600.0), output_hint(4995.0, "out-2")])
+    out = status["output"]
+    assert out["outcome"] == "Succeeded" and svc.detected_at >= 5000   # never taken for the end
+    early = [c for c in svc.status_calls if c[0] < 1800]
+    assert early == [(605.0, "Running")]                 # one call, then the normal schedule resumes
+    assert svc.status_calls[1] == (3025.0, "Running")    # the safety poll: 4 x the job's age after it
+    assert svc.detected_at - 5000 <= 5

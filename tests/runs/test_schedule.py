@@ -6,7 +6,7 @@ from shared.config.loader import parse_settings
 from shared.config.exceptions import ConfigError
 from shared.config.models import PollPolicy
 from shared.runs.durations import add_sample, estimate
-from shared.runs.schedule import MonitorView, next_poll_delay, plan_next_poll, sparse_step, window_step
+from shared.runs.schedule import MonitorView, PollPlan, next_poll_delay, plan_next_poll, sparse_step, window_step
 
 P = PollPolicy()
 
@@ -50,8 +50,27 @@ def test_finalizing_recheck_and_events():
     assert plan_next_poll(P, MonitorView(100, 1, "Finalizing", est)).delay == P.near_seconds
     assert plan_next_poll(P, MonitorView(100, 1, "Running", est, recheck=True)).mode == "recheck"
     ev = PollPolicy(events=True)
-    assert plan_next_poll(ev, MonitorView(100, 1, "Running", est)) .delay == 900
+    assert plan_next_poll(ev, MonitorView(100, 1, "Running")).delay == 1800      # 2 x event_fallback_seconds
     assert plan_next_poll(ev, MonitorView(100, 1, "Finalizing", est)).delay == 120
+    assert plan_next_poll(ev, MonitorView(3000, 1, "Running", est)).delay == 610   # at the expected end
+    assert plan_next_poll(ev, MonitorView(3700, 1, "Running", est)).delay == 110   # at the window's end
+    assert plan_next_poll(ev, MonitorView(5000, 1, "Running", est)).delay == 20000  # then 4 x the job's age
+
+
+def test_two_channels_stretch_the_safety_poll():
+    both = PollPolicy(events=True, output_events=True)
+    assert plan_next_poll(both, MonitorView(100, 1, "Running")) == PollPlan(3600, "fallback")
+    assert plan_next_poll(both, MonitorView(3600, 1, "Running")).delay == 4 * 3600
+    out_only = PollPolicy(events=False, output_events=True)
+    assert plan_next_poll(out_only, MonitorView(100, 1, "Running")) == PollPlan(1800, "fallback")
+
+
+def test_an_output_hint_brings_a_close_watch():
+    out_only = PollPolicy(events=False, output_events=True)
+    assert plan_next_poll(out_only, MonitorView(900, 1, "Running", since_output=0)) == PollPlan(5, "close")
+    assert [plan_next_poll(out_only, MonitorView(900, 1, "Finalizing", since_output=s)).delay
+            for s in (5, 10, 20)] == [5, 10, 20]                      # doubling with the hint's age
+    assert plan_next_poll(out_only, MonitorView(900, 1, "Finalizing", since_output=700)).mode == "near"
 
 
 def test_estimate_median_and_window():
@@ -137,3 +156,9 @@ def test_status_outage_backs_off_exponentially_to_a_cap():
     assert outage_delay(P, 10 ** 9) == 900                  # never overflows
     events = PollPolicy(events=True)
     assert plan_next_poll(events, MonitorView(0, 1, "Running", status_errors=1)).delay == 15
+
+
+def test_a_poll_a_hair_before_the_first_dense_poll_never_gets_a_sub_second_timer():
+    est = {"expected": 581.714, "low": 466.718, "high": 696.71, "basis": "deployment:files"}
+    for t in (556.7179, 556.718, 556.71799999):
+        assert plan_next_poll(P, MonitorView(t, 5, "Running", est)).delay >= 1.0
