@@ -30,13 +30,14 @@ QUIET_SECONDS = 60
 def measure(files: int, handle: Callable | None = None) -> tuple[float, int, int]:
     """(replay CPU seconds, episodes, executions) for one folder of ``files`` file events; ``handle`` is the
     orchestrator handle to measure (default: the app's ``landing_quiet_orchestrator``)."""
-    from shared.landing.orchestrations import FILE_EVENT, QUIET_ORCHESTRATOR
+    from blueprints.registry import Orchestrator
+    from shared.landing.orchestrations import FILE_EVENT
     from tests.app_index import functions
     from tests.support.durable_host import DurableTestHost, split_functions
 
     if handle is None:
         orchestrators, _ = split_functions(functions().values())
-        handle = orchestrators[QUIET_ORCHESTRATOR]
+        handle = orchestrators[Orchestrator.LANDING_QUIET]
     spent = [0.0]
 
     def timed(body: str, _handle: Callable = handle) -> str:
@@ -51,8 +52,8 @@ def measure(files: int, handle: Callable | None = None) -> tuple[float, int, int
                   "landing_report_late": lambda p: {"reported": len(p["files"])}}
     job = {"mode": "quiet_period", "route": "q", "folder_url": "http://127.0.0.1/a/c/folder/", "run_id": "q-1",
            "quiet_seconds": QUIET_SECONDS, "first_file": {"name": "part-0.csv"}}
-    with DurableTestHost({QUIET_ORCHESTRATOR: timed}, activities) as host:
-        host.start(QUIET_ORCHESTRATOR, job, instance_id="waiter")
+    with DurableTestHost({Orchestrator.LANDING_QUIET: timed}, activities) as host:
+        host.start(Orchestrator.LANDING_QUIET, job, instance_id="waiter")
         host.run_until_idle(fire_timers=False)
         for i in range(1, files):
             host.raise_event("waiter", FILE_EVENT, {"name": f"part-{i}.csv", "etag": f"0x{i:x}", "size": 1024})

@@ -117,7 +117,8 @@ def test_the_scripts_venvs_are_found_and_what_the_app_needs_is_published():
     assert {".venv", ".venv-3.13", ".local"} <= created_by_scripts()
     for test_only in ("requirements-dev.txt", "requirements-worker.txt", "tests/worker/protos/FunctionRpc.proto"):
         assert ignored(test_only), test_only
-    for needed in ("function_app.py", "host.json", "requirements.txt", "constraints.txt", "shared/paths.py",
+    for needed in ("function_app.py", "blueprints/registry.py",
+                   "host.json", "requirements.txt", "constraints.txt", "shared/paths.py",
                    "config/routes.schema.json"):
         assert (ROOT / needed).exists() and not ignored(needed), needed
     assert sys.version_info >= (3, 11)

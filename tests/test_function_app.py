@@ -123,3 +123,14 @@ def test_importing_the_app_does_not_load_heavy_adapters(module):
     code = f"import sys, function_app; print({module!r} in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_each_area_is_one_blueprint_and_the_app_indexes_all_of_them(app_functions):
+    """devhost/indexing.py (and so the tests, benchmarks and local host) sees every blueprint's functions."""
+    from blueprints import aml_events, delivery, http_api, landing, reconcile, runs
+
+    areas = {m.__name__: {b._function.get_function_name() for b in m.bp._function_builders}
+             for m in (http_api, landing, runs, delivery, aml_events, reconcile)}
+    assert all(areas.values())
+    every = [name for names in areas.values() for name in names]
+    assert len(every) == len(set(every)) and set(every) == set(app_functions)

@@ -430,9 +430,9 @@ class Scenario:
 
     # -- driving -----------------------------------------------------------------------------------------
     def _runs(self) -> list[str]:
-        from shared.runs.models import ORCHESTRATOR_NAME
+        from blueprints.registry import Orchestrator
 
-        return [i for i in self.host.instance_ids() if (self.host.status(i) or {}).get("name") == ORCHESTRATOR_NAME]
+        return [i for i in self.host.instance_ids() if (self.host.status(i) or {}).get("name") == Orchestrator.RUN]
 
     def _settle(self) -> None:
         from tests.support.durable_host import HostError

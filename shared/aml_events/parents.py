@@ -58,7 +58,7 @@ class ParentLookup:
             return NO_PARENT
         factory = self._client_factory
         if factory is None:
-            from ..activities import _client as factory
+            from ..route_backend import default_client as factory
         self.calls += 1
         try:
             with factory(endpoint.scoring_uri) as client:

@@ -148,3 +148,13 @@ def choose(identity: AttemptIdentity, jobs: Iterable[JobInfo], *, exclude: str =
         if best is None or key < best[0]:
             best = (key, job, how)
     return None if best is None else (best[1], best[2])
+
+
+def attempt_of(payload: dict) -> int:
+    """An activity payload's run attempt: ``payload["attempt"]``, else the run's own, else 1."""
+    value = payload.get("attempt", (payload.get("run") or {}).get("attempt", 1))
+    if value is None:
+        return 1
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"attempt must be an integer >= 1, got {value!r}")
+    return value

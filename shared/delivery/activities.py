@@ -248,20 +248,10 @@ def _output_files(settings: AppSettings, route: Route, uri: str, clients: Storag
 
 
 def _job_outputs(settings: AppSettings, route: Route, job_name: str) -> Any:
-    """No output was configured: the deployment's default location. A model deployment's job is looked up the
-    way the SDK's ``download`` does (its ``batchscoring`` child's ``score`` output), the job's own ``outputs``
-    being the fallback; a pipeline-component deployment's job lists its named outputs itself."""
-    from ..activities import _client
-    from ..batch_endpoint.child_client import FoundOutputs, find_outputs
+    """No output was configured: the deployment's default location, where the route kind's backend finds it."""
+    from ..route_backend import backend_for
 
-    if route.endpoint is None:
-        return FoundOutputs()
-    with _client(route.endpoint.scoring_uri) as client:
-        if route.endpoint.deployment_kind == "model":
-            return find_outputs(client, route.endpoint, job_name, settings.management_url,
-                                settings.management_api_version)
-        job = client.get_job(route.endpoint, job_name, settings.management_url, settings.management_api_version)
-    return FoundOutputs(dict(job.outputs))
+    return backend_for(route, settings).job_outputs(job_name)
 
 
 def _files(settings: AppSettings, route: Route, run: dict, clients: StorageClients,

@@ -21,13 +21,10 @@ from typing import Any, Generator, Optional
 from ..timefmt import format_time
 
 import azure.durable_functions as df
+from blueprints.registry import Activity
 
 log = logging.getLogger(__name__)
 
-PLAN_ACTIVITY = "plan_delivery"
-COPY_ACTIVITY = "copy_output"
-RECEIPT_ACTIVITY = "write_receipt"
-NOTIFY_ACTIVITY = "send_notification"
 
 PLAN_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=4)
 COPY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=15_000, max_number_of_attempts=4)
@@ -90,7 +87,8 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
     (``partial``) is called again at once and resumes from its staged blocks; server-side copies still
     running in storage (``pending``) are asked again after a durable timer."""
     started_at = _iso(context)
-    plan = yield context.call_activity_with_retry(PLAN_ACTIVITY, PLAN_RETRY, {"run": run, "job_name": job_name})
+    plan = yield context.call_activity_with_retry(Activity.PLAN_DELIVERY, PLAN_RETRY,
+                                                  {"run": run, "job_name": job_name})
     if plan.get("error"):
         raise DeliveryFailed(plan["error"])
     if not plan["copies"]:
@@ -108,7 +106,7 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
     while todo:
         batches = pack_batches(todo, budget)
         outs = yield context.task_all([context.call_activity_with_retry(
-            COPY_ACTIVITY, COPY_RETRY, {**base, "sink": batch[0]["sink"], "budget": budget,
+            Activity.COPY_OUTPUT, COPY_RETRY, {**base, "sink": batch[0]["sink"], "budget": budget,
                                         "datastore": batch[0].get("datastore") or plan["datastore"],
                                         "items": [{k: c[k] for k in ITEM_FIELDS if k in c} for c in batch]})
             for batch in batches])
@@ -156,7 +154,7 @@ def deliver_outputs(context: df.DurableOrchestrationContext, run: dict,
                          "sink": sink["sink"], "receipt": sink["receipt"], "status": "Succeeded",
                          "output_uri": run["output_uri"], "started_at": started_at, "completed_at": completed_at,
                          **_found_on(plan), "files": files})
-    written = yield context.task_all([context.call_activity_with_retry(RECEIPT_ACTIVITY, RECEIPT_RETRY, r)
+    written = yield context.task_all([context.call_activity_with_retry(Activity.WRITE_RECEIPT, RECEIPT_RETRY, r)
                                       for r in receipts])
     errors = [w["error"] for w in written if w.get("error")]
     if errors:
@@ -196,7 +194,7 @@ def notify(context: df.DurableOrchestrationContext, summary: dict) -> Generator[
     failed: dict[str, str] = {}
     for attempt in range(NOTIFY_ROUNDS):
         try:
-            result = yield context.call_activity_with_retry(NOTIFY_ACTIVITY, NOTIFY_RETRY,
+            result = yield context.call_activity_with_retry(Activity.SEND_NOTIFICATION, NOTIFY_RETRY,
                                                             {"summary": body, "targets": targets})
         except Exception as exc:  # the activity itself kept failing (e.g. configuration unreadable)
             text = " ".join(str(exc).split("$OutOfProcData$", 1)[0].split())[:500]

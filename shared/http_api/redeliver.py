@@ -101,7 +101,7 @@ def read_job_status(payload: dict) -> dict:
 
 @guarded
 async def redeliver(req: func.HttpRequest, client: Any, read_status: StatusReader = read_job_status) -> func.HttpResponse:
-    from ..runs.models import ORCHESTRATOR_NAME
+    from blueprints.registry import Orchestrator
 
     run_id = run_id_param(req.route_params)  # the run-id grammar, before the id reaches a Durable URL
     no_input(req)  # no query parameter, no body field
@@ -120,7 +120,7 @@ async def redeliver(req: func.HttpRequest, client: Any, read_status: StatusReade
     except HttpProblem as problem:
         return problem_response(problem)
     try:
-        await client.start_new(ORCHESTRATOR_NAME, instance_id=run_id, client_input=new_input)
+        await client.start_new(Orchestrator.RUN, instance_id=run_id, client_input=new_input)
     except Exception:  # another redelivery started it between our read and our start
         return problem_response(HttpProblem(409, f"run {run_id!r} is already running again"))
     monitor = new_input["monitor"]

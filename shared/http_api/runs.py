@@ -159,9 +159,9 @@ def is_run(status: Any) -> bool:
     """Only run orchestrations are runs. Landing waiters (``lq-…``, ``lw-…``) and any other orchestration
     share the task hub but are not listed, read, cancelled or redelivered through the API. Decided by the
     orchestrator's name, not an id prefix, since a route may be called ``lq``."""
-    from ..runs.models import ORCHESTRATOR_NAME
+    from blueprints.registry import Orchestrator
 
-    return status is not None and getattr(status, "name", None) == ORCHESTRATOR_NAME
+    return status is not None and getattr(status, "name", None) == Orchestrator.RUN
 
 
 def describe(status: Any) -> Optional[dict]:

@@ -391,7 +391,7 @@ async def start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, 
     """A manifest landed: key its waiter and run on the manifest's real ETag (it must exist), start the
     waiter once."""
     from ..runs.ids import landing_run_id
-    from .orchestrations import MANIFEST_ORCHESTRATOR
+    from blueprints.registry import Orchestrator
 
     folder = rules.folder_of(created)
     guess = rules.manifest_waiter_id(route.name, folder.url, claim_etag(created.etag))
@@ -409,7 +409,7 @@ async def start_manifest_waiter(ctx: LandingContext, client: Any, route: Route, 
            "run_id": run_id, "manifest_name": route.landing.manifest_name,
            "manifest_etag": etag, "wait_minutes": route.landing.manifest_wait_minutes,
            "event_id": created.event_id}
-    result = await _start_waiter(ctx, client, MANIFEST_ORCHESTRATOR, waiter_id, job)
+    result = await _start_waiter(ctx, client, Orchestrator.LANDING_MANIFEST, waiter_id, job)
     if result.started:
         log.info("landing: route %s: manifest %s landed; waiting for its files (%s)", route.name,
                  created.location.url, waiter_id)
@@ -434,7 +434,9 @@ def _status_code(exc: Exception) -> Optional[int]:
 
 async def signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, decision: rules.Decision,
                                created: Any) -> LandingOutcome:
-    from .orchestrations import FILE_EVENT, QUIET_ORCHESTRATOR
+    from blueprints.registry import Orchestrator
+
+    from .orchestrations import FILE_EVENT
 
     file = {"name": created.name, "etag": created.etag, "size": created.content_length,
             "event_id": created.event_id}
@@ -442,7 +444,7 @@ async def signal_quiet_folder(ctx: LandingContext, client: Any, route: Route, de
     if waiter_id not in ctx.known_waiters:
         job = {"mode": "quiet_period", "route": route.name, "folder_url": decision.folder.url,
                "run_id": decision.run_id, "quiet_seconds": route.landing.quiet_seconds, "first_file": file}
-        result = await _start_waiter(ctx, client, QUIET_ORCHESTRATOR, waiter_id, job)
+        result = await _start_waiter(ctx, client, Orchestrator.LANDING_QUIET, waiter_id, job)
         ctx.remember_waiter(waiter_id)
         if result.started:
             return _count(LandingOutcome("waiter_started", "quiet_waiter_started", decision.run_id, result.how))

@@ -71,9 +71,9 @@ def job_of(record: dict) -> dict:
 
 
 def orchestrator_of(job: dict) -> Optional[str]:
-    from .orchestrations import MANIFEST_ORCHESTRATOR, QUIET_ORCHESTRATOR
+    from blueprints.registry import Orchestrator
 
-    return {"manifest": MANIFEST_ORCHESTRATOR, "quiet_period": QUIET_ORCHESTRATOR}.get(job.get("mode"))
+    return {"manifest": Orchestrator.LANDING_MANIFEST, "quiet_period": Orchestrator.LANDING_QUIET}.get(job.get("mode"))
 
 
 def _is_verdict(status: Any) -> bool:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generator, Optional
 
 import azure.durable_functions as df
+from blueprints.registry import Activity, Orchestrator
 
 from ..durable.waiting import ActivityFailed, Arrival, StandingWaits
 from ..timefmt import format_time, parse_time
@@ -24,11 +25,6 @@ from ..runs import fencing
 
 log = logging.getLogger(__name__)
 
-MANIFEST_ORCHESTRATOR = "landing_manifest_orchestrator"
-QUIET_ORCHESTRATOR = "landing_quiet_orchestrator"
-CHECK_MANIFEST_ACTIVITY = "landing_check_manifest"
-START_RUN_ACTIVITY = "landing_start_run"
-REPORT_LATE_ACTIVITY = "landing_report_late"
 FILE_EVENT = "file_landed"
 
 ACTIVITY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
@@ -91,7 +87,7 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                                                "delay": MANIFEST_FIRST_RECHECK_SECONDS})
     deadline = _parse(progress["started_at"], context.current_utc_datetime) + timedelta(minutes=job["wait_minutes"])
     for _ in range(CHECKS_PER_EXECUTION):
-        check = yield context.call_activity_with_retry(CHECK_MANIFEST_ACTIVITY, ACTIVITY_RETRY, job)
+        check = yield context.call_activity_with_retry(Activity.LANDING_CHECK_MANIFEST, ACTIVITY_RETRY, job)
         progress["checks"] += 1
         if check.get("error"):
             raise FolderVerdict(f"manifest {job['folder_url']}{job['manifest_name']}: {check['error']}")
@@ -116,7 +112,7 @@ def manifest_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
 
 def _manifest_complete(context: Any, job: dict, checks: int) -> Generator[Any, Any, dict]:
     _info(context, "landing: folder %s is complete per its manifest after %d check(s)", job["folder_url"], checks)
-    result = yield context.call_activity_with_retry(START_RUN_ACTIVITY, ACTIVITY_RETRY,
+    result = yield context.call_activity_with_retry(Activity.LANDING_START_RUN, ACTIVITY_RETRY,
                                                     {**job, "details": {"manifest_etag": job["manifest_etag"],
                                                                         "manifest_checks": checks}})
     context.set_custom_status({"phase": "done", "folder_url": job["folder_url"], **result})
@@ -204,7 +200,7 @@ def quiet_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
     late = _LateFiles()
     try:
         _, result = yield from waits.call_with_retry(
-            START_RUN_ACTIVITY, {**job, "details": {"file_events": files.events}}, late.take,
+            Activity.LANDING_START_RUN, {**job, "details": {"file_events": files.events}}, late.take,
             attempts=ACTIVITY_RETRY.max_number_of_attempts,
             first_delay=timedelta(milliseconds=ACTIVITY_RETRY.first_retry_interval_in_milliseconds))
         context.set_custom_status({"phase": "submitted", "folder_url": job["folder_url"], **result})
@@ -213,7 +209,7 @@ def quiet_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any
         while late.pending:  # files may keep landing while the report is written
             batch, late.pending = late.pending, []
             yield from waits.call_with_retry(
-                REPORT_LATE_ACTIVITY, {"route": job["route"], "run_id": job["run_id"],
+                Activity.LANDING_REPORT_LATE, {"route": job["route"], "run_id": job["run_id"],
                                        "folder_url": job["folder_url"], "files": batch}, late.take,
                 attempts=ACTIVITY_RETRY.max_number_of_attempts,
                 first_delay=timedelta(milliseconds=ACTIVITY_RETRY.first_retry_interval_in_milliseconds))

@@ -24,10 +24,10 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any, Optional
 
+from blueprints.registry import Activity, Orchestrator
+
 log = logging.getLogger(__name__)
 
-ORCHESTRATOR = "backfill_orchestrator"
-STEP_ACTIVITY = "backfill_step"
 CANCEL_EVENT = "cancel"
 CLAIMS_PREFIX = "backfill/"
 OPERATION_ID = re.compile(r"^backfill-[0-9a-f]{32}$")
@@ -86,7 +86,7 @@ def backfill_orchestrator(context: Any):
             break
         payload = {"request": fields, **cursor, "remaining": remaining}
         try:
-            _, step = yield from waits.call_with_retry(STEP_ACTIVITY, payload, lambda _arrival: False, attempts=3,
+            _, step = yield from waits.call_with_retry(Activity.BACKFILL_STEP, payload, lambda _arrival: False, attempts=3,
                                                        first_delay=timedelta(seconds=5))
         except Exception as exc:  # ActivityFailed: the operation fails, naming why (redacted)
             from ..durable.waiting import error_text
@@ -194,7 +194,7 @@ def describe(status: Any) -> Optional[dict]:
     """An operation's Durable status as the API's view (redacted), or ``None`` when it is not a backfill."""
     from ..redact import redact_data
 
-    if status is None or getattr(status, "name", None) != ORCHESTRATOR or status.runtime_status is None:
+    if status is None or getattr(status, "name", None) != Orchestrator.BACKFILL or status.runtime_status is None:
         return None
     runtime = status.runtime_status.value if hasattr(status.runtime_status, "value") else str(status.runtime_status)
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
@@ -237,7 +237,7 @@ async def start(req: Any, client: Any, ctx: Any, request: Any) -> Any:
     op_id = operation_id(fields, key)
     book = ClaimBook(ctx.store.ledger, CLAIMS_PREFIX)
     try:
-        result = await start_once(client, book, op_id, ORCHESTRATOR, {"request": fields},
+        result = await start_once(client, book, op_id, Orchestrator.BACKFILL, {"request": fields},
                                   {"operation_id": op_id, "route": request.route.name},
                                   fingerprint=claims.fingerprint("backfill", fields), policy=ctx.claim_policy)
     except ClaimMismatch:

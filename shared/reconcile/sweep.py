@@ -154,7 +154,7 @@ async def repair_deliveries(client: Any, ledger: Any, cursors: Cursors, limits: 
     marked ``settled`` and later passes skip it."""
     from ..http_api.redeliver import redelivery_input
     from ..http_api.runs import HttpProblem, describe
-    from ..runs.models import ORCHESTRATOR_NAME
+    from blueprints.registry import Orchestrator
 
     continuation = await asyncio.to_thread(cursors.get, RUNS_CURSOR)
     for _ in range(limits.runs_pages):
@@ -190,7 +190,7 @@ async def repair_deliveries(client: Any, ledger: Any, cursors: Cursors, limits: 
                 counts["undelivered"] += 1
                 continue
             try:
-                await client.start_new(ORCHESTRATOR_NAME, instance_id=run_id, client_input=new_input)
+                await client.start_new(Orchestrator.RUN, instance_id=run_id, client_input=new_input)
             except Exception as exc:  # someone redelivered it first (409), or the client failed: next pass
                 log.info("reconcile: run %s: redelivery not started: %s", run_id, type(exc).__name__)
                 counts["redelivery_errors"] += 1

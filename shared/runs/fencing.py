@@ -24,9 +24,10 @@ import os
 from datetime import timedelta
 from typing import Any, Generator, Optional
 
+from blueprints.registry import Activity
+
 FENCING_SETTING = "RUN_FENCING"
 FENCING_ENABLED = True  # in-process switch (the crash bench's control); the app setting can only turn it off
-FENCE_ACTIVITY = "fence_run"
 RUNS_BOOK = "runs"
 WAITERS_BOOK = "waiters"
 FENCE_ATTEMPTS = 5
@@ -103,7 +104,7 @@ def begin(context: Any, fence: Optional[dict], waits: Any, on_arrival: Any) -> G
     if fence is None:
         return None
     payload = {"op": "begin", "fence": fence, "execution": str(context.new_uuid())}
-    _, answer = yield from waits.call_with_retry(FENCE_ACTIVITY, payload, on_arrival, attempts=FENCE_ATTEMPTS,
+    _, answer = yield from waits.call_with_retry(Activity.FENCE_RUN, payload, on_arrival, attempts=FENCE_ATTEMPTS,
                                                  first_delay=FENCE_FIRST_RETRY)
     answer = answer if isinstance(answer, dict) else {}
     return None if answer.get("action") == PROCEED else answer
@@ -119,7 +120,7 @@ def end(context: Any, fence: Optional[dict], outcome: Optional[str],
     retry = df.RetryOptions(first_retry_interval_in_milliseconds=int(FENCE_FIRST_RETRY.total_seconds() * 1000),
                             max_number_of_attempts=FENCE_ATTEMPTS)
     try:
-        yield context.call_activity_with_retry(FENCE_ACTIVITY, retry, {"op": "end", "fence": fence,
-                                                                      "outcome": outcome, "summary": summary})
+        yield context.call_activity_with_retry(Activity.FENCE_RUN, retry, {"op": "end", "fence": fence,
+                                                                           "outcome": outcome, "summary": summary})
     except Exception:  # noqa: BLE001 - the run has ended either way; the begin mark still fences it
         pass

@@ -14,7 +14,6 @@ from ..timefmt import format_time, parse_time
 from ..storage.uris import BlobLocation, input_uri_for
 from .pinning import pin
 
-ORCHESTRATOR_NAME = "run_orchestrator"
 CANCEL_EVENT = "cancel"
 JOB_STATUS_EVENT = "job_status"
 RESOLVE_EVENT = "submit_resolution"   # {"action": "confirm", "job_name"} or {"action": "resubmit"}, with "attempt"

@@ -25,6 +25,7 @@ from typing import Any, Generator, Optional
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskState
+from blueprints.registry import Activity
 
 from ..aml_events.events import payload_from_orchestration
 from ..batch_endpoint.status import is_terminal, normalise
@@ -39,13 +40,6 @@ from .state import CancelRequest, Claim, MonitorState, clean_event_id, clean_eve
 
 log = logging.getLogger(__name__)
 
-SUBMIT_ACTIVITY = "submit_job"
-STATUS_ACTIVITY = "get_job_status"
-CANCEL_ACTIVITY = "cancel_job"
-FIND_ACTIVITY = "find_attempt_job"
-ESTIMATE_ACTIVITY = "estimate_job_duration"
-RECORD_ACTIVITY = "record_job_duration"
-EARLY_EVENTS_ACTIVITY = "take_early_job_events"
 
 # Retries on top of the client's own: each attempt already retried transient HTTP faults for about a minute.
 SUBMIT_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, max_number_of_attempts=3)
@@ -278,7 +272,7 @@ def _submit_attempt(run: _Run) -> Generator[Any, Any, dict]:
     delay = timedelta(milliseconds=SUBMIT_RETRY.first_retry_interval_in_milliseconds)
     submitted: dict = {}
     for attempt in range(1, SUBMIT_RETRY.max_number_of_attempts + 1):
-        task = run.context.call_activity(SUBMIT_ACTIVITY, payload)
+        task = run.context.call_activity(Activity.SUBMIT_JOB, payload)
         yield from run.waits.until(task, run.keep_waiting)
         if task.state is not TaskState.FAILED:
             submitted = task.result if isinstance(task.result, dict) else {}
@@ -348,7 +342,8 @@ def _submitted(run: _Run, submitted: dict) -> Generator[Any, Any, Optional[dict]
     # What helps watching it, best effort: the route's expected duration, and events that beat the ledger.
     if run.policy.duration_aware:  # with signals too: the safety poll waits for the expected end
         try:
-            arrival, result = yield from run.waits.call(ESTIMATE_ACTIVITY, {"run": run.run}, run.cancel_requested)
+            arrival, result = yield from run.waits.call(Activity.ESTIMATE_JOB_DURATION, {"run": run.run},
+                                                        run.cancel_requested)
         except Exception as exc:  # no estimate: the adaptive schedule
             run.info("no duration estimate: %s", error_text(exc))
             arrival, result = None, None
@@ -358,7 +353,7 @@ def _submitted(run: _Run, submitted: dict) -> Generator[Any, Any, Optional[dict]
         run.publish("monitoring")
     if run.policy.events:
         try:
-            arrival, result = yield from run.waits.call(EARLY_EVENTS_ACTIVITY, run.job_payload(),
+            arrival, result = yield from run.waits.call(Activity.TAKE_EARLY_JOB_EVENTS, run.job_payload(),
                                                         run.cancel_requested)
         except Exception as exc:
             run.info("could not collect early job events: %s", error_text(exc))
@@ -375,7 +370,7 @@ def _find_attempt_job(run: _Run) -> Generator[Any, Any, dict]:
                "output_uri": run.run.get("output_uri"), **run.pinned()}
     try:
         _, found = yield from run.waits.call_with_retry(
-            FIND_ACTIVITY, payload, run.keep_waiting, attempts=CANCEL_RETRY.max_number_of_attempts,
+            Activity.FIND_ATTEMPT_JOB, payload, run.keep_waiting, attempts=CANCEL_RETRY.max_number_of_attempts,
             first_delay=timedelta(milliseconds=CANCEL_RETRY.first_retry_interval_in_milliseconds))
     except Exception as exc:
         return {"job_name": None, "error": redact(error_text(exc))}
@@ -440,11 +435,12 @@ def _poll(run: _Run, *, raced: bool = True) -> Generator[Any, Any, None]:
     claim = s.claim
     try:
         if raced:
-            arrival, result = yield from run.waits.call(STATUS_ACTIVITY, run.job_payload(), run.cancel_requested)
+            arrival, result = yield from run.waits.call(Activity.GET_JOB_STATUS, run.job_payload(),
+                                                        run.cancel_requested)
             if arrival is not None:  # a cancel: the monitor acts on it next
                 return
         else:
-            result = yield run.context.call_activity(STATUS_ACTIVITY, run.job_payload())
+            result = yield run.context.call_activity(Activity.GET_JOB_STATUS, run.job_payload())
     except Exception as exc:  # the activity itself crashed: counted like a status error
         result = {"status": None, "error": error_text(exc)}
     s.polls += 1
@@ -518,8 +514,8 @@ def _record_duration(run: _Run) -> Generator[Any, Any, None]:
     if seconds <= 0:
         return
     try:
-        yield run.context.call_activity(RECORD_ACTIVITY, {"run": run.run, "job_name": s.job_name,
-                                                          "seconds": seconds, "at": iso(end)})
+        yield run.context.call_activity(Activity.RECORD_JOB_DURATION, {"run": run.run, "job_name": s.job_name,
+                                                                       "seconds": seconds, "at": iso(end)})
     except Exception as exc:
         run.info("could not record the job duration: %s", error_text(exc))
 
@@ -530,7 +526,7 @@ def _end_by_cancelling(run: _Run, outcome: str, reason: str) -> Generator[Any, A
     s.cancel_reason = reason
     run.publish("cancelling")
     try:
-        cancelled = yield run.context.call_activity_with_retry(CANCEL_ACTIVITY, CANCEL_RETRY, run.job_payload())
+        cancelled = yield run.context.call_activity_with_retry(Activity.CANCEL_JOB, CANCEL_RETRY, run.job_payload())
     except Exception as exc:
         return run.ended(outcome, error=f"{reason}; cancelling job {s.job_name} failed, it may still be running:"
                                         f" {error_text(exc)}")

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Optional
 
+from blueprints.registry import Orchestrator
+
 from ..config.models import AppSettings, Route
 from ..storage.uris import BlobLocation
 from ..timefmt import try_parse_time
@@ -34,7 +36,7 @@ from . import claims
 from .claims import ClaimMismatch  # noqa: F401  (re-exported: callers catch it from here)
 from .fencing import RUNS_BOOK, fence_for
 from .ledger import ClaimBook, RunLedger
-from .models import ORCHESTRATOR_NAME, new_run_input
+from .models import new_run_input
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +179,7 @@ async def start_run(client: Any, ledger: RunLedger, settings: AppSettings, route
         fence = fence_for(RUNS_BOOK, run_id, epoch)
         return {"run": {**run_input, "fence": fence} if fence else run_input}
 
-    result = await start_once(client, ledger.claims, run_id, ORCHESTRATOR_NAME, fenced, record,
+    result = await start_once(client, ledger.claims, run_id, Orchestrator.RUN, fenced, record,
                               fingerprint=run_fingerprint(route, location), policy=policy)
     if result.started:
         log.info("started run %s for route %s on %s", run_id, route.name, location.url)

@@ -191,7 +191,7 @@ def test_an_identical_copy_is_skipped_and_a_different_one_replaced(env, durable)
 
 def test_a_sink_with_wrong_credentials_fails_the_run_naming_the_sink_and_redeliver_finishes_it(
         env, durable, monkeypatch):
-    from shared.runs.models import ORCHESTRATOR_NAME  # noqa: F401  (the instance redelivered)
+    from blueprints.registry import Orchestrator  # noqa: F401  (the instance redelivered)
     from tests.app_index import user_function
     from tests.support.durable_host import run_async
     import azure.functions as func

@@ -48,7 +48,8 @@ def _is_environ(node: ast.AST) -> bool:
 
 
 def _sources() -> list[Path]:
-    return [ROOT / "function_app.py", *sorted((ROOT / "shared").rglob("*.py"))]
+    return [ROOT / "function_app.py", *sorted((ROOT / "blueprints").rglob("*.py")),
+            *sorted((ROOT / "shared").rglob("*.py"))]
 
 
 def code_reads() -> tuple[set[str], set[str]]:

@@ -189,7 +189,7 @@ def test_azd_hooks_exist_and_the_package_leaves_out_what_azure_does_not_run():
         assert (ROOT / hook).is_file(), hook
     ignored = set((ROOT / ".funcignore").read_text().split())
     assert {"infra", "adf", "tests", "emulator", "bench", ".azure"} <= ignored
-    assert not {"config", "shared", "function_app.py", "host.json", "requirements.txt"} & ignored
+    assert not {"config", "blueprints", "shared", "function_app.py", "host.json", "requirements.txt"} & ignored
 
 
 def test_output_subscriptions_take_committed_blobs_under_each_opted_in_output_prefix():

@@ -156,13 +156,13 @@ QUIET_JOB = {"mode": "quiet_period", "route": "q", "folder_url": "http://127.0.0
 @pytest.fixture
 def quiet_host():
     """The real quiet waiter on the test host; its activities stand in for storage (they only count)."""
-    from shared.landing.orchestrations import QUIET_ORCHESTRATOR
+    from blueprints.registry import Orchestrator
 
     orchestrators, _ = split_functions(functions().values())
     started, reported = [], []
     activities = {"landing_start_run": lambda p: (started.append(p), {"run_id": p["run_id"], "started": True})[1],
                   "landing_report_late": lambda p: (reported.extend(p["files"]), {"reported": len(p["files"])})[1]}
-    with DurableTestHost({QUIET_ORCHESTRATOR: orchestrators[QUIET_ORCHESTRATOR]}, activities) as host:
+    with DurableTestHost({Orchestrator.LANDING_QUIET: orchestrators[Orchestrator.LANDING_QUIET]}, activities) as host:
         host.started, host.reported = started, reported
         yield host
 

@@ -75,6 +75,13 @@ class Request:
         self.properties = {"host": "127.0.0.1", "protos": protos}
 
 
+def _take_app_modules() -> dict:
+    """Remove ``function_app`` and its blueprints from ``sys.modules`` (a blueprint holds its functions, so an
+    app imported afresh needs fresh blueprints too); returns what was removed."""
+    names = [n for n in sys.modules if n == "function_app" or n == "blueprints" or n.startswith("blueprints.")]
+    return {name: sys.modules.pop(name) for name in names}
+
+
 class WorkerStandIn:
     """The host and the 3.13 proxy worker around ``azure_functions_runtime``, on one private event loop."""
 
@@ -100,13 +107,12 @@ class WorkerStandIn:
         p = self.protos
         # The worker is a process of its own: it imports function_app afresh (its own app object, indexed once
         # by the worker), and the local host and the tests keep theirs.
-        theirs = sys.modules.pop("function_app", None)
+        theirs = _take_app_modules()
         try:
             self._initialise()
         finally:
-            self.app_module = sys.modules.pop("function_app", None)
-            if theirs is not None:
-                sys.modules["function_app"] = theirs
+            self.app_module = _take_app_modules().get("function_app")
+            sys.modules.update(theirs)
         return self
 
     def _initialise(self) -> None:

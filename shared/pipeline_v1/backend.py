@@ -1,4 +1,4 @@
-"""Activity bodies of ``pipeline_endpoint_v1`` routes (called by shared/activities.py for such routes).
+"""The ``pipeline_endpoint_v1`` route kind's backend (``shared/route_backend.py``): a v1 PipelineEndpoint.
 
 Submit is idempotent per run attempt like the batch-endpoint path (shared/batch_endpoint/attempts.py): the run
 carries the attempt's labels as Tags; before any POST the experiment's runs are searched for the attempt's tag
@@ -20,6 +20,7 @@ from ..config import AppSettings
 from ..config.models import Route
 from ..redact import redact
 from ..runs.ids import submit_request_id
+from ..runs.job_index import index_job
 from . import requests as v1
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,7 @@ def submit_run(route: Route, run: dict, attempt: int, settings: AppSettings,
 
 
 def _answer(run: dict, job: JobInfo, attempt: int, settings: AppSettings, adopted: bool = False) -> dict:
-    from ..activities import _index_job
-
-    _index_job(settings, job.name, run["run_id"])
+    index_job(settings, job.name, run["run_id"])
     log.info("run %s: %s v1 pipeline run %s (%s)", run["run_id"], "adopted" if adopted else "submitted", job.name,
              job.status)
     return {"job_name": job.name, "status": job.status, "studio_url": job.studio_url, "attempt": attempt,
@@ -124,3 +123,29 @@ def find_run(route: Route, payload: dict, identity: AttemptIdentity, client_fact
         return {"job_name": None, "attempt_job_name": identity.job_name}
     return {"job_name": found.name, "status": found.status, "studio_url": found.studio_url, "found_by": "tag",
             "attempt_job_name": identity.job_name}
+
+
+class PipelineV1Backend:
+    """A v1 run is found by its attempt's tag; the service chooses its id."""
+
+    def __init__(self, route: Route, settings: AppSettings, client_factory: Callable[[str], Any]):
+        self.route, self.settings, self.client_factory = route, settings, client_factory
+
+    def submit(self, run: dict, attempt: int) -> dict:
+        return submit_run(self.route, run, attempt, self.settings, self.client_factory)
+
+    def status(self, payload: dict) -> dict:
+        return run_status(self.route, payload, self.client_factory)
+
+    def find_attempt(self, payload: dict, identity: AttemptIdentity) -> dict:
+        return find_run(self.route, payload, identity, self.client_factory)
+
+    def cancel(self, payload: dict) -> dict:
+        return cancel_run(self.route, payload, self.client_factory)
+
+    def job_outputs(self, job_name: str) -> Any:
+        """A v1 route's outputs are always configured (the routes document requires them for sinks), so the
+        run names them; the service's run lists none this app could read."""
+        from ..batch_endpoint.child_client import FoundOutputs
+
+        return FoundOutputs()
