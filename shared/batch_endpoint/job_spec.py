@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from .. import paths, blob_urls
+from .. import blob_urls, job_inputs, paths
 from ..config.models import Route
 from ..storage.uris import azureml_uri
 from ..config.outputs import render_final_path
@@ -64,7 +64,7 @@ def render_outputs(route: Route, run_id: str, attempt: int, now: datetime) -> di
 
 def input_uri(route: Route, raw: str) -> tuple[str, Optional[str]]:
     """``(uri to send, asset name whose latest version is needed or None)`` for a fixed input's ``path``."""
-    parsed = paths.parse_job_input_uri(raw)
+    parsed = job_inputs.parse_job_input_uri(raw)
     if parsed.kind == "url" and raw.lower().startswith(("abfss://", "abfs://")):
         return blob_urls.abfss_to_blob_url(raw), None
     if parsed.kind != "asset":
@@ -73,7 +73,7 @@ def input_uri(route: Route, raw: str) -> tuple[str, Optional[str]]:
     if workspace is None:
         raise ValueError(f"data asset {raw!r} needs endpoint.workspace to be sent as its ARM id")
     version = LATEST_PLACEHOLDER if parsed.version == "latest" else parsed.version
-    arm_id = paths.data_asset_arm_id(workspace.subscription_id, workspace.resource_group, workspace.name,
+    arm_id = job_inputs.data_asset_arm_id(workspace.subscription_id, workspace.resource_group, workspace.name,
                                      parsed.name, version)
     return arm_id, parsed.name if parsed.version == "latest" else None
 

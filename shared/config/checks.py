@@ -13,7 +13,7 @@ import string
 from typing import Any, Iterable, Optional
 from urllib.parse import SplitResult, urlsplit
 
-from .. import addresses, paths, blob_urls
+from .. import addresses, blob_urls, job_inputs, paths
 from ..redact import has_credential
 from ..redact import quoted as shown  # noqa: F401 - configuration problems quote the values they name
 
@@ -289,7 +289,7 @@ def job_input_path(value: str) -> list[str]:
         return ["must not carry credentials (a SAS, a key or a code): the job cannot be given one; grant the"
                 " compute's identity read access instead"]
     try:
-        paths.parse_job_input_uri(value, field="path")
+        job_inputs.parse_job_input_uri(value, field="path")
     except paths.InvalidName as exc:
         return [exc.reason]
     parts = _split(value) if "://" in value and not value.lower().startswith("azureml:") else None

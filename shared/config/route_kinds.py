@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from .. import paths, blob_urls
+from .. import blob_urls, job_inputs, paths
 from . import checks
 from .models import Datastore, JobOverrides, Route
 from .outputs import outputs_shared_between_runs
@@ -116,7 +116,7 @@ def _input_rules(route: Route, problems: Problems, at: Where) -> None:
             problems.add(here.key("path"), f"is required for a {spec.type} input")
             continue
         try:
-            parsed = paths.parse_job_input_uri(spec.path)
+            parsed = job_inputs.parse_job_input_uri(spec.path)
         except paths.InvalidName:
             continue  # reported by the field's own check
         if parsed.kind == "asset" and workspace is None:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .. import paths
+from .. import blob_urls, paths
 from ..config.models import AppSettings, Route
 from ..config.outputs import final_path_template
 
@@ -94,7 +94,7 @@ def build_watches(settings: AppSettings, routes: Optional[Iterable[Route]] = Non
             if datastore is None or output.action == "summary_only":
                 continue
             template = final_path_template(route, output)
-            watches.append(OutputWatch(route.name, output.name, paths.canonical_account_url(datastore.account_url),
+            watches.append(OutputWatch(route.name, output.name, blob_urls.canonical_account_url(datastore.account_url),
                                        datastore.container, paths.static_prefix(template),
                                        template_pattern(template, folder=template.endswith("/"))))
     return watches
@@ -107,7 +107,7 @@ def match_output(watches: Iterable[OutputWatch], account_url: str, container: st
             return None
     except paths.InvalidName:
         return None
-    account = paths.canonical_account_url(account_url)
+    account = blob_urls.canonical_account_url(account_url)
     for watch in watches:
         if (watch.account, watch.container) != (account, container) or not path.startswith(watch.prefix):
             continue

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # What configuration may build on: name grammars, redaction, and the package itself.
-ALLOWED_OUTSIDE_CONFIG = {"shared", "shared.paths", "shared.blob_urls", "shared.redact", "shared.log_redaction", "shared.addresses"}
+ALLOWED_OUTSIDE_CONFIG = {"shared", "shared.paths", "shared.blob_urls", "shared.job_inputs", "shared.redact", "shared.log_redaction", "shared.addresses"}
 
 
 def module_name(path: Path) -> str:
