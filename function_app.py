@@ -32,6 +32,13 @@ def health_details(req: func.HttpRequest) -> func.HttpResponse:
     return health_api.details()
 
 
+@app.route(route="openapi.json", methods=["GET"])
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import openapi as openapi_doc
+
+    return openapi_doc.serve(req)
+
+
 @app.route(route="runs", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
