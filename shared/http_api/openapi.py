@@ -55,10 +55,13 @@ ACCEPTED_HEADERS = {
                  "schema": {"type": "string"}},
     "Retry-After": {"description": "seconds to wait before polling", "schema": {"type": "integer"}},
 }
+# Path segments: anything a URL router routes (no '/', no whitespace); the function checks the id's grammar
+# (letters, digits, '-', '_') and answers 400 naming the parameter, so the fuzzer reaches that check.
+SEGMENT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\s]+$"}
 RUN_ID = {"name": "run_id", "in": "path", "required": True, "description": "a run id (`<route>-<hex>`)",
-          "schema": {"type": "string", "maxLength": 200}}
+          "schema": SEGMENT}
 OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "description": "a backfill operation id",
-                "schema": {"type": "string", "maxLength": 200}}
+                "schema": SEGMENT}
 VIEW = {"name": "view", "in": "query", "required": False,
         "description": "`debug`: the internal run view with the monitor state (operators; undocumented shape)",
         "schema": {"type": "string", "enum": ["public", "debug"]}}
