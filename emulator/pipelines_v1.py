@@ -215,6 +215,8 @@ async def query_runs(request: web.Request) -> web.Response:
     if text.startswith("((") and text.endswith("))"):   # azureml-core's and_join of several terms
         text = text[1:-1]
     for term in [t.strip() for t in text.split(" and ") if t.strip()]:
+        if term == "(ParentRunId eq null)":   # top-level runs only: the emulator's v1 runs have no parent
+            continue
         m = _SDK_FILTER.match(term) or _FILTER.match(term)
         if m is None:
             return _answer(ContractError(400, "BadRequest", f"[emulator] Unsupported filter term '{term}'."))

@@ -116,13 +116,18 @@ def tag_filter(tag: str, value: str) -> str:
     return f'(Tags/{tag} eq "{value}")'
 
 
+#: azureml-core's ``get_runs`` adds this term: top-level runs only (a pipeline run, never one of its steps)
+TOP_LEVEL_ONLY = "(ParentRunId eq null)"
+
+
 def query_call(route: Route, tag: str, value: str) -> ApiCall:
     spec = route.pipeline_endpoint
     assert spec is not None
     return ApiCall("POST", f"{_api(route)}/history/v1.0/{_workspace_path(route)}/experiments/"
                            f"{quote(spec.experiment_name, safe='')}/runs:query", MANAGEMENT_SCOPE,
                    {"Content-Type": JSON_PATCH},
-                   {"filter": tag_filter(tag, value), "orderby": "StartTimeUtc desc", "top": 10})
+                   {"filter": f"({tag_filter(tag, value)} and {TOP_LEVEL_ONLY})", "orderby": "StartTimeUtc desc",
+                    "top": 10})
 
 
 def cancel_call(route: Route, run_id: str) -> ApiCall:

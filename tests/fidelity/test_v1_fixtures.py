@@ -145,10 +145,9 @@ def test_the_apps_cancel_is_the_sdks():
 
 
 @CASE_5
-@STILL_DIFFERENT
 def test_the_apps_run_search_is_the_sdks():
-    """``top`` is each caller's page size (``get_runs`` asks for 500); the filter must match. azureml-core adds
-    ``(ParentRunId eq null)`` (top-level runs only): UNCONFIRMED whether a pipeline's step runs carry its tags."""
+    """``top`` is each caller's page size (``get_runs`` asks for 500); the filter must match, azureml-core's
+    ``(ParentRunId eq null)`` (top-level runs only) included: a pipeline's step runs may carry its tags."""
     call = v1.query_call(route(), "batchrun.attempt_id", "a-1")
     request = fixture("query_by_tag")["request"]
     app, sdk = dict(call.body), dict(request["body"])

@@ -81,7 +81,11 @@ def test_cancel_is_the_sdk_s_delete_of_the_execution():
 
 
 def test_the_run_query_uses_azureml_core_s_filter_syntax():
-    assert wire(v1.query_call(route(), "batchrun.attempt_id", "r1-a1")) == SDK["query"]
+    """This fixture is ``Run.list(tags=…)``'s filter; the app sends ``Experiment.get_runs(tags=…)``'s, which is the
+    same term and'ed with ``(ParentRunId eq null)`` (top-level runs only; test_v1_fixtures holds that capture)."""
+    expected = json.loads(json.dumps(SDK["query"]))
+    expected["body"]["filter"] = f"({expected['body']['filter']} and {v1.TOP_LEVEL_ONLY})"
+    assert wire(v1.query_call(route(), "batchrun.attempt_id", "r1-a1")) == expected
 
 
 def test_a_value_the_filter_syntax_cannot_hold_is_refused_not_sent():
