@@ -20,6 +20,13 @@ def health_details(req: func.HttpRequest) -> func.HttpResponse:
     return health_api.details()
 
 
+@bp.route(route="openapi.json", methods=["GET"])
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.http_api import openapi as openapi_doc
+
+    return openapi_doc.serve(req)
+
+
 @bp.route(route="runs", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:

@@ -41,6 +41,7 @@ EXPECTED_TRIGGERS = {
     "reconcile_sweep": ("timerTrigger", None, None, None),
     "backfill": ("httpTrigger", "backfill", ["POST"], "FUNCTION"),
     "run_stats": ("httpTrigger", "runs/stats", ["GET"], "FUNCTION"),
+    "openapi": ("httpTrigger", "openapi.json", ["GET"], "FUNCTION"),
     "backfill_status": ("httpTrigger", "backfill/{operation_id}", ["GET"], "FUNCTION"),
     "backfill_cancel": ("httpTrigger", "backfill/{operation_id}/cancel", ["POST"], "FUNCTION"),
     "backfill_orchestrator": ("orchestrationTrigger", None, None, None),

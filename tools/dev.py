@@ -202,7 +202,7 @@ def follow(http, base: str, folder: str, timeout: float) -> dict | None:
         listing = http.get(f"{base}/api/runs", params={"route": "heart"}).json()
         run = next((r for r in listing.get("runs", []) if folder.rstrip("/") in str(r.get("input_uri", r))), None)
         if run:
-            line = (f"run {run['run_id']} · {run.get('status')} · {run.get('phase') or '-'} · job "
+            line = (f"run {run['run_id']} · {run.get('status')} · {run.get('stage') or '-'} · job "
                     f"{run.get('job_status') or '-'} · polls {run.get('polls', 0)}")
             if line != last:
                 elapsed = f"[{time.monotonic() - started:5.1f}s]"

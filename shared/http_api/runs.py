@@ -40,7 +40,8 @@ RUNNING_STATES = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
 API_STATUS = {"Succeeded", "Failed", "Canceled", "TimedOut"}
 START_FIELDS = frozenset({"route", "path", "container"})
 CANCEL_FIELDS = frozenset({"reason"})
-LIST_PARAMS = frozenset({"route", "status", "since", "limit"})
+LIST_PARAMS = frozenset({"route", "status", "since", "limit", "view"})
+VIEWS = {"public", "debug"}
 DEFAULT_CANCEL_REASON = "cancelled via the HTTP API"
 START_EXAMPLE = '{"route": "heart", "path": "heart/2024-06-01/"}'
 
@@ -271,11 +272,22 @@ async def start(req: func.HttpRequest, client: Any, ledger: Any = None, policy: 
     return accepted(req, body, result.run_id)
 
 
+def debug_view(params: Any) -> bool:
+    """``?view=debug`` answers the internal run view (monitor state included) instead of the public
+    resource (:mod:`.resource`): for operators, undocumented beyond its name, free to change."""
+    return choice_param(params, "view", VIEWS) == "debug"
+
+
 @guarded
 async def get(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     run_id = run_id_param(req.route_params)
-    check_query(req.params, ("async",))
+    check_query(req.params, ("async", "view"))
+    debug = debug_view(req.params)
     _, view = await find_run(client, run_id)
+    if not debug:
+        from .resource import public_run
+
+        view = public_run(view)
     if wants_async(req):
         # The async request-reply pattern: 202 while running; 200 with the result once ended, whatever the
         # outcome. A failed, canceled or timed-out run is a 200 whose body says so (``status``), as Durable's
@@ -302,7 +314,11 @@ async def list_runs(req: func.HttpRequest, client: Any) -> func.HttpResponse:
     runs = [v for v in (describe(s) for s in statuses if is_run(s)) if v is not None]
     runs = [v for v in runs if (not route or v.get("route") == route) and (not wanted or v["status"] == wanted)]
     runs.sort(key=lambda v: str(v.get("created_at")), reverse=True)
-    return json_response(200, {"runs": runs[:limit], "count": len(runs)})
+    if debug_view(params):
+        return json_response(200, {"runs": runs[:limit], "count": len(runs)})
+    from .resource import public_list
+
+    return json_response(200, public_list(runs[:limit], len(runs)))
 
 
 @guarded

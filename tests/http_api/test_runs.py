@@ -3,6 +3,7 @@ talking to the in-process Durable host, the run ledger on Azurite."""
 
 import copy
 import json
+import re
 
 import azure.functions as func
 import pytest
@@ -148,8 +149,17 @@ def test_a_run_is_read_while_running_and_after_it_ends(host, app_env, job):
     running = call("get_run", host, route_params={"run_id": run_id})
     assert running.status_code == 200
     view = body_of(running)
-    assert (view["status"], view["phase"], view["job_name"]) == ("Running", "monitoring", "job-1")
+    assert (view["status"], view["stage"], view["job_name"]) == ("Running", "monitoring", "job-1")
     assert view["studio_url"] == "https://ml.azure.com/runs/job-1"
+    assert view["api_version"] == "2026-12-01"
+    internal = {"phase", "hint", "hint_time", "recheck", "event_ids", "claim", "polls_here", "events", "version"}
+    assert not internal & set(view), "the public run resource carries no monitor state"
+    assert all(view[t] is None or re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", view[t])
+               for t in ("created_at", "updated_at", "started_at", "submitted_at")), view
+    debug = body_of(call("get_run", host, route_params={"run_id": run_id}, params={"view": "debug"}))
+    assert debug["phase"] == "monitoring" and "event_ids" in debug  # operators still see the monitor
+    bad = call("get_run", host, route_params={"run_id": run_id}, params={"view": "everything"})
+    assert bad.status_code == 400 and body_of(bad)["field"] == "view"
 
     async_style = call("get_run", host, route_params={"run_id": run_id}, params={"async": "true"})
     assert async_style.status_code == 202 and async_style.headers["Location"].endswith(f"/api/runs/{run_id}?async=true")
@@ -160,7 +170,8 @@ def test_a_run_is_read_while_running_and_after_it_ends(host, app_env, job):
     view = body_of(done)
     assert view["status"] == "Succeeded" and view["job_status"] == "Completed"
     assert view["outputs"] == [] and view["error"] is None
-    assert view["polls"] == 2
+    assert view["polls"] == 2 and view["stage"] is None and "phase" not in view
+    assert view["finished_at"].endswith("Z") and view["created_at"].endswith("Z")
 
 
 def test_unknown_runs_are_404(host, app_env):
@@ -189,6 +200,9 @@ def test_list_filters_by_route_and_status(host, app_env, job):
     assert {r["run_id"] for r in listing["runs"]} == {finished, running}
     only_done = body_of(call("list_runs", host, params={"status": "Succeeded", "since": since}))
     assert [r["run_id"] for r in only_done["runs"]] == [finished]
+    assert {r["api_version"] for r in listing["runs"]} == {"2026-12-01"} and not any("phase" in r for r in listing["runs"])
+    debug = body_of(call("list_runs", host, params={"since": since, "view": "debug"}))
+    assert any("phase" in r for r in debug["runs"])  # the running run's monitor state
     assert call("list_runs", host, params={"limit": "0"}).status_code == 400
     assert call("list_runs", host, params={"status": "Done"}).status_code == 400
     assert call("list_runs", host, params={"since": "yesterday"}).status_code == 400

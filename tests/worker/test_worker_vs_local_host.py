@@ -98,6 +98,10 @@ REQUESTS = [
     ("POST", "backfill", [], b'{"route": "heart", "unknown": 1}'),
     ("POST", "landing/poison/redrive", [("dry_run", "true")], b""),
     ("GET", "dashboard", [], b""),
+    ("GET", "openapi.json", [], b""),
+    ("GET", "runs/stats", [("hours", "0")], b""),
+    ("GET", "backfill/no-such-operation", [], b""),
+    ("POST", "backfill/no-such-operation/cancel", [], b"{}"),
 ]
 
 
