@@ -25,7 +25,7 @@ from shared.aml_events.store import JobEventStore
 from shared.config import load_settings
 from shared.runs.ledger import RunLedger
 from tests.e2e.conftest import _reset_faults, emulator, host, routes_document, stack  # noqa: F401 - fixtures
-from tests.e2e.test_e2e import finish, land_sample, run_view, user_function, wait_for_job
+from tests.e2e.test_e2e import finish, land_sample, user_function, wait_for_job
 from tests.support.durable_host import run_async
 
 
