@@ -1,6 +1,6 @@
 """Least privilege in infra/: every role assignment (tests/infra/roles.py reads them; the table is printed at the
-end of the run) is one the "Roles" table in docs/deploy.md lists, and none can read a secret, none writes a whole account
-where containers would do, and the function app keeps FTP and basic publishing credentials off."""
+end of the run) is one the "Roles" table in docs/deploy.md lists, and none can read a secret, none writes a whole
+account where containers would do, and the function app keeps FTP and basic publishing credentials off."""
 
 from __future__ import annotations
 
