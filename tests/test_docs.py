@@ -66,3 +66,54 @@ def test_readme_is_a_short_quickstart_opening_with_the_two_commands():
     assert commands[:2] == ["scripts/dev.sh", "scripts/test.sh"]
     before = text.split("```bash\n", 1)[0]
     assert "```" not in before, "a code block comes before the two commands"
+
+
+#: Every section heading of the README before it became a quickstart (the manual moved to docs/): each still
+#: exists, in exactly one of README.md and the docs pages (docs/ARCHITECTURE.md has a "Layout" of its own).
+MANUAL_HEADINGS = [
+    'How it works',
+    'Configuration',
+    'App settings',
+    'The routes document',
+    'Route kinds, inputs and outputs',
+    'Moving a v1 PipelineEndpoint route to a batch endpoint',
+    'Plan before you spend compute',
+    'Security guarantees',
+    'Landing: when is a folder complete?',
+    'Event intake rules',
+    'Claims, self-healing and backfill',
+    'The reconcile sweep',
+    'Backfill',
+    'The poison queue',
+    'Delivery: outputs to sinks, verified',
+    'Large outputs: resume, chunk budget, checksums',
+    'Submit idempotency: one job per run attempt',
+    'Knowing a job has finished: Azure ML events and smarter polling',
+    'Watching a run: its state, `continue_as_new`, status outages',
+    'HTTP API',
+    'Errors and limits',
+    'Webhooks',
+    'Running locally by hand',
+    'Local development host',
+    'Run dashboard',
+    'Deploy',
+    'Durable backend: Azure Storage or the Durable Task Scheduler',
+    'Roles',
+    'What azd cannot do for you',
+    'Data Factory: `adf/pipeline.json` replaces Run-BatchEndpoint',
+    'Telemetry',
+    'Tests and benchmarks',
+    'The real worker, and the local host held to it',
+    'Tested set = deployed set',
+    'What the crash benchmark proves',
+    'Layout',
+]
+
+
+def _headings(path: Path) -> list[str]:
+    return [m.group(1).strip() for line in _outside_code(path.read_text()) if (m := re.match(r"#{2,6} (.+)", line))]
+
+
+def test_no_section_of_the_manual_was_lost_or_written_twice():
+    found = [h for page in PAGES if page.name != "ARCHITECTURE.md" for h in _headings(page)]
+    assert {h: found.count(h) for h in MANUAL_HEADINGS if found.count(h) != 1} == {}
