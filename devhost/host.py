@@ -15,7 +15,7 @@ What it serves, on the port and paths Core Tools uses:
 
 Function keys are accepted and not checked, as Core Tools does locally (``code=`` or ``x-functions-key``).
 
-Not modelled (see README "Local development host"): scale-out and several workers, host.json limits
+Not modelled (see docs/local-development.md, "Local development host"): scale-out and several workers, host.json limits
 (``functionTimeout``, concurrency, retry policies of triggers), the Event Grid extension's system key,
 blob triggers, entity functions, sub-orchestrations, the extension's durable HTTP API on the app port.
 """

@@ -4,7 +4,7 @@
 // route, the existing Azure ML workspace (+ optional RunStatusChanged events), the datastore and sink
 // accounts' roles, Application Insights + Log Analytics, and exactly the app settings the code reads.
 // durableBackend = 'DurableTaskScheduler' moves the Durable task hub to a Durable Task Scheduler.
-// Every role names the narrowest scope it can (README, "Roles"; tests/infra prints them).
+// Every role names the narrowest scope it can (docs/deploy.md, "Roles"; tests/infra prints them).
 targetScope = 'subscription'
 
 @minLength(1)
@@ -40,7 +40,7 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
-// --- Durable backend (README, "Durable backend: Azure Storage or the Durable Task Scheduler") ------------
+// --- Durable backend (docs/deploy.md, "Durable backend: Azure Storage or the Durable Task Scheduler") -------
 @description('Where Durable Functions keeps orchestration state: the host storage account, or a Durable Task Scheduler (the azureManaged provider).')
 @allowed([
   'AzureStorage'
@@ -301,7 +301,7 @@ var appSettings = {
 
 // Durable Task Scheduler backend: app settings override host.json's durableTask.storageProvider (one host.json
 // serves both backends); the hub name stays %TASK_HUB_NAME%. Only the documented client API is used by the
-// app (README, "Durable backend"), so nothing else changes.
+// app (docs/deploy.md, "Durable backend"), so nothing else changes.
 var durableSchedulerSettings = durableOnStorage ? {} : {
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableScheduler.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${identity.outputs.clientId}'
   AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
@@ -357,7 +357,7 @@ module outputSubscriptions 'modules/output-subscriptions.bicep' = {
   }
 }
 
-// --- the app identity's data roles outside its own storage (README, "Deploy": the roles table) --------
+// --- the app identity's data roles outside its own storage (docs/deploy.md, "Roles") ----------------------
 // Read the landing containers the routes name, write the sinks' containers: never a whole account.
 module landingReader 'modules/storage-role.bicep' = {
   name: 'role-landing-reader'

@@ -1,5 +1,5 @@
 // The existing Azure ML workspace: the app identity may invoke its batch endpoints and read and cancel
-// their jobs, through a custom role with exactly those actions (README, "Roles": the workspace role and why
+// their jobs, through a custom role with exactly those actions (docs/deploy.md, "Roles": the workspace role and why
 // each action). Optionally its RunStatusChanged events go to on_aml_run_event (only a workspace Contributor
 // or Owner can create that subscription).
 param workspaceName string

@@ -80,7 +80,7 @@ resource notifyQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@20
 // and container create (host keys and locks, Durable leases and large messages, deployment package, ledger,
 // dead letters), queues (Durable control and work items, landing-events trigger; Azure Storage backend only),
 // tables (Durable history and instances, host diagnostic events). Storage Blob Data Contributor, not Owner: the host reads and writes blobs
-// and creates containers, and Owner adds only ACL, ownership, tag and super-user actions (README, "Roles").
+// and creates containers, and Owner adds only ACL, ownership, tag and super-user actions (docs/deploy.md, "Roles").
 resource appBlob 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, appPrincipalId, roles.blobDataContributor)
   scope: storage

@@ -1,4 +1,5 @@
-// Output events (README, "Output events"; shared/output_events): for each route that opts in (poll.output_events)
+// Output events (docs/operations.md, "Output events"; shared/output_events): for each route that opts in
+// (poll.output_events)
 // one Event Grid subscription per output that can signal, on the datastore account the jobs write to:
 // BlobCreated of committed blobs under the output's static prefix, delivered to on_blob_created (the same
 // function as landing events; it tells an output from a landing by the routes document). A summary_only

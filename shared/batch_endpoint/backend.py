@@ -1,6 +1,6 @@
 """The ``batch_endpoint`` route kind's backend (``shared/route_backend.py``): an Azure ML batch endpoint.
 
-Submitting is idempotent per run attempt (see README, "Submit idempotency"): the job carries the attempt's
+Submitting is idempotent per run attempt (see docs/exactly-once.md, "Submit idempotency"): the job carries the attempt's
 identity, and a repeated or retried submit adopts the job it finds instead of creating another. An attempt
 whose job cannot be searched for is marked in the run ledger before its one POST (write-ahead). A tracked job
 that failed because its output path exists is a duplicate: the status reports the job that owns the path,

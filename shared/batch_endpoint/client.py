@@ -120,7 +120,7 @@ def raise_for_response(response: httpx.Response, call: ApiCall, *, what: str) ->
     if status == 403:
         raise errors.AuthorizationError(
             f"{where} was refused with 403: {message}. Grant the app's identity the 'Batch runs invoker'"
-            " role on the workspace (infra/ assigns it; README, \"Roles\").", status_code=status, code=code)
+            " role on the workspace (infra/ assigns it; docs/deploy.md, \"Roles\").", status_code=status, code=code)
     if status == 404:
         if "no valid deployments" in message.lower():
             raise errors.NoDeploymentError(

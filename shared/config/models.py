@@ -136,7 +136,7 @@ def _file_name(doc: str) -> Any:
 
 @dataclass(frozen=True)
 class LandingRule:
-    """When a landed folder is complete (see README, "Landing")."""
+    """When a landed folder is complete (see docs/landing.md)."""
 
     __pydantic_config__ = STRICT
     mode: Annotated[LandingMode, Field(description="marker: a marker blob completes the folder; manifest: a manifest"
@@ -410,7 +410,7 @@ class NotifyConfig:
 class PipelineEndpointV1:
     """A published Azure ML v1 PipelineEndpoint (ADF "Machine Learning Execute Pipeline"). Deprecated: Azure ML
     SDK v1 support ended on 2026-06-30; move the pipeline to a batch endpoint with a pipeline-component deployment
-    (README, "Route kinds")."""
+    (docs/route-kinds.md)."""
 
     __pydantic_config__ = STRICT
     api_url: Annotated[Name, Field(description="The workspace region's API host, e.g. https://eastus2.api.azureml.ms"
@@ -487,7 +487,7 @@ class Route:
     def deprecated(self) -> Optional[str]:
         if self.kind == "pipeline_endpoint_v1":
             return ("pipeline_endpoint_v1: Azure ML SDK v1 support ended on 2026-06-30; move the route to a batch"
-                    " endpoint with a pipeline-component deployment (README, 'Route kinds')")
+                    " endpoint with a pipeline-component deployment (docs/route-kinds.md)")
         return None
 
     def sink(self, name: str) -> SinkConfig:

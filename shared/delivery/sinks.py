@@ -32,7 +32,7 @@ def sink_location(sink: SinkConfig, *, route: str, folder: str, run_id: str, dat
     """Render a sink's template for one file. A URL ending in '/' is a folder: the file's name is appended.
 
     ``file_name`` may hold sub-folders (``summary_only`` outputs keep their layout under the output folder).
-    The order is what keeps a landed name from escaping (README, "Security"): the template (config, a URL)
+    The order is what keeps a landed name from escaping (docs/security.md): the template (config, a URL)
     is split into account, container and path and its path decoded once *before* any value goes in; the
     values (raw names: a folder called ``%2e%2e`` stays ``%2e%2e``) are checked, substituted under the
     template's static prefix and the result checked with :func:`shared.paths.join_under`. Nothing is

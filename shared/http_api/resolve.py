@@ -1,9 +1,10 @@
 """Settling an uncertain submit by hand: ``POST /api/runs/{run_id}/confirm-job`` and ``.../resubmit``.
 
-A run whose submit answer was lost, on a route where the attempt's job cannot be searched for (README,
-"Submit idempotency"), waits in phase ``SubmitUncertain`` instead of posting again. An operator who found the
-job (in the studio, by its input or time) confirms it by name, and the run watches and delivers it; one who
-made sure no job was created asks for a resubmit, and the run posts once more, as its next attempt.
+A run whose submit answer was lost, on a route where the attempt's job cannot be searched for
+(docs/exactly-once.md, "Submit idempotency"), waits in phase ``SubmitUncertain`` instead of posting again. An
+operator who found the job (in the studio, by its input or time) confirms it by name, and the run watches and
+delivers it; one who made sure no job was created asks for a resubmit, and the run posts once more, as its next
+attempt.
 
 Both answer ``202`` + ``Location`` (the run's status, async style); ``409`` when the run is not waiting for
 that (it ended, or is not in ``SubmitUncertain``); ``400`` naming the field for a job name outside the

@@ -1,6 +1,6 @@
 """Reading ``Microsoft.Storage.BlobCreated`` events (pure): which blob, and is it committed?
 
-The rules, decided once (README, "Event intake rules"):
+The rules, decided once (docs/landing.md, "Event intake rules"):
 
 * **Schemas.** Event Grid schema and CloudEvents 1.0 alike (:mod:`shared.event_envelope`). An event whose
   type was lost (an older worker decoding a CloudEvent) counts as BlobCreated when its ``data.api`` is a

@@ -238,7 +238,7 @@ class FolderVerdict:
 def assess_folder(listing: FolderListing, route: Route, folder_path: str) -> FolderVerdict:
     """Batch jobs read only a folder's top level: reject sub-folders (unless the route ignores them), skip
     empty folders, and count the data files. The job also receives the control blobs (marker, manifest) that
-    sit in the folder, so scoring scripts must skip them (README, "Landing")."""
+    sit in the folder, so scoring scripts must skip them (docs/landing.md)."""
     data = {name: meta for name, meta in listing.files.items() if name not in control_names(route)}
     count = len(data)
     total = sum(size for size, _ in data.values())

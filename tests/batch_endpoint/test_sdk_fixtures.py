@@ -7,7 +7,7 @@ dependency of the app or its tests). Data assets appear as the ARM id the SDK re
 
 Two documented differences are taken out before comparing:
 * the app adds its run-attempt identity (``tags``, and the same labels in user ``properties``), which the SDK
-  does not send (README, "Submit idempotency");
+  does not send (docs/exactly-once.md, "Submit idempotency");
 * the SDK's ``ComputeBindingSchema`` adds ``compute.isLocal: true`` whenever an instance count is given; the
   app sends the documented ``{"instanceCount": N}`` only.
 """
@@ -141,7 +141,7 @@ def test_pipeline_component_deployment_with_every_input_form_and_named_outputs()
     assert spec.latest_assets == ()
     expected = copy.deepcopy(sdk("pipeline_component"))
     # the fixture came through the SDK's schema classes; its invoke() refuses abfss://, so the app sends the
-    # same location's https blob URL (issue 17, case 6; README, "Route kinds, inputs and outputs")
+    # same location's https blob URL (issue 17, case 6; docs/route-kinds.md, "Route kinds, inputs and outputs")
     lake = expected["properties"]["inputData"]["lake"]
     assert lake["uri"] == "abfss://ref@devstoreaccount1.dfs.core.windows.net/regions/"
     lake["uri"] = "https://devstoreaccount1.blob.core.windows.net/ref/regions/"

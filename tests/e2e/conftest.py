@@ -58,7 +58,8 @@ def shipped_local_document(emulator: EmulatorServer, azurite: Any) -> dict:
 
 
 def routes_document(emulator: EmulatorServer, azurite: Any, sink_container: str, **route_changes: Any) -> dict:
-    """The routes document (README format, like config/routes.local.json) pointing at the test stack."""
+    """The routes document (docs/configuration.md's format, like config/routes.local.json) pointing at the test
+    stack."""
     route = {
         "name": "heart",
         "match": {"container": LANDING_CONTAINER, "prefix": "heart/"},

@@ -147,7 +147,7 @@ def test_a_query_without_a_signature_is_not_a_sas_and_is_ignored(client, landing
 
 # -- a SAS the storage service refuses: the job fails when it reads its input ------------------------------
 REFUSALS = {
-    # case: (how to make the SAS from the folder, the storage error code Azurite answers; Azure: see README)
+    # case: (how to make the SAS from the folder, the storage error code Azurite answers; Azure: see emulator/README.md)
     "expired": (lambda folder: container_sas("rl", expiry=_hour(-1)), "AuthorizationFailure"),
     "write-only": (lambda folder: container_sas("w"), "AuthorizationPermissionMismatch"),
     "read without list, on a folder": (lambda folder: container_sas("r"), "AuthorizationPermissionMismatch"),

@@ -1,4 +1,4 @@
-"""Capture what azure-ai-ml's public ``BatchEndpointOperations.invoke()`` sends, for every form in README's
+"""Capture what azure-ai-ml's public ``BatchEndpointOperations.invoke()`` sends, for every form in docs/route-kinds.md's
 "Route kinds, inputs and outputs" table, as JSON fixtures (tests/fidelity/fixtures/invoke/<form>.json).
 
 NOT run in CI and NOT a project dependency: the SDK goes into a throwaway venv::
@@ -13,7 +13,7 @@ scoring URI, which it answers 201 with a job resource. The call goes through ``i
 ``BatchJobSchema`` directly, so its input checks run: a form it refuses is written with ``refused`` (the
 exception's type and message) and no request.
 
-Each fixture: ``form`` (README's words), ``call`` (the ``invoke()`` keyword arguments, as text), ``sdk``
+Each fixture: ``form`` (docs/route-kinds.md's words), ``call`` (the ``invoke()`` keyword arguments, as text), ``sdk``
 (the version), and either ``request`` (``method``, ``url``, the headers that matter, ``body``) or ``refused``.
 The ``repeatability_request-id`` header is a fresh uuid4 per call: it is recorded as ``<uuid4>`` after
 checking that it is one.
@@ -120,7 +120,7 @@ def answer(method: str, url: str, headers: Any, raw: Any, posts: list[dict]) -> 
 @dataclass
 class Form:
     key: str
-    form: str          # README's words for it
+    form: str          # docs/route-kinds.md's words for it
     call: str          # the invoke() arguments, as text
     invoke: Callable[[Any], Any]
 

@@ -5,7 +5,7 @@ real orchestration).
 Forms (contract §1.5): ``azureml:<name>:<version>`` / ``@latest`` (resolved to the ARM id), a data asset's ARM
 id, ``azureml://locations/…/data/<name>/versions/<v>``, ``azureml://datastores/<ds>/paths/…``, its long
 ``azureml://subscriptions/…`` form, ``$DATASTORE_ID/paths/…``, https storage URLs, and ``abfss://``, which
-``invoke()`` refuses: the app sends that location's https blob URL instead (README).
+``invoke()`` refuses: the app sends that location's https blob URL instead (docs/route-kinds.md).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The SDK oracle: for every form in README's "Route kinds, inputs and outputs" table, the app's invoke request
-is the one azure-ai-ml's public ``BatchEndpointOperations.invoke()`` sends for the same call.
+"""The SDK oracle: for every form in the "Route kinds, inputs and outputs" table (docs/route-kinds.md), the app's
+invoke request is the one azure-ai-ml's public ``BatchEndpointOperations.invoke()`` sends for the same call.
 
 The fixtures (tests/fidelity/fixtures/invoke/*.json) were captured through ``invoke()`` itself, with a recording
 transport and no network, by tests/fidelity/capture_invoke.py (azure-ai-ml in a throwaway venv; not a project
@@ -12,7 +12,8 @@ The app's request is built by the same pure code its submit activity uses (``job
   attempt's name there (``AttemptIdentity``); the strict service ignores either (emulator/README.md,
   "Profiles"). That both use ``properties.name`` is asserted once, with ``job_name`` given;
 * the attempt labels (``tags``, and the same keys among the user ``properties``): the app's run-attempt identity
-  (README, "Submit idempotency"), which ``invoke()`` has no argument for; the keys are the REST model's own;
+  (docs/exactly-once.md, "Submit idempotency"), which ``invoke()`` has no argument for; the keys are the REST
+  model's own;
 * ``repeatability_request-id``: the SDK draws a uuid4 per call, the app derives a uuid5 per run attempt (stable
   across retries of one submit); both are UUIDs and the service's use of it is UNCONFIRMED;
 * ``compute.isLocal``: the SDK's ``ComputeBindingSchema`` adds ``isLocal: true`` whenever an instance count is
@@ -44,7 +45,7 @@ IDENTITY = AttemptIdentity.of(RUN_ID, 1)
 STARTED = datetime(2024, 6, 1, tzinfo=timezone.utc)
 LABEL_KEYS = (TAG_RUN_ID, TAG_ATTEMPT, TAG_ATTEMPT_ID)
 
-#: README's form (its table's words) → the fixture that holds what invoke() sends for it.
+#: docs/route-kinds.md's form (its table's words) → the fixture that holds what invoke() sends for it.
 README_FORMS = {
     "landed folder → input.name (uri_folder), a registered container": "model_folder_input_file_output",
     "landed folder → input.name (uri_folder), its blob URL": "model_folder_input_blob_url",

@@ -6,7 +6,8 @@ The first tests pin what the SDK sends. The comparisons below them are marked ``
 differs today: issue 17 case 5 is fixed on branch ``fidelity``; once it is merged, each fixed comparison XPASSes,
 which fails the run until its mark is removed (so no mark outlives its fix).
 
-Normalised, and why: ``Tags`` (the app's run-attempt labels, README "Submit idempotency"; ``PipelineEndpoint.submit``
+Normalised, and why: ``Tags`` (the app's run-attempt labels, docs/exactly-once.md, "Submit idempotency";
+``PipelineEndpoint.submit``
 has no tags argument while the REST body takes ``Tags``, reference §3.2), ``Description`` (free text: the SDK copies
 the experiment name, the app names the run), and the two maps the SDK always serialises empty here
 (``DataSetDefinitionValueAssignments``, ``Properties``: the SDK's ``Properties`` are the caller's git state).

@@ -47,7 +47,8 @@ SECRET_ACTION_WORDS = ("listkeys", "listsecrets", "liststorageaccountkeys", "rea
 DATA_WRITE_ROLES = {"Storage Blob Data Owner", "Storage Blob Data Contributor", "Storage Queue Data Contributor",
                     "Storage Queue Data Message Sender", "Storage Table Data Contributor"}
 
-# Which README "on" a role assignment resource's scope is, by module file and scope symbol; and its kind.
+# Which "on" of the Roles table (docs/deploy.md) a role assignment resource's scope is, by module file and
+# scope symbol; and its kind.
 SCOPES = {
     ("host-storage.bicep", "storage"): ("host storage account", "account"),
     ("monitoring.bicep", "applicationInsights"): ("Application Insights", "resource"),
@@ -62,7 +63,8 @@ SCOPES = {
 BACKENDS = ("AzureStorage", "DurableTaskScheduler")
 # Modules deployed for one backend only, by their condition in main.bicep.
 
-# Which README "on" a storage-role.bicep call is, by account parameter: (whole account, its containers).
+# Which "on" of the Roles table (docs/deploy.md) a storage-role.bicep call is, by account parameter:
+# (whole account, its containers).
 STORAGE_ROLE_SCOPES = {
     "landingName": ("landing account", "landing containers"),
     "curatedName": ("curated account", "sink containers"),
@@ -84,7 +86,7 @@ class Assignment:
     role: str                  # the built-in role's name, or the custom role's name
     role_id: str               # a built-in GUID, or "custom"
     principal: str             # "app" | "landing topic"
-    on: str                    # README's "on"
+    on: str                    # the Roles table's "on" (docs/deploy.md)
     kind: str                  # "account" | "containers" | "container" | "queue" | "resource"
     where: str                 # file:symbol
     condition: str = ""        # the Bicep condition, if any (other than the Durable backend)

@@ -111,8 +111,8 @@ def test_the_scheduler_variant_scopes_host_queue_roles_to_queues_the_deployment_
     assert "notify" in json.dumps(main()["variables"]["hostNotifyQueues"])
 
 
-def test_readme_says_when_to_choose_which():
-    text = (ROOT / "README.md").read_text()
+def test_the_deploy_page_says_when_to_choose_which():
+    text = (ROOT / "docs" / "deploy.md").read_text()
     section = text[text.index("### Durable backend"):]
     section = section[:section.index("\n#", 5)]
     for word in ("DURABLE_BACKEND", "DurableTaskScheduler", "AzureStorage", "Consumption", "Dedicated",

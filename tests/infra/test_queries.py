@@ -11,10 +11,10 @@ from tests.infra.bicep import ROOT
 KQL = (ROOT / "docs" / "queries.kql").read_text()
 
 
-def test_the_three_queries_are_there_and_readme_points_at_them():
+def test_the_three_queries_are_there_and_the_telemetry_page_points_at_them():
     for title in ("runs by status", "slowest jobs", "failed deliveries"):
         assert f"// ---- {title} " in KQL
-    assert "docs/queries.kql" in (ROOT / "README.md").read_text()
+    assert "](queries.kql)" in (ROOT / "docs" / "telemetry.md").read_text()
 
 
 def test_span_names_attributes_and_metrics_exist():

@@ -1,6 +1,6 @@
 """Least privilege in infra/: every role assignment (tests/infra/roles.py reads them; the table is printed at the
-end of the run) is one README's "Roles" table lists, and none can read a secret, none writes a whole account
-where containers would do, and the function app keeps FTP and basic publishing credentials off."""
+end of the run) is one the "Roles" table in docs/deploy.md lists, and none can read a secret, none writes a whole
+account where containers would do, and the function app keeps FTP and basic publishing credentials off."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ ACCOUNT_WIDE_WRITES = {
 }
 
 
-def readme_roles() -> set[tuple[str, str, str, str]]:
-    """``(role, GUID or "custom", to, on)`` of each row of README's "Roles" table."""
-    text = (ROOT / "README.md").read_text()
+def documented_roles() -> set[tuple[str, str, str, str]]:
+    """``(role, GUID or "custom", to, on)`` of each row of the "Roles" table in docs/deploy.md."""
+    text = (ROOT / "docs" / "deploy.md").read_text()
     section = text[text.index("### Roles"):]
     section = section[:section.index("\n### ", 5)]
     rows = set()
@@ -37,23 +37,23 @@ def readme_roles() -> set[tuple[str, str, str, str]]:
     return rows
 
 
-def test_the_templates_assign_roles_and_readme_lists_them():
-    rows = readme_roles()
+def test_the_templates_assign_roles_and_the_deploy_page_lists_them():
+    rows = documented_roles()
     assert len(rows) >= 10
     assert len(r.assignments()) >= 10
 
 
-def test_every_role_readme_lists_is_assigned_and_nothing_more():
-    listed = {(name, guid, who, on) for name, guid, who, on in readme_roles()}
+def test_every_role_the_deploy_page_lists_is_assigned_and_nothing_more():
+    listed = {(name, guid, who, on) for name, guid, who, on in documented_roles()}
     assigned = {(a.role, a.role_id, a.principal, a.on) for a in r.assignments()}
-    assert listed - assigned == set(), f"in README, not assigned: {sorted(listed - assigned)}"
-    assert assigned - listed == set(), f"assigned, not in README: {sorted(assigned - listed)}"
+    assert listed - assigned == set(), f"in docs/deploy.md, not assigned: {sorted(listed - assigned)}"
+    assert assigned - listed == set(), f"assigned, not in docs/deploy.md: {sorted(assigned - listed)}"
 
 
 def test_every_role_is_a_known_built_in_or_a_custom_role_of_infra():
     for a in r.assignments():
         assert a.role_id == "custom" or a.role_id in r.BUILT_IN, f"{a.where}: unknown role {a.role_id}"
-    for name, guid, _, _ in readme_roles():
+    for name, guid, _, _ in documented_roles():
         assert guid == "custom" or r.BUILT_IN[guid] == name, name
 
 
@@ -162,9 +162,9 @@ def test_the_workspace_role_is_the_custom_invoker_role_with_the_documented_actio
                      "batchEndpoints/deployments/write", "datastores/write", "environments/write",
                      "environments/build/action", "endpoints/pipelines/write", "jobs/write", "jobs/delete"):
         assert prefix + left_out not in actions, left_out
-    readme = (ROOT / "README.md").read_text()
+    deploy_page = (ROOT / "docs" / "deploy.md").read_text()
     for action in actions:
-        assert f"`{action.removeprefix(prefix)}`" in readme, f"README does not explain {action}"
+        assert f"`{action.removeprefix(prefix)}`" in deploy_page, f"docs/deploy.md does not explain {action}"
     aml = parse(INFRA / "modules" / "aml.bicep")
     definition = body(aml["resources"]["invoker"])
     assert definition["properties"]["type"] == "CustomRole"
@@ -185,7 +185,7 @@ def test_function_apps_keep_ftp_and_basic_publishing_credentials_off():
 
 
 def test_every_guid_in_the_templates_is_a_listed_role():
-    listed = {guid for _, guid, _, _ in readme_roles()}
+    listed = {guid for _, guid, _, _ in documented_roles()}
     for path in sorted(INFRA.rglob("*.bicep")):
         assert set(GUID.findall(Path(path).read_text())) <= listed, path.name
 
