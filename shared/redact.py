@@ -95,6 +95,10 @@ _READABLE_QUERY = {
 _SECRET_PATH = re.compile(r"(?i)(/(?:services(?=/T[A-Z0-9]+/B[A-Z0-9]+/)|webhook|webhookb2|api/webhooks|hooks/catch"
                           r"|with/key|workflows/[^/?#]+/triggers/[^/?#]+/paths/invoke/[^/?#]*)/)[^?#]+")
 
+#: Azure Storage endpoints (every cloud): a path there names a container and blob (a container may be called
+#: ``webhook``), never a webhook credential, which would otherwise be masked out of every blob URL shown.
+_STORAGE_HOST = re.compile(r"(?i)\.(?:blob|dfs|queue|table|file)\.core\.[a-z0-9.-]+(?::\d+)?$")
+
 
 def _query_value(match: re.Match) -> str:
     name = re.sub(r"(?i)(=|%3D|\\u003d)$", "", match.group(1).lstrip("&;").replace("\\u0026", "", 1))
@@ -116,7 +120,8 @@ def redact_url(url: str) -> str:
     if "\\u003f" in path.lower() and not question:  # a JSON-escaped '?'
         index = path.lower().index("\\u003f")
         path, question, query = path[:index], path[index:index + 6], path[index + 6:]
-    path = _SECRET_PATH.sub(r"\1" + MASK, path)
+    if not _STORAGE_HOST.search(authority):   # a blob's path is a name (its credential is a SAS query)
+        path = _SECRET_PATH.sub(r"\1" + MASK, path)
     query = _QUERY_PAIR.sub(_query_value, query)
     return f"{scheme}://{authority}{path}{question}{query}{hash_mark}{MASK if fragment else ''}"
 
