@@ -1,20 +1,5 @@
-"""The app on the local development host's real HTTP port, with Azurite and the emulator (the e2e stack)."""
+"""The app on the local development host's real HTTP port, with Azurite and the emulator (the e2e stack): the
+dashboard tests' host fixture, one definition for both."""
 
-from __future__ import annotations
-
-from typing import Iterator
-
-import pytest
-
-from devhost.host import LocalFunctionsHost
+from tests.dashboard.conftest import devhost  # noqa: F401 - fixture reused
 from tests.e2e.conftest import emulator, stack  # noqa: F401 - fixtures reused
-
-
-@pytest.fixture
-def devhost(stack) -> Iterator[LocalFunctionsHost]:  # noqa: F811 - the e2e stack sets the app settings
-    host = LocalFunctionsHost(port=0, speed=5.0, poll_queues=False, run_timers=False)
-    host.start()
-    try:
-        yield host
-    finally:
-        host.stop()
